@@ -1,0 +1,2 @@
+# bench/: benchmark scripts and their recorded results.
+EXTRA_DIST += bench/RESULTS.md

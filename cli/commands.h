@@ -1,0 +1,30 @@
+/*
+ * commands.h - every `loaa` subcommand, one function each.
+ *
+ * A command receives argv with argv[0] = its own name and returns the
+ * process exit code: 0 success, 1 failure (message already printed),
+ * 2 usage error. Commands join the table in cli/loaa.c.
+ */
+#ifndef LOAA_COMMANDS_H
+#define LOAA_COMMANDS_H
+
+typedef int (*loaa_command_fn)(int argc, char **argv);
+
+typedef struct loaa_command {
+    const char *name;
+    loaa_command_fn fn;
+    const char *help;   /* one line for `loaa help` */
+    const char *usage;  /* full text for `loaa help NAME` */
+} loaa_command;
+
+/* The table, terminated by a {NULL} entry. */
+extern const loaa_command loaa_commands[];
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+
+/* Prints "loaa NAME: message" for a failed status with its detail; returns 1 (2 for usage). */
+int loaa_cli_report(const char *command, int status);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * loaa.c - the `loaa` binary: global flags, then one subcommand from a
+ * static {name, fn, help} table (git style).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "common/status.h"
+
+const loaa_command loaa_commands[] = {
+    {"help", cmd_help, "show commands, or the full help of one (loaa help CMD; loaa help keys)",
+     "usage: loaa help [COMMAND | keys]\n"},
+    {"version", cmd_version, "print the version and the libraries in use",
+     "usage: loaa version   (also: loaa --version)\n"},
+    {"config", cmd_config, "validate a trial config; print its canonical JSON and identity hash",
+     "usage: loaa config [CONFIG.json] [--KEY VALUE ...] [--no-hash]\n"
+     "Reads a trial config (JSON file and/or --key value flags, flags last wins),\n"
+     "validates it, and prints the canonical JSON of its identity keys and the\n"
+     "identity hash (SHA-256, with dataset and backbone replaced by their file\n"
+     "hashes; --no-hash skips reading those files).\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void print_command_list(FILE *out)
+{
+    fprintf(out, "usage: loaa [-q|-v] COMMAND [ARGS]\n\ncommands:\n");
+    for (const loaa_command *c = loaa_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->help);
+    fprintf(out, "\n'loaa help COMMAND' shows one command in full; 'loaa help keys' the trial keys.\n");
+}
+
+static const loaa_command *find_command(const char *name)
+{
+    for (const loaa_command *c = loaa_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int loaa_cli_report(const char *command, int status)
+{
+    loaa_status st = (loaa_status)status;
+    if (st == LOAA_OK)
+        return 0;
+    const char *detail = loaa_error_detail();
+    fprintf(stderr, "loaa %s: %s%s%s\n", command, loaa_strerror(st), detail[0] ? ": " : "", detail);
+    return st == LOAA_ERR_USAGE ? 2 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+            loaa_log_quiet();
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            loaa_log_verbose();
+        else if (!strcmp(argv[i], "--version"))
+            return cmd_version(1, argv);
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            print_command_list(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "loaa: unknown option '%s'\n", argv[i]);
+            print_command_list(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_command_list(stderr);
+        return 2;
+    }
+    const loaa_command *c = find_command(argv[i]);
+    if (!c) {
+        fprintf(stderr, "loaa: '%s' is not a loaa command.\n\n", argv[i]);
+        print_command_list(stderr);
+        return 2;
+    }
+    return c->fn(argc - i, argv + i);
+}

@@ -1,0 +1,4 @@
+# cli/: the loaa binary; each command file joins loaa_SOURCES.
+bin_PROGRAMS += loaa
+loaa_SOURCES = cli/loaa.c cli/commands.h cli/cmd_basic.c
+loaa_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)

@@ -1,0 +1,9 @@
+# common/: status codes, logging, timers, RNG, SHA-256, the trial config.
+noinst_LIBRARIES += common/libloaa_common.a
+common_libloaa_common_a_SOURCES = \
+	common/status.c common/status.h \
+	common/log.c common/log.h \
+	common/timer.c common/timer.h \
+	common/rng.c common/rng.h \
+	common/sha256.c common/sha256.h \
+	common/config.c common/config.h

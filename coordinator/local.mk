@@ -1,0 +1,1 @@
+# coordinator/: sweep files, grid expansion, scheduling, results store, reports.

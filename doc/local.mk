@@ -1,0 +1,3 @@
+# doc/: the man page and format references.
+dist_man_MANS += doc/loaa.1
+EXTRA_DIST += doc/architecture.md

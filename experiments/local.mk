@@ -1,0 +1,2 @@
+# experiments/: sweep files shipped with the source.
+EXTRA_DIST += $(wildcard $(srcdir)/experiments/*.yaml) $(wildcard $(srcdir)/experiments/*.sbatch)

@@ -1,0 +1,1 @@
+# kernels/: tensors, GEMM, ViT layers, adapters, optimiser, losses, metrics, safetensors.

@@ -1,0 +1,1 @@
+# worker/: shard streaming, audio decoding, fbank, batching, the trial runner.
