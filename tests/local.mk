@@ -26,3 +26,9 @@ tests_fuzz_fuzz_config_LDADD = $(FUZZ_LDADD)
 TESTS += tests/fuzz/fuzz_config.sh
 endif
 EXTRA_DIST += tests/fuzz/fuzz_config.sh
+
+# Each part keeps its tests in a fragment of its own.
+include tests/kernels.mk
+include tests/worker.mk
+include tests/coordinator.mk
+include tests/weights.mk

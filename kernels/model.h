@@ -1,0 +1,89 @@
+/*
+ * model.h - the AST-style ViT with its fine-tuning method, as one object.
+ *
+ * A model owns four allocations carved by size tables (llm.c style):
+ * parameters, gradients, AdamW state, activations. Nothing is allocated
+ * inside a step. Shapes: the spectrogram batch x is (B, M, T) row-major,
+ * M mel bins as image height (frequency) and T frames as width (time);
+ * targets y are (B, C) probabilities (one-hot, smoothed or mixed).
+ *
+ *     loaa_model *m;
+ *     loaa_model_shape shape = {.n_mel = 128, .n_frames = 512, .n_classes = 50, .max_batch = 32};
+ *     st = loaa_model_create(&m, &cfg, &shape);       // validated cfg
+ *     st = loaa_model_init(m, cfg.seed);              // random init; up-projections zero
+ *     st = loaa_model_train_step(m, x, y, B, lr, &loss);
+ *     st = loaa_model_predict(m, x, B, logits);       // (B, C)
+ *     loaa_model_free(m);
+ *
+ * Failure: every function returns a loaa_status with a detail naming the
+ * setting, step or tensor; the model stays usable after a refused call.
+ */
+#ifndef LOAA_MODEL_H
+#define LOAA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/status.h"
+
+typedef struct loaa_model loaa_model;
+
+typedef struct loaa_model_shape {
+    int n_mel;      /* M: spectrogram height (frequency bins) */
+    int n_frames;   /* T: spectrogram width (frames) = target_length */
+    int n_classes;  /* C: head outputs */
+    int max_batch;  /* largest B any call will pass; sizes the activations */
+    int dist_token; /* 1: DeiT-style CLS + DIST tokens (set by backbone import) */
+} loaa_model_shape;
+
+/*
+ * One named parameter tensor, in timm's naming (`blocks.3.attn.qkv.weight`,
+ * adapters as `blocks.3.adapter_attn.down.weight`, ...). data points into
+ * the model's parameter allocation; grad into the gradient allocation (NULL
+ * when the tensor is frozen).
+ */
+typedef struct loaa_tensor_ref {
+    const char *name;
+    int ndim;
+    int64_t shape[4];
+    float *data;
+    float *grad;
+    int trainable;
+} loaa_tensor_ref;
+
+loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape);
+void loaa_model_free(loaa_model *m);
+
+/* Random initialisation of every parameter from the seed (timm-like: trunc-normal 0.02, zero biases). */
+loaa_status loaa_model_init(loaa_model *m, uint64_t seed);
+
+/* The parameter table, in a fixed order; valid for the model's lifetime. */
+const loaa_tensor_ref *loaa_model_tensors(const loaa_model *m, size_t *count);
+
+size_t loaa_model_trainable_params(const loaa_model *m);
+size_t loaa_model_total_params(const loaa_model *m);
+
+/*
+ * One optimisation step on a batch: forward, loss (cfg's ce/bce with label
+ * smoothing), backward for the trainable tensors only, gradient clipping,
+ * AdamW at learning rate lr. *loss gets the batch's mean loss.
+ * LOAA_ERR_NUMERIC (parameters untouched) when the loss is NaN or Inf.
+ */
+loaa_status loaa_model_train_step(loaa_model *m, const float *x, const float *y, int batch, double lr,
+                                  float *loss);
+
+/* Forward only: logits (B, C). */
+loaa_status loaa_model_predict(loaa_model *m, const float *x, int batch, float *logits);
+
+/* Optimiser step count and AdamW moments, exposed for checkpoints. */
+typedef struct loaa_optim_state {
+    int64_t step;
+    float *m;      /* first moments, one per trainable parameter, in tensor order */
+    float *v;      /* second moments */
+    size_t count;  /* number of trainable parameters */
+} loaa_optim_state;
+
+loaa_optim_state loaa_model_optim_state(loaa_model *m);
+
+#endif

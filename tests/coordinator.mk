@@ -1,0 +1,1 @@
+# tests/coordinator.mk - tests of the coordinator part (included by tests/local.mk).

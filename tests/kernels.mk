@@ -1,0 +1,1 @@
+# tests/kernels.mk - tests of the kernels part (included by tests/local.mk).

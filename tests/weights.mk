@@ -1,0 +1,1 @@
+# tests/weights.mk - tests of the weights part (included by tests/local.mk).
