@@ -5,3 +5,13 @@ tests_test_safetensors_LDADD = $(TESTS_LDADD)
 tests_test_metrics_SOURCES = tests/test_metrics.c
 tests_test_metrics_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_safetensors tests/test_metrics
+
+if FUZZERS
+check_PROGRAMS += tests/fuzz/fuzz_safetensors
+tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c kernels/safetensors.c common/status.c
+tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_safetensors_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_safetensors_LDADD = $(FUZZ_LDADD)
+TESTS += tests/fuzz/fuzz_safetensors.sh
+endif
+EXTRA_DIST += tests/fuzz/fuzz_safetensors.sh
