@@ -1,1 +1,7 @@
 # coordinator/: sweep files, grid expansion, scheduling, results store, reports.
+noinst_LIBRARIES += coordinator/libloaa_coordinator.a
+coordinator_lib = coordinator/libloaa_coordinator.a
+coordinator_libloaa_coordinator_a_SOURCES = \
+	coordinator/sweep.c coordinator/sweep.h \
+	coordinator/store.c coordinator/store.h \
+	common/protocol.h

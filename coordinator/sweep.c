@@ -1,0 +1,1203 @@
+/* sweep.c - sweep files: a bounded YAML tree from libyaml events, checks with file:line:col, grid/random expansion. */
+#include "coordinator/sweep.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "common/rng.h"
+#include "common/sha256.h"
+
+/* ---- a small YAML tree, built from libyaml's event stream so depth and size are checked as it grows ---- */
+
+typedef enum ykind { Y_SCALAR, Y_SEQ, Y_MAP } ykind;
+
+typedef struct ynode {
+    ykind kind;
+    char *text;           /* scalar */
+    int plain, str_tag;   /* plain scalar (core schema applies); explicit !!str */
+    int line, col;        /* 1-based */
+    struct ynode **kids;  /* seq items; map: key, value, key, value ... */
+    size_t n, cap;
+} ynode;
+
+typedef struct anchor {
+    char *name;
+    ynode *node;
+} anchor;
+
+typedef struct ytree {
+    ynode **all;
+    size_t n_all, cap_all;
+    anchor *anchors;
+    size_t n_anchors, cap_anchors;
+    ynode *root;
+} ytree;
+
+static void tree_free(ytree *t)
+{
+    for (size_t i = 0; i < t->n_all; i++) {
+        free(t->all[i]->text);
+        free(t->all[i]->kids);
+        free(t->all[i]);
+    }
+    free(t->all);
+    for (size_t i = 0; i < t->n_anchors; i++)
+        free(t->anchors[i].name);
+    free(t->anchors);
+    memset(t, 0, sizeof *t);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static ynode *new_node(ytree *t, ykind kind, const yaml_mark_t *mark)
+{
+    if (t->n_all >= LOAA_SWEEP_MAX_NODES)
+        return NULL;
+    if (grow((void **)&t->all, &t->cap_all, t->n_all + 1, sizeof *t->all))
+        return NULL;
+    ynode *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->line = (int)mark->line + 1;
+    n->col = (int)mark->column + 1;
+    t->all[t->n_all++] = n;
+    return n;
+}
+
+static int add_kid(ynode *parent, ynode *kid)
+{
+    if (grow((void **)&parent->kids, &parent->cap, parent->n + 1, sizeof *parent->kids))
+        return -1;
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+static loaa_status add_anchor(ytree *t, const char *name, ynode *node)
+{
+    if (grow((void **)&t->anchors, &t->cap_anchors, t->n_anchors + 1, sizeof *t->anchors))
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    t->anchors[t->n_anchors].name = strdup(name);
+    if (!t->anchors[t->n_anchors].name)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    t->anchors[t->n_anchors++].node = node;
+    return LOAA_OK;
+}
+
+static ynode *find_anchor(const ytree *t, const char *name)
+{
+    for (size_t i = t->n_anchors; i-- > 0;)
+        if (!strcmp(t->anchors[i].name, name))
+            return t->anchors[i].node;
+    return NULL;
+}
+
+/*
+ * Builds the tree. Anchors register when their node is complete, so an alias
+ * can only name a finished node: no cycles. Aliases share nodes (no copies);
+ * what they could multiply is bounded later by the walk budget.
+ */
+static loaa_status build_tree(ytree *t, const char *file, const char *text, size_t len)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    loaa_status st = LOAA_OK;
+    ynode *stack[LOAA_SWEEP_MAX_DEPTH + 1];
+    char *pending_anchor[LOAA_SWEEP_MAX_DEPTH + 1];
+    int depth = 0, docs = 0, done = 0;
+
+    if (!yaml_parser_initialize(&p))
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: cannot start the YAML parser", file);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: YAML syntax: %s%s%s", file, (int)p.problem_mark.line + 1,
+                           (int)p.problem_mark.column + 1, p.problem ? p.problem : "error", p.context ? " " : "",
+                           p.context ? p.context : "");
+            break;
+        }
+        ynode *node = NULL;
+        const char *anchor_name = NULL;
+        int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: a sweep file holds one YAML document", file, line, col);
+            break;
+        case YAML_ALIAS_EVENT:
+            node = find_anchor(t, (const char *)ev.data.alias.anchor);
+            if (!node)
+                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: alias *%s names no finished anchor", file, line, col,
+                               (const char *)ev.data.alias.anchor);
+            break;
+        case YAML_SCALAR_EVENT:
+            node = new_node(t, Y_SCALAR, &ev.start_mark);
+            if (!node) {
+                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", file, line, col, LOAA_SWEEP_MAX_NODES);
+                break;
+            }
+            node->text = malloc(ev.data.scalar.length + 1);
+            if (!node->text) {
+                st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+                break;
+            }
+            memcpy(node->text, ev.data.scalar.value, ev.data.scalar.length);
+            node->text[ev.data.scalar.length] = '\0';
+            if (strlen(node->text) != ev.data.scalar.length) {
+                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: NUL character in a scalar", file, line, col);
+                break;
+            }
+            node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev.data.scalar.tag;
+            node->str_tag = ev.data.scalar.tag && !strcmp((const char *)ev.data.scalar.tag, YAML_STR_TAG);
+            anchor_name = (const char *)ev.data.scalar.anchor;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (depth >= LOAA_SWEEP_MAX_DEPTH) {
+                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: nested deeper than %d levels", file, line, col,
+                               LOAA_SWEEP_MAX_DEPTH);
+                break;
+            }
+            node = new_node(t, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, &ev.start_mark);
+            if (!node) {
+                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", file, line, col, LOAA_SWEEP_MAX_NODES);
+                break;
+            }
+            {
+                const yaml_char_t *a = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+                                                                            : ev.data.mapping_start.anchor;
+                pending_anchor[depth] = a ? strdup((const char *)a) : NULL;
+            }
+            stack[depth++] = node;
+            node = NULL; /* attached to its parent when it ends */
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            node = stack[--depth];
+            if (pending_anchor[depth]) {
+                st = add_anchor(t, pending_anchor[depth], node);
+                free(pending_anchor[depth]);
+                pending_anchor[depth] = NULL;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!st && node) {
+            if (anchor_name)
+                st = add_anchor(t, anchor_name, node);
+            if (!st && depth > 0) {
+                if (add_kid(stack[depth - 1], node))
+                    st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+            } else if (!st) {
+                t->root = node;
+            }
+        }
+        yaml_event_delete(&ev);
+        if (st)
+            break;
+    }
+    while (depth > 0)
+        free(pending_anchor[--depth]);
+    yaml_parser_delete(&p);
+    if (!st && !t->root)
+        st = loaa_fail(LOAA_ERR_PARSE, "%s:1:1: empty sweep file", file);
+    return st;
+}
+
+/* ---- node helpers ---- */
+
+typedef struct ctx {
+    const char *file;
+    long budget; /* nodes a value walk may still visit: bounds alias expansion */
+} ctx;
+
+static loaa_status at(const ctx *c, const ynode *n, loaa_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static loaa_status at(const ctx *c, const ynode *n, loaa_status st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return loaa_fail(st, "%s:%d:%d: %s", c->file, n->line, n->col, msg);
+}
+
+static const char *kind_words(const ynode *n)
+{
+    return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list" : "a scalar";
+}
+
+/* The JSON value of a node: plain scalars by the YAML 1.2 core schema, quoted ones as strings. */
+static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
+{
+    *out = NULL;
+    if (--c->budget < 0)
+        return at(c, n, LOAA_ERR_LIMIT, "value expands to too many nodes (YAML alias bomb?)");
+    if (depth > LOAA_SWEEP_MAX_DEPTH)
+        return at(c, n, LOAA_ERR_LIMIT, "value nested deeper than %d levels", LOAA_SWEEP_MAX_DEPTH);
+    if (n->kind == Y_SCALAR) {
+        *out = n->plain && !n->str_tag ? loaa_core_scalar(n->text) : json_string(n->text);
+        if (!*out)
+            return at(c, n, LOAA_ERR_PARSE, "not valid UTF-8 text");
+        return LOAA_OK;
+    }
+    json_t *v = n->kind == Y_SEQ ? json_array() : json_object();
+    if (!v)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    loaa_status st = LOAA_OK;
+    if (n->kind == Y_SEQ) {
+        for (size_t i = 0; i < n->n && !st; i++) {
+            json_t *item;
+            if (!(st = to_json(c, n->kids[i], depth + 1, &item)))
+                json_array_append_new(v, item);
+        }
+    } else {
+        for (size_t i = 0; i + 1 < n->n && !st; i += 2) {
+            const ynode *k = n->kids[i];
+            if (k->kind != Y_SCALAR) {
+                st = at(c, k, LOAA_ERR_PARSE, "mapping keys must be scalars");
+                break;
+            }
+            json_t *item;
+            if (!(st = to_json(c, n->kids[i + 1], depth + 1, &item)))
+                json_object_set_new(v, k->text, item);
+        }
+    }
+    if (st) {
+        json_decref(v);
+        return st;
+    }
+    *out = v;
+    return LOAA_OK;
+}
+
+/* Checks a mapping: scalar keys, no duplicates, every key among `allowed`. */
+static loaa_status check_map(const ctx *c, const ynode *n, const char *what, const char *const *allowed)
+{
+    if (n->kind != Y_MAP)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be a mapping, got %s", what, kind_words(n));
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        const ynode *k = n->kids[i];
+        if (k->kind != Y_SCALAR)
+            return at(c, k, LOAA_ERR_CONFIG, "%s: keys must be scalars", what);
+        for (size_t j = 0; j < i; j += 2)
+            if (n->kids[j]->kind == Y_SCALAR && !strcmp(n->kids[j]->text, k->text))
+                return at(c, k, LOAA_ERR_CONFIG, "%s: duplicate key '%s' (first at line %d)", what, k->text,
+                          n->kids[j]->line);
+        if (allowed) {
+            int ok = 0;
+            char list[512] = "";
+            for (int a = 0; allowed[a]; a++) {
+                if (!strcmp(allowed[a], k->text))
+                    ok = 1;
+                strncat(list, a ? ", " : "", sizeof list - strlen(list) - 1);
+                strncat(list, allowed[a], sizeof list - strlen(list) - 1);
+            }
+            if (!ok)
+                return at(c, k, LOAA_ERR_CONFIG, "%s: unknown key '%s' (expected %s)", what, k->text, list);
+        }
+    }
+    return LOAA_OK;
+}
+
+static const ynode *map_get(const ynode *n, const char *key, const ynode **key_node)
+{
+    for (size_t i = 0; n && n->kind == Y_MAP && i + 1 < n->n; i += 2)
+        if (n->kids[i]->kind == Y_SCALAR && !strcmp(n->kids[i]->text, key)) {
+            if (key_node)
+                *key_node = n->kids[i];
+            return n->kids[i + 1];
+        }
+    return NULL;
+}
+
+static loaa_status get_string(ctx *c, const ynode *n, const char *what, char *out, size_t cap)
+{
+    json_t *v;
+    loaa_status st;
+    if (n->kind != Y_SCALAR)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be text, got %s", what, kind_words(n));
+    if ((st = to_json(c, n, 0, &v)))
+        return st;
+    if (!json_is_string(v) || !json_string_value(v)[0]) {
+        json_decref(v);
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be non-empty text, got '%s'", what, n->text);
+    }
+    if (strlen(json_string_value(v)) >= cap) {
+        json_decref(v);
+        return at(c, n, LOAA_ERR_LIMIT, "%s longer than %zu characters", what, cap - 1);
+    }
+    snprintf(out, cap, "%s", json_string_value(v));
+    json_decref(v);
+    return LOAA_OK;
+}
+
+static loaa_status get_int(ctx *c, const ynode *n, const char *what, long long lo, long long hi, long long *out)
+{
+    json_t *v;
+    loaa_status st;
+    if (n->kind != Y_SCALAR)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be an integer, got %s", what, kind_words(n));
+    if ((st = to_json(c, n, 0, &v)))
+        return st;
+    int ok = json_is_integer(v);
+    long long x = ok ? (long long)json_integer_value(v) : 0;
+    json_decref(v);
+    if (!ok)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be an integer, got '%s'", what, n->text);
+    if (x < lo || x > hi)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be between %lld and %lld, got %lld", what, lo, hi, x);
+    *out = x;
+    return LOAA_OK;
+}
+
+static loaa_status get_number(ctx *c, const ynode *n, const char *what, double *out)
+{
+    json_t *v;
+    loaa_status st;
+    if (n->kind != Y_SCALAR)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be a number, got %s", what, kind_words(n));
+    if ((st = to_json(c, n, 0, &v)))
+        return st;
+    int ok = json_is_number(v) && isfinite(json_number_value(v));
+    double x = ok ? json_number_value(v) : 0;
+    json_decref(v);
+    if (!ok)
+        return at(c, n, LOAA_ERR_CONFIG, "%s must be a finite number, got '%s'", what, n->text);
+    *out = x;
+    return LOAA_OK;
+}
+
+/* ---- the sweep ---- */
+
+typedef enum pkind { P_VALUES, P_UNIFORM, P_LOG_UNIFORM, P_INT_UNIFORM } pkind;
+
+typedef struct param {
+    char name[LOAA_NAME_MAX];
+    pkind kind;
+    int axis;          /* datasets/folds/seeds: crossed even in random sweeps */
+    json_t *values;    /* P_VALUES (also categorical) */
+    int *lines, *cols; /* mark of each value */
+    double min, max;
+    int line, col;     /* mark of the parameter */
+} param;
+
+typedef struct file_hash {
+    char *path;   /* as written (datasets) or resolved (backbones) */
+    char *ref;    /* chained backbone: the sweep name; else NULL */
+    char sha[65];
+    int resolved;
+    int line, col;
+} file_hash;
+
+struct loaa_sweep {
+    char *file, *text;
+    char name[256], method[16], metric[32], goal[16], select_on[LOAA_NAME_MAX];
+    int random, ranks_per_trial, max_attempts, check_files;
+    int64_t run_cap;
+    loaa_early_terminate early;
+    param *params;
+    size_t n_params;
+    file_hash *datasets, *backbones;
+    size_t n_datasets, n_backbones;
+    const char **ref_names;
+    size_t n_refs;
+    int params_line, params_col;
+};
+
+static const char *const top_keys[] = {"name", "description", "method", "metric", "run_cap", "parameters", "datasets", "seeds",
+                                       "folds", "ranks_per_trial", "max_attempts", "early_terminate", NULL};
+static const char *const metric_names[] = {"train_loss", "val_loss", "val_acc", "val_map", "test_acc",
+                                           "test_top5", "test_map", "test_mpca", NULL};
+
+void loaa_sweep_free(loaa_sweep *sw)
+{
+    if (!sw)
+        return;
+    for (size_t i = 0; i < sw->n_params; i++) {
+        json_decref(sw->params[i].values);
+        free(sw->params[i].lines);
+        free(sw->params[i].cols);
+    }
+    free(sw->params);
+    for (size_t i = 0; i < sw->n_datasets; i++)
+        free(sw->datasets[i].path);
+    for (size_t i = 0; i < sw->n_backbones; i++) {
+        free(sw->backbones[i].path);
+        free(sw->backbones[i].ref);
+    }
+    free(sw->datasets);
+    free(sw->backbones);
+    free(sw->ref_names);
+    free(sw->file);
+    free(sw->text);
+    free(sw);
+}
+
+static param *new_param(loaa_sweep *sw, const char *name, const ynode *mark)
+{
+    param *p = realloc(sw->params, (sw->n_params + 1) * sizeof *p);
+    if (!p)
+        return NULL;
+    sw->params = p;
+    p = &sw->params[sw->n_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->line = mark->line;
+    p->col = mark->col;
+    p->values = json_array();
+    return p->values ? p : NULL;
+}
+
+static param *find_param(loaa_sweep *sw, const char *name)
+{
+    for (size_t i = 0; i < sw->n_params; i++)
+        if (!strcmp(sw->params[i].name, name))
+            return &sw->params[i];
+    return NULL;
+}
+
+/* Appends one value after checking it against the key table on a scratch config. */
+static loaa_status add_value(ctx *c, param *p, const ynode *n, json_t *v)
+{
+    loaa_config scratch;
+    loaa_config_defaults(&scratch);
+    loaa_status st = loaa_config_set_json(&scratch, p->name, v);
+    if (st) {
+        json_decref(v);
+        return loaa_fail(st, "%s:%d:%d: %s", c->file, n->line, n->col, loaa_error_detail());
+    }
+    size_t i = json_array_size(p->values);
+    int *lines = realloc(p->lines, (i + 1) * sizeof *lines);
+    if (lines)
+        p->lines = lines;
+    int *cols = realloc(p->cols, (i + 1) * sizeof *cols);
+    if (cols)
+        p->cols = cols;
+    if (!lines || !cols || json_array_append_new(p->values, v))
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    p->lines[i] = n->line;
+    p->cols[i] = n->col;
+    return LOAA_OK;
+}
+
+static loaa_status add_values_from_list(ctx *c, param *p, const ynode *list, const char *what)
+{
+    loaa_status st;
+    if (list->kind != Y_SEQ)
+        return at(c, list, LOAA_ERR_CONFIG, "%s must be a list, got %s", what, kind_words(list));
+    if (list->n == 0)
+        return at(c, list, LOAA_ERR_CONFIG, "%s is empty: give at least one value", what);
+    for (size_t i = 0; i < list->n; i++) {
+        json_t *v;
+        if ((st = to_json(c, list->kids[i], 0, &v)) || (st = add_value(c, p, list->kids[i], v)))
+            return st;
+    }
+    return LOAA_OK;
+}
+
+static const char *const param_keys[] = {"value", "values", "distribution", "min", "max", NULL};
+
+static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *spec)
+{
+    loaa_status st;
+    const char *name = key->text;
+    if (!loaa_config_key(name))
+        return at(c, key, LOAA_ERR_CONFIG, "parameters: unknown key '%s' (see 'loaa help keys')", name);
+    if (!strcmp(name, "ranks_per_trial"))
+        return at(c, key, LOAA_ERR_CONFIG, "ranks_per_trial is one value per sweep: set it at the top level, not under parameters");
+    if (!strcmp(name, "dataset"))
+        return at(c, key, LOAA_ERR_CONFIG, "datasets are an axis: write 'datasets: [PATH, ...]' at the top level");
+    if (spec->kind != Y_MAP)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': expected {value: X}, {values: [...]} or {distribution, min, max}, got %s",
+                  name, kind_words(spec));
+    if ((st = check_map(c, spec, name, param_keys)))
+        return st;
+    param *p = new_param(sw, name, key);
+    if (!p)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    const ynode *value = map_get(spec, "value", NULL), *values = map_get(spec, "values", NULL);
+    const ynode *dist = map_get(spec, "distribution", NULL), *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
+    int forms = !!value + !!values + (dist || mn || mx);
+    if (forms != 1)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': give exactly one of value, values, or distribution/min/max", name);
+    if (value) {
+        json_t *v;
+        if ((st = to_json(c, value, 0, &v)))
+            return st;
+        return add_value(c, p, value, v);
+    }
+    char dname[32] = "categorical";
+    if (dist && (st = get_string(c, dist, "distribution", dname, sizeof dname)))
+        return st;
+    if (values && (!dist || !strcmp(dname, "categorical")))
+        return add_values_from_list(c, p, values, "values");
+    if (!dist)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': min/max need a distribution", name);
+    if (!strcmp(dname, "categorical"))
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': distribution categorical needs values: [...]", name);
+    if (!strcmp(dname, "uniform"))
+        p->kind = P_UNIFORM;
+    else if (!strcmp(dname, "log_uniform_values"))
+        p->kind = P_LOG_UNIFORM;
+    else if (!strcmp(dname, "int_uniform"))
+        p->kind = P_INT_UNIFORM;
+    else
+        return at(c, dist, LOAA_ERR_CONFIG,
+                  "parameter '%s': unknown distribution '%s' (expected uniform, log_uniform_values, int_uniform, categorical)",
+                  name, dname);
+    if (!sw->random)
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': a distribution needs 'method: random' (grid sweeps take value/values)",
+                  name);
+    if (!mn || !mx)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': distribution %s needs min and max", name, dname);
+    if ((st = get_number(c, mn, "min", &p->min)) || (st = get_number(c, mx, "max", &p->max)))
+        return st;
+    if (!(p->min <= p->max))
+        return at(c, mx, LOAA_ERR_CONFIG, "parameter '%s': max %g is below min %g", name, p->max, p->min);
+    if (p->kind == P_LOG_UNIFORM && p->min <= 0)
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': log_uniform_values needs min > 0", name);
+    if (p->kind == P_INT_UNIFORM && (p->min != floor(p->min) || p->max != floor(p->max)))
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': int_uniform needs integer min and max", name);
+    /* Both ends must be acceptable values of the key, so no sample can fail later. */
+    for (int end = 0; end < 2; end++) {
+        double x = end ? p->max : p->min;
+        json_t *v = p->kind == P_INT_UNIFORM ? json_integer((json_int_t)x) : json_real(x);
+        loaa_config scratch;
+        loaa_config_defaults(&scratch);
+        st = loaa_config_set_json(&scratch, name, v);
+        json_decref(v);
+        if (st)
+            return loaa_fail(st, "%s:%d:%d: %s", c->file, end ? mx->line : mn->line, end ? mx->col : mn->col,
+                             loaa_error_detail());
+    }
+    return LOAA_OK;
+}
+
+static loaa_status parse_axis(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *list, const char *pname)
+{
+    if (find_param(sw, pname))
+        return at(c, key, LOAA_ERR_CONFIG, "'%s' is given both as an axis and under parameters", pname);
+    param *p = new_param(sw, pname, key);
+    if (!p)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    p->axis = 1;
+    return add_values_from_list(c, p, list, key->text);
+}
+
+static loaa_status hash_dataset(ctx *c, loaa_sweep *sw, const char *path, int line, int col)
+{
+    for (size_t i = 0; i < sw->n_datasets; i++)
+        if (!strcmp(sw->datasets[i].path, path))
+            return LOAA_OK;
+    file_hash *d = realloc(sw->datasets, (sw->n_datasets + 1) * sizeof *d);
+    if (!d)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    sw->datasets = d;
+    d = &sw->datasets[sw->n_datasets];
+    memset(d, 0, sizeof *d);
+    if (!(d->path = strdup(path)))
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    sw->n_datasets++;
+    d->line = line;
+    d->col = col;
+    if (sw->check_files) {
+        char manifest[LOAA_PATH_MAX + 32];
+        snprintf(manifest, sizeof manifest, "%s/dataset.json", path);
+        if (loaa_sha256_file(manifest, d->sha))
+            return loaa_fail(LOAA_ERR_NOTFOUND, "%s:%d:%d: dataset '%s': no readable %s (make one with 'loaa pack' or 'loaa synth')",
+                             c->file, line, col, path, manifest);
+        d->resolved = 1;
+    }
+    return LOAA_OK;
+}
+
+static loaa_status note_backbone(ctx *c, loaa_sweep *sw, const json_t *v, int line, int col)
+{
+    loaa_config scratch;
+    loaa_config_defaults(&scratch);
+    if (loaa_config_set_json(&scratch, "backbone", v) || scratch.backbone_kind == LOAA_BACKBONE_NONE)
+        return LOAA_OK;
+    int chained = scratch.backbone_kind == LOAA_BACKBONE_SWEEP;
+    for (size_t i = 0; i < sw->n_backbones; i++)
+        if (!strcmp(chained ? (sw->backbones[i].ref ? sw->backbones[i].ref : "") : sw->backbones[i].path, scratch.backbone) &&
+            !!sw->backbones[i].ref == chained)
+            return LOAA_OK;
+    file_hash *b = realloc(sw->backbones, (sw->n_backbones + 1) * sizeof *b);
+    if (!b)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    sw->backbones = b;
+    b = &sw->backbones[sw->n_backbones];
+    memset(b, 0, sizeof *b);
+    b->line = line;
+    b->col = col;
+    if (chained) {
+        if (!strcmp(scratch.backbone, sw->name))
+            return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: backbone: a sweep cannot take its backbone from itself", c->file, line, col);
+        b->ref = strdup(scratch.backbone);
+        b->path = strdup("");
+    } else {
+        b->path = strdup(scratch.backbone);
+    }
+    if (!b->path || (chained && !b->ref))
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    sw->n_backbones++;
+    if (!chained && sw->check_files) {
+        if (loaa_sha256_file(b->path, b->sha))
+            return loaa_fail(LOAA_ERR_NOTFOUND, "%s:%d:%d: backbone '%s': cannot read the file", c->file, line, col, b->path);
+        b->resolved = 1;
+    }
+    if (chained) {
+        const char **names = realloc(sw->ref_names, (sw->n_refs + 1) * sizeof *names);
+        if (!names)
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        sw->ref_names = names;
+        sw->ref_names[sw->n_refs++] = b->ref;
+    }
+    return LOAA_OK;
+}
+
+static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
+{
+    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", NULL};
+    loaa_status st;
+    char type[32];
+    long long x;
+    if ((st = check_map(c, n, "early_terminate", keys)))
+        return st;
+    const ynode *t = map_get(n, "type", NULL);
+    if (!t)
+        return at(c, n, LOAA_ERR_CONFIG, "early_terminate: 'type' is required (median, asha or hyperband)");
+    if ((st = get_string(c, t, "early_terminate type", type, sizeof type)))
+        return st;
+    if (!strcmp(type, "median"))
+        sw->early.type = LOAA_EARLY_MEDIAN;
+    else if (!strcmp(type, "asha") || !strcmp(type, "hyperband"))
+        sw->early.type = LOAA_EARLY_ASHA;
+    else
+        return at(c, t, LOAA_ERR_CONFIG, "early_terminate: unknown type '%s' (expected median, asha or hyperband)", type);
+    sw->early.min_epochs = sw->early.type == LOAA_EARLY_MEDIAN ? 3 : 1;
+    sw->early.eta = 3;
+    const ynode *m = map_get(n, "min_epochs", NULL);
+    const ynode *mi = map_get(n, "min_iter", NULL);
+    if (m && mi)
+        return at(c, mi, LOAA_ERR_CONFIG, "early_terminate: min_iter is another name for min_epochs; give one");
+    if ((m || mi) && (st = get_int(c, m ? m : mi, "early_terminate min_epochs", 1, 100000, &x)))
+        return st;
+    if (m || mi)
+        sw->early.min_epochs = (int)x;
+    const ynode *e = map_get(n, "eta", NULL);
+    if (e && sw->early.type != LOAA_EARLY_ASHA)
+        return at(c, e, LOAA_ERR_CONFIG, "early_terminate: eta belongs to asha/hyperband");
+    if (e && (st = get_int(c, e, "early_terminate eta", 2, 1000, &x)))
+        return st;
+    if (e)
+        sw->early.eta = (int)x;
+    return LOAA_OK;
+}
+
+static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
+{
+    loaa_status st;
+    const ynode *k, *n;
+    long long x;
+    if (root->kind != Y_MAP)
+        return at(c, root, LOAA_ERR_CONFIG, "a sweep file is a mapping (name:, parameters:, ...), got %s", kind_words(root));
+    if ((st = check_map(c, root, "sweep", top_keys)))
+        return st;
+    if (!(n = map_get(root, "name", NULL)))
+        return at(c, root, LOAA_ERR_CONFIG, "'name' is required: it identifies the sweep in the database");
+    if ((st = get_string(c, n, "name", sw->name, sizeof sw->name)))
+        return st;
+    snprintf(sw->method, sizeof sw->method, "grid");
+    if ((n = map_get(root, "method", NULL))) {
+        if ((st = get_string(c, n, "method", sw->method, sizeof sw->method)))
+            return st;
+        if (!strcmp(sw->method, "random"))
+            sw->random = 1;
+        else if (strcmp(sw->method, "grid"))
+            return at(c, n, LOAA_ERR_CONFIG, "unknown method '%s' (expected grid or random)", n->text);
+    }
+    if ((n = map_get(root, "run_cap", &k))) {
+        if ((st = get_int(c, n, "run_cap", 1, 100000000, &x)))
+            return st;
+        sw->run_cap = x;
+    } else if (sw->random) {
+        return at(c, root, LOAA_ERR_CONFIG, "method random needs run_cap (how many parameter points to sample)");
+    }
+    snprintf(sw->metric, sizeof sw->metric, "test_acc");
+    snprintf(sw->goal, sizeof sw->goal, "maximize");
+    if ((n = map_get(root, "metric", NULL))) {
+        static const char *const keys[] = {"name", "goal", NULL};
+        if ((st = check_map(c, n, "metric", keys)))
+            return st;
+        const ynode *mn = map_get(n, "name", NULL), *mg = map_get(n, "goal", NULL);
+        if (!mn)
+            return at(c, n, LOAA_ERR_CONFIG, "metric: 'name' is required");
+        if ((st = get_string(c, mn, "metric name", sw->metric, sizeof sw->metric)))
+            return st;
+        int known = 0;
+        for (int i = 0; metric_names[i]; i++)
+            known |= !strcmp(metric_names[i], sw->metric);
+        if (!known)
+            return at(c, mn, LOAA_ERR_CONFIG,
+                      "metric: unknown name '%s' (expected train_loss, val_loss, val_acc, val_map, test_acc, test_top5, "
+                      "test_map or test_mpca)", sw->metric);
+        if (strstr(sw->metric, "loss"))
+            snprintf(sw->goal, sizeof sw->goal, "minimize");
+        if (mg) {
+            if ((st = get_string(c, mg, "metric goal", sw->goal, sizeof sw->goal)))
+                return st;
+            if (strcmp(sw->goal, "maximize") && strcmp(sw->goal, "minimize"))
+                return at(c, mg, LOAA_ERR_CONFIG, "metric: goal must be maximize or minimize, got '%s'", sw->goal);
+        }
+    }
+    sw->ranks_per_trial = 1;
+    if ((n = map_get(root, "ranks_per_trial", NULL))) {
+        if ((st = get_int(c, n, "ranks_per_trial", 1, 4096, &x)))
+            return st;
+        sw->ranks_per_trial = (int)x;
+    }
+    sw->max_attempts = 3;
+    if ((n = map_get(root, "max_attempts", NULL))) {
+        if ((st = get_int(c, n, "max_attempts", 1, 1000, &x)))
+            return st;
+        sw->max_attempts = (int)x;
+    }
+    if ((n = map_get(root, "early_terminate", NULL)) && (st = parse_early(c, sw, n)))
+        return st;
+
+    const ynode *params = map_get(root, "parameters", &k);
+    if (params) {
+        sw->params_line = k->line;
+        sw->params_col = k->col;
+        if ((st = check_map(c, params, "parameters", NULL)))
+            return st;
+        for (size_t i = 0; i + 1 < params->n; i += 2)
+            if ((st = parse_parameter(c, sw, params->kids[i], params->kids[i + 1])))
+                return st;
+    } else {
+        sw->params_line = root->line;
+        sw->params_col = root->col;
+    }
+    /* Axes last, seeds innermost: trials of one configuration run side by side. */
+    if (!(n = map_get(root, "datasets", &k)))
+        return at(c, root, LOAA_ERR_CONFIG, "'datasets' is required: a list of loaa dataset folders");
+    if ((st = parse_axis(c, sw, k, n, "dataset")))
+        return st;
+    if ((n = map_get(root, "folds", &k)) && (st = parse_axis(c, sw, k, n, "fold")))
+        return st;
+    if ((n = map_get(root, "seeds", &k)) && (st = parse_axis(c, sw, k, n, "seed")))
+        return st;
+
+    param *ds = find_param(sw, "dataset");
+    for (size_t i = 0; i < json_array_size(ds->values); i++)
+        if ((st = hash_dataset(c, sw, json_string_value(json_array_get(ds->values, i)), ds->lines[i], ds->cols[i])))
+            return st;
+    param *bb = find_param(sw, "backbone");
+    for (size_t i = 0; bb && i < json_array_size(bb->values); i++)
+        if ((st = note_backbone(c, sw, json_array_get(bb->values, i), bb->lines[i], bb->cols[i])))
+            return st;
+
+    snprintf(sw->select_on, sizeof sw->select_on, "val_acc");
+    param *sel = find_param(sw, "select_on");
+    if (sel) {
+        snprintf(sw->select_on, sizeof sw->select_on, "%s", json_string_value(json_array_get(sel->values, 0)));
+        if (sw->early.type != LOAA_EARLY_NONE && json_array_size(sel->values) != 1)
+            return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: early_terminate compares trials on one select_on metric; give select_on one value",
+                             c->file, sel->line, sel->col);
+    }
+    return LOAA_OK;
+}
+
+loaa_status loaa_sweep_parse(loaa_sweep **out, const char *text, size_t len, const char *filename, int check_files)
+{
+    ytree t = {0};
+    loaa_status st;
+    *out = NULL;
+    if (len > LOAA_SWEEP_MAX_BYTES)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: larger than %d bytes", filename, LOAA_SWEEP_MAX_BYTES);
+    loaa_sweep *sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    sw->check_files = check_files;
+    sw->file = strdup(filename);
+    sw->text = malloc(len + 1);
+    if (!sw->file || !sw->text) {
+        loaa_sweep_free(sw);
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    }
+    memcpy(sw->text, text, len);
+    sw->text[len] = '\0';
+    ctx c = {.file = sw->file, .budget = 4L * LOAA_SWEEP_MAX_NODES};
+    if ((st = build_tree(&t, filename, text, len)) || (st = parse_sweep(&c, sw, t.root))) {
+        tree_free(&t);
+        loaa_sweep_free(sw);
+        return st;
+    }
+    tree_free(&t);
+    *out = sw;
+    return LOAA_OK;
+}
+
+loaa_status loaa_sweep_load(loaa_sweep **out, const char *path)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loaa_fail(LOAA_ERR_NOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(LOAA_SWEEP_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    }
+    size_t n = fread(buf, 1, LOAA_SWEEP_MAX_BYTES + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    loaa_status st;
+    if (err)
+        st = loaa_fail(LOAA_ERR_IO, "%s: read error", path);
+    else
+        st = loaa_sweep_parse(out, buf, n, path, 1);
+    free(buf);
+    return st;
+}
+
+const char *loaa_sweep_name(const loaa_sweep *sw) { return sw->name; }
+const char *loaa_sweep_text(const loaa_sweep *sw) { return sw->text; }
+const char *loaa_sweep_method(const loaa_sweep *sw) { return sw->method; }
+const char *loaa_sweep_metric(const loaa_sweep *sw) { return sw->metric; }
+const char *loaa_sweep_goal(const loaa_sweep *sw) { return sw->goal; }
+int loaa_sweep_ranks_per_trial(const loaa_sweep *sw) { return sw->ranks_per_trial; }
+int loaa_sweep_max_attempts(const loaa_sweep *sw) { return sw->max_attempts; }
+const loaa_early_terminate *loaa_sweep_early(const loaa_sweep *sw) { return &sw->early; }
+const char *loaa_sweep_select_on(const loaa_sweep *sw) { return sw->select_on; }
+
+size_t loaa_sweep_backbone_refs(const loaa_sweep *sw, const char *const **names)
+{
+    *names = sw->ref_names;
+    return sw->n_refs;
+}
+
+loaa_status loaa_sweep_resolve_backbone(loaa_sweep *sw, const char *sweep_name, const char *path)
+{
+    for (size_t i = 0; i < sw->n_backbones; i++) {
+        file_hash *b = &sw->backbones[i];
+        if (!b->ref || strcmp(b->ref, sweep_name))
+            continue;
+        char *p = strdup(path);
+        if (!p)
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        free(b->path);
+        b->path = p;
+        if (sw->check_files && loaa_sha256_file(path, b->sha))
+            return loaa_fail(LOAA_ERR_NOTFOUND, "%s:%d:%d: backbone {sweep: %s, best: true}: its file %s cannot be read",
+                             sw->file, b->line, b->col, sweep_name, path);
+        if (!sw->check_files)
+            loaa_sha256_hex(path, strlen(path), b->sha);
+        b->resolved = 1;
+        return LOAA_OK;
+    }
+    return loaa_fail(LOAA_ERR_NOTFOUND, "%s: no backbone refers to sweep '%s'", sw->file, sweep_name);
+}
+
+/* ---- expansion ---- */
+
+static loaa_status mul_checked(int64_t *acc, int64_t by, int64_t cap, const loaa_sweep *sw)
+{
+    if (by <= 0 || *acc > cap / by)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: the sweep expands to more than %lld trials (raise --max-trials to allow it)", sw->file,
+                         (long long)cap);
+    *acc *= by;
+    return LOAA_OK;
+}
+
+loaa_status loaa_sweep_count(const loaa_sweep *sw, int64_t max_trials, int64_t *count)
+{
+    loaa_status st;
+    int64_t n = sw->random ? sw->run_cap : 1;
+    if (n > max_trials)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: run_cap %lld is above the trial cap %lld (--max-trials)", sw->file,
+                         (long long)n, (long long)max_trials);
+    for (size_t i = 0; i < sw->n_params; i++) {
+        const param *p = &sw->params[i];
+        if (sw->random && !p->axis)
+            continue;
+        if ((st = mul_checked(&n, (int64_t)json_array_size(p->values), max_trials, sw)))
+            return st;
+    }
+    *count = n;
+    return LOAA_OK;
+}
+
+/* A set of identities seen in this expansion (open addressing on the first 16 hex digits). */
+typedef struct hash_set {
+    uint64_t *keys;
+    size_t cap, n;
+} hash_set;
+
+static int set_insert(hash_set *s, const char *hex)
+{
+    uint64_t k = strtoull((char[17]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], hex[8], hex[9], hex[10],
+                                     hex[11], hex[12], hex[13], hex[14], hex[15], 0},
+                          NULL, 16);
+    if (k == 0)
+        k = 1; /* 0 marks an empty slot */
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *keys = calloc(cap, sizeof *keys);
+        if (!keys)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[i])
+                for (size_t j = s->keys[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!keys[j]) {
+                        keys[j] = s->keys[i];
+                        break;
+                    }
+        free(s->keys);
+        s->keys = keys;
+        s->cap = cap;
+    }
+    for (size_t j = k & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+        if (s->keys[j] == k)
+            return 0;
+        if (!s->keys[j]) {
+            s->keys[j] = k;
+            s->n++;
+            return 1;
+        }
+    }
+}
+
+static json_t *sample(const param *p, loaa_rng *rng)
+{
+    switch (p->kind) {
+    case P_VALUES:
+        return json_incref(json_array_get(p->values, (size_t)loaa_rng_below(rng, json_array_size(p->values))));
+    case P_UNIFORM:
+        return json_real(p->min + (p->max - p->min) * loaa_rng_uniform(rng));
+    case P_LOG_UNIFORM:
+        return json_real(exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng)));
+    case P_INT_UNIFORM:
+        return json_integer((json_int_t)p->min + (json_int_t)loaa_rng_below(rng, (uint64_t)(p->max - p->min) + 1));
+    }
+    return NULL;
+}
+
+static const file_hash *lookup(const file_hash *list, size_t n, const char *path, const char *ref)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ref ? (list[i].ref && !strcmp(list[i].ref, ref)) : (!list[i].ref && !strcmp(list[i].path, path)))
+            return &list[i];
+    return NULL;
+}
+
+typedef struct expand_state {
+    loaa_sweep *sw;
+    int allow_unresolved;
+    loaa_sweep_fn fn;
+    void *ctx;
+    hash_set seen;
+    int64_t number, unique, duplicates;
+} expand_state;
+
+static loaa_status describe_trial(const loaa_sweep *sw, const json_t *params, loaa_status st)
+{
+    char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    st = loaa_fail(st, "%s:%d:%d: parameters give an invalid trial %s: %s", sw->file, sw->params_line, sw->params_col,
+                   text ? text : "", loaa_error_detail());
+    free(text);
+    return st;
+}
+
+/* Builds, checks and hands over one trial from its parameter values. */
+static loaa_status emit(expand_state *es, json_t *params)
+{
+    loaa_sweep *sw = es->sw;
+    loaa_config cfg;
+    loaa_status st;
+    const char *key;
+    json_t *v;
+    const char *backbone_ref = NULL, *backbone_sha = NULL, *dataset_sha = NULL;
+    char unresolved_sha[65];
+
+    loaa_config_defaults(&cfg);
+    cfg.ranks_per_trial = sw->ranks_per_trial;
+    json_object_foreach(params, key, v) {
+        if ((st = loaa_config_set_json(&cfg, key, v)))
+            return describe_trial(sw, params, st);
+    }
+    const file_hash *d = lookup(sw->datasets, sw->n_datasets, cfg.dataset, NULL);
+    if (d && d->resolved)
+        dataset_sha = d->sha;
+    if (cfg.backbone_kind == LOAA_BACKBONE_SWEEP) {
+        const file_hash *b = lookup(sw->backbones, sw->n_backbones, NULL, cfg.backbone);
+        backbone_ref = b ? b->ref : NULL;
+        if (b && b->resolved) {
+            backbone_sha = b->sha;
+            snprintf(cfg.backbone, sizeof cfg.backbone, "%s", b->path);
+            cfg.backbone_kind = LOAA_BACKBONE_PATH;
+        } else if (es->allow_unresolved) {
+            char text[LOAA_PATH_MAX + 16];
+            snprintf(text, sizeof text, "sweep:%s", cfg.backbone);
+            loaa_sha256_hex(text, strlen(text), unresolved_sha);
+            backbone_sha = unresolved_sha;
+        } else {
+            return loaa_fail(LOAA_ERR_CONFIG, "%s: backbone {sweep: %s, best: true} is not resolved", sw->file, cfg.backbone);
+        }
+    } else if (cfg.backbone_kind == LOAA_BACKBONE_PATH) {
+        const file_hash *b = lookup(sw->backbones, sw->n_backbones, cfg.backbone, NULL);
+        if (b && b->resolved)
+            backbone_sha = b->sha;
+    }
+    if ((st = loaa_config_validate(&cfg)))
+        return describe_trial(sw, params, st);
+
+    char hash[65];
+    if ((st = loaa_config_identity(&cfg, dataset_sha, backbone_sha, hash)))
+        return st;
+    int fresh = set_insert(&es->seen, hash);
+    if (fresh < 0)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    es->number++;
+    if (!fresh) {
+        es->duplicates++;
+        return LOAA_OK;
+    }
+    char *canon = loaa_config_canonical(&cfg);
+    json_t *all = loaa_config_to_json(&cfg, 1);
+    json_t *exec = json_object();
+    char *exec_text = NULL;
+    if (all && exec) {
+        size_t nkeys;
+        const loaa_key_info *keys = loaa_config_keys(&nkeys);
+        for (size_t i = 0; i < nkeys; i++)
+            if (!keys[i].identity)
+                json_object_set(exec, keys[i].name, json_object_get(all, keys[i].name));
+        exec_text = loaa_json_canonical(exec);
+    }
+    json_decref(all);
+    json_decref(exec);
+    if (!canon || !exec_text) {
+        free(canon);
+        free(exec_text);
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    }
+    loaa_sweep_trial t = {
+        .number = es->number - 1,
+        .cfg = &cfg,
+        .config_json = canon,
+        .exec_json = exec_text,
+        .hash = hash,
+        .dataset_sha256 = dataset_sha,
+        .backbone_sha256 = cfg.backbone_kind == LOAA_BACKBONE_NONE ? NULL : backbone_sha,
+        .backbone_ref = backbone_ref,
+        .params = params,
+    };
+    es->unique++;
+    st = es->fn(es->ctx, &t);
+    free(canon);
+    free(exec_text);
+    return st;
+}
+
+/* Walks the mixed-radix odometer over the crossed parameters (the last one fastest). */
+static loaa_status cross(expand_state *es, json_t *params, const size_t *crossed, size_t n_crossed)
+{
+    loaa_sweep *sw = es->sw;
+    size_t idx[64] = {0};
+    loaa_status st;
+    if (n_crossed > 64)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: more than 64 swept keys", sw->file);
+    for (;;) {
+        for (size_t i = 0; i < n_crossed; i++) {
+            const param *p = &sw->params[crossed[i]];
+            json_object_set(params, p->name, json_array_get(p->values, idx[i]));
+        }
+        if ((st = emit(es, params)))
+            return st;
+        size_t i = n_crossed;
+        while (i > 0) {
+            i--;
+            if (++idx[i] < json_array_size(sw->params[crossed[i]].values))
+                break;
+            idx[i] = 0;
+            if (i == 0)
+                return LOAA_OK;
+        }
+        if (n_crossed == 0)
+            return LOAA_OK;
+    }
+}
+
+loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *ctx,
+                              int64_t *unique, int64_t *duplicates)
+{
+    int64_t count;
+    loaa_status st = loaa_sweep_count(sw, max_trials, &count);
+    if (st)
+        return st;
+    expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = ctx};
+    size_t crossed[64], n_crossed = 0;
+    for (size_t i = 0; i < sw->n_params && n_crossed < 64; i++)
+        if (!sw->random || sw->params[i].axis)
+            crossed[n_crossed++] = i;
+    json_t *params = json_object();
+    if (!params)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    if (!sw->random) {
+        st = cross(&es, params, crossed, n_crossed);
+    } else {
+        /* Samples depend on the sweep's name and their index only: a larger run_cap extends, never reshuffles. */
+        loaa_rng root;
+        char hex[65];
+        loaa_sha256_hex(sw->name, strlen(sw->name), hex);
+        loaa_rng_seed(&root, strtoull((char[17]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], hex[8], hex[9],
+                                                 hex[10], hex[11], hex[12], hex[13], hex[14], hex[15], 0},
+                                      NULL, 16));
+        for (int64_t i = 0; i < sw->run_cap && !st; i++) {
+            loaa_rng rng = loaa_rng_split(&root, "sample", (uint64_t)i);
+            for (size_t j = 0; j < sw->n_params && !st; j++) {
+                if (sw->params[j].axis)
+                    continue;
+                json_t *v = sample(&sw->params[j], &rng);
+                if (!v || json_object_set_new(params, sw->params[j].name, v))
+                    st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+            }
+            if (!st)
+                st = cross(&es, params, crossed, n_crossed);
+        }
+    }
+    json_decref(params);
+    free(es.seen.keys);
+    if (unique)
+        *unique = es.unique;
+    if (duplicates)
+        *duplicates = es.duplicates;
+    return st;
+}
