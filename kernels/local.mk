@@ -2,8 +2,9 @@
 noinst_LIBRARIES += kernels/libloaa_kernels.a
 kernels_lib = kernels/libloaa_kernels.a
 kernels_libloaa_kernels_a_SOURCES = \
-	kernels/model.h \
-	kernels/gemm.c kernels/gemm.h
+	kernels/model.h kernels/model.c \
+	kernels/gemm.c kernels/gemm.h \
+	kernels/layers.c kernels/layers.h
 # weights part: safetensors, metrics, schedule, checkpoints, backbone import/export.
 kernels_libloaa_kernels_a_SOURCES += kernels/safetensors.c kernels/safetensors.h \
 	kernels/metrics.c kernels/metrics.h kernels/schedule.c kernels/schedule.h

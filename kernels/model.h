@@ -86,4 +86,38 @@ typedef struct loaa_optim_state {
 
 loaa_optim_state loaa_model_optim_state(loaa_model *m);
 
+/* ---- additions of the training engine (declared after the interface above, which stays as is) ---- */
+
+/*
+ * Forward and loss without any update: logits (B, C) (NULL to skip) and the
+ * batch's mean loss against y (B, C). For validation. LOAA_ERR_NUMERIC when
+ * the loss is not finite, LOAA_ERR_SHAPE when batch is outside 1..max_batch.
+ */
+loaa_status loaa_model_evaluate(loaa_model *m, const float *x, const float *y, int batch, float *logits, float *loss);
+
+/*
+ * Forward, loss and backward: fills the gradients of the trainable tensors
+ * (loaa_model_tensors()[i].grad) without clipping or updating anything.
+ * train_step is this, then clipping and AdamW. For gradient checks.
+ */
+loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, int batch, float *loss);
+
+/* Sets the optimiser step count (a checkpoint's), which AdamW's bias correction continues from. */
+void loaa_model_set_optim_step(loaa_model *m, int64_t step);
+
+/*
+ * Gradient clipping by global L2 norm over all trainable tensors; default 1.0
+ * (timm's and PETL_AST's usual choice for ViT fine-tuning); <= 0 disables.
+ */
+void loaa_model_set_clip(loaa_model *m, double max_norm);
+
+/* Tokens per sample N (special + patches); the patch grid F' x T' into fgrid/tgrid (either may be NULL). */
+int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid);
+
+/* Multiply-add flops issued through the GEMM interface since creation (2*M*N*K each). */
+double loaa_model_gemm_flops(const loaa_model *m);
+
+/* Bytes of the activation allocation (for max_batch). */
+size_t loaa_model_activation_bytes(const loaa_model *m);
+
 #endif

@@ -1,1 +1,5 @@
 # tests/kernels.mk - tests of the kernels part (included by tests/local.mk).
+check_PROGRAMS += tests/test_kernels_layers
+tests_test_kernels_layers_SOURCES = tests/test_kernels_layers.c
+tests_test_kernels_layers_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_kernels_layers

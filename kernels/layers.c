@@ -1,0 +1,299 @@
+/* layers.c - forward/backward of the ViT layers, losses and AdamW (see layers.h). */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/layers.h"
+
+void loaa_patch_im2col(float *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
+{
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < Fp; f++)
+            for (int t = 0; t < Tp; t++) {
+                float *dst = col + (((size_t)b * Fp + f) * Tp + t) * (LOAA_PATCH * LOAA_PATCH);
+                const float *src = x + ((size_t)b * M + (size_t)f * fs) * T + (size_t)t * ts;
+                for (int i = 0; i < LOAA_PATCH; i++)
+                    memcpy(dst + i * LOAA_PATCH, src + (size_t)i * T, LOAA_PATCH * sizeof(float));
+            }
+}
+
+void loaa_linear_forward(loaa_gemm_ctx *g, float *out, const float *inp, const float *w, const float *b, int R, int I,
+                         int O)
+{
+    /* Pre-filling the bias lets the GEMM add onto it (beta 1): one pass over out either way. */
+    if (b)
+        for (int i = 0; i < R; i++)
+            memcpy(out + (size_t)i * O, b, O * sizeof(float));
+    loaa_gemm(g, 0, 1, R, O, I, 1.0f, inp, I, w, I, b ? 1.0f : 0.0f, out, O);
+}
+
+void loaa_linear_backward(loaa_gemm_ctx *g, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int R, int I, int O)
+{
+    if (dinp)
+        loaa_gemm(g, 0, 0, R, I, O, 1.0f, dout, O, w, I, 1.0f, dinp, I);
+    if (dw)
+        loaa_gemm(g, 1, 0, O, I, R, 1.0f, dout, O, inp, I, 1.0f, dw, I);
+    if (db)
+        for (int i = 0; i < R; i++) {
+            const float *d = dout + (size_t)i * O;
+            for (int o = 0; o < O; o++)
+                db[o] += d[o];
+        }
+}
+
+void loaa_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                            int R, int D)
+{
+    for (int i = 0; i < R; i++) {
+        const float *x = inp + (size_t)i * D;
+        float *y = out + (size_t)i * D;
+        float s = 0;
+        for (int d = 0; d < D; d++)
+            s += x[d];
+        float mu = s / D;
+        float v = 0;
+        for (int d = 0; d < D; d++) {
+            float c = x[d] - mu;
+            v += c * c;
+        }
+        float rs = 1.0f / sqrtf(v / D + 1e-6f);
+        for (int d = 0; d < D; d++)
+            y[d] = (x[d] - mu) * rs * w[d] + b[d];
+        mean[i] = mu;
+        rstd[i] = rs;
+    }
+}
+
+void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                             const float *mean, const float *rstd, int R, int D)
+{
+    for (int i = 0; i < R; i++) {
+        const float *dy = dout + (size_t)i * D;
+        const float *x = inp + (size_t)i * D;
+        float mu = mean[i], rs = rstd[i];
+        float sum_g = 0, sum_gx = 0;
+        for (int d = 0; d < D; d++) {
+            float xh = (x[d] - mu) * rs;
+            float gd = dy[d] * w[d];
+            sum_g += gd;
+            sum_gx += gd * xh;
+            if (dw) {
+                dw[d] += dy[d] * xh;
+                db[d] += dy[d];
+            }
+        }
+        if (!dinp)
+            continue;
+        sum_g /= D;
+        sum_gx /= D;
+        float *dx = dinp + (size_t)i * D;
+        for (int d = 0; d < D; d++) {
+            float xh = (x[d] - mu) * rs;
+            dx[d] += (dy[d] * w[d] - sum_g - xh * sum_gx) * rs;
+        }
+    }
+}
+
+void loaa_gelu_forward(float *out, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    }
+}
+
+void loaa_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        dinp[i] = dout[i] * (cdf + x * pdf);
+    }
+}
+
+static void softmax_rows(float *a, int rows, int n)
+{
+    for (int i = 0; i < rows; i++) {
+        float *r = a + (size_t)i * n;
+        float mx = r[0];
+        for (int j = 1; j < n; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        float s = 0;
+        for (int j = 0; j < n; j++) {
+            r[j] = expf(r[j] - mx);
+            s += r[j];
+        }
+        float inv = 1.0f / s;
+        for (int j = 0; j < n; j++)
+            r[j] *= inv;
+    }
+}
+
+void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const float *qkv, int B, int N, int D, int H)
+{
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t nn = (size_t)N * N;
+    for (int b = 0; b < B; b++) {
+        const float *q = qkv + (size_t)b * N * 3 * D;
+        float *a = att + (size_t)b * H * nn;
+        /* scores (H,N,N) = scale * Q_h K_h^T, the heads side by side in the qkv rows */
+        loaa_gemm_strided_batched(g, 0, 1, N, N, hd, scale, q, 3 * D, hd, q + D, 3 * D, hd, 0.0f, a, N, nn, H);
+        softmax_rows(a, H * N, N);
+        /* out_h (N,hd) = P_h V_h, written straight into the merged-heads layout */
+        loaa_gemm_strided_batched(g, 0, 0, N, hd, N, 1.0f, a, N, nn, q + 2 * D, 3 * D, hd, 0.0f,
+                                  out + (size_t)b * N * D, D, hd, H);
+    }
+}
+
+void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
+                             const float *att, int B, int N, int D, int H)
+{
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t nn = (size_t)N * N;
+    for (int b = 0; b < B; b++) {
+        const float *q = qkv + (size_t)b * N * 3 * D;
+        const float *a = att + (size_t)b * H * nn;
+        const float *dy = dout + (size_t)b * N * D;
+        float *dq = dqkv + (size_t)b * N * 3 * D;
+        /* dP_h (N,N) = dY_h V_h^T */
+        loaa_gemm_strided_batched(g, 0, 1, N, N, hd, 1.0f, dy, D, hd, q + 2 * D, 3 * D, hd, 0.0f, scratch, N, nn, H);
+        /* dV_h (N,hd) = P_h^T dY_h */
+        loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, a, N, nn, dy, D, hd, 0.0f, dq + 2 * D, 3 * D, hd, H);
+        /* softmax backward, with the score scale folded in: dS = scale * P (dP - sum(P dP)) */
+        for (size_t i = 0; i < (size_t)H * N; i++) {
+            const float *p = a + i * N;
+            float *d = scratch + i * N;
+            float s = 0;
+            for (int j = 0; j < N; j++)
+                s += p[j] * d[j];
+            for (int j = 0; j < N; j++)
+                d[j] = scale * p[j] * (d[j] - s);
+        }
+        /* dQ_h = dS K_h; dK_h = dS^T Q_h */
+        loaa_gemm_strided_batched(g, 0, 0, N, hd, N, 1.0f, scratch, N, nn, q + D, 3 * D, hd, 0.0f, dq, 3 * D, hd, H);
+        loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, scratch, N, nn, q, 3 * D, hd, 0.0f, dq + D, 3 * D, hd, H);
+    }
+}
+
+/* The token a tap reads for token n of a sample, or -1 (zero padding / special token off-centre). */
+static inline int tap_source(const loaa_taps *taps, int j, int n, int S, int Fp, int Tp)
+{
+    if (n < S)
+        return j == taps->centre ? n : -1;
+    int p = n - S, f = p / Tp + taps->df[j], t = p % Tp + taps->dt[j];
+    if (f < 0 || f >= Fp || t < 0 || t >= Tp)
+        return -1;
+    return S + f * Tp + t;
+}
+
+void loaa_tapconv_gather(float *h, const float *z, const float *bias, const loaa_taps *taps, int B, int S, int Fp,
+                         int Tp, int r)
+{
+    int N = S + Fp * Tp, k = taps->k;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            float *o = h + ((size_t)b * N + n) * r;
+            memcpy(o, bias, r * sizeof(float));
+            for (int j = 0; j < k; j++) {
+                int src = tap_source(taps, j, n, S, Fp, Tp);
+                if (src < 0)
+                    continue;
+                const float *zz = z + ((size_t)b * N + src) * k * r + (size_t)j * r;
+                for (int c = 0; c < r; c++)
+                    o[c] += zz[c];
+            }
+        }
+}
+
+void loaa_tapconv_scatter(float *dz, const float *dh, const loaa_taps *taps, int B, int S, int Fp, int Tp, int r)
+{
+    int N = S + Fp * Tp, k = taps->k;
+    memset(dz, 0, (size_t)B * N * k * r * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            const float *d = dh + ((size_t)b * N + n) * r;
+            for (int j = 0; j < k; j++) {
+                int src = tap_source(taps, j, n, S, Fp, Tp);
+                if (src < 0)
+                    continue;
+                float *zz = dz + ((size_t)b * N + src) * k * r + (size_t)j * r;
+                for (int c = 0; c < r; c++)
+                    zz[c] += d[c];
+            }
+        }
+}
+
+double loaa_loss_ce(float *dlogits, const float *logits, const float *y, int B, int C, double smoothing)
+{
+    double total = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * C;
+        const float *t = y + (size_t)b * C;
+        double mx = z[0];
+        for (int c = 1; c < C; c++)
+            mx = z[c] > mx ? z[c] : mx;
+        double se = 0;
+        for (int c = 0; c < C; c++)
+            se += exp(z[c] - mx);
+        double lse = mx + log(se);
+        double ysum = 0, yz = 0;
+        for (int c = 0; c < C; c++) {
+            double ys = (1 - smoothing) * t[c] + smoothing / C;
+            ysum += ys;
+            yz += ys * z[c];
+        }
+        total += lse * ysum - yz;
+        if (dlogits)
+            for (int c = 0; c < C; c++) {
+                double ys = (1 - smoothing) * t[c] + smoothing / C;
+                dlogits[(size_t)b * C + c] = (float)((exp(z[c] - lse) * ysum - ys) / B);
+            }
+    }
+    return total / B;
+}
+
+double loaa_loss_bce(float *dlogits, const float *logits, const float *y, int B, int C, double smoothing)
+{
+    double total = 0;
+    size_t n = (size_t)B * C;
+    for (size_t i = 0; i < n; i++) {
+        double z = logits[i];
+        double t = (1 - smoothing) * y[i] + smoothing / 2;
+        /* log(1+exp(z)) - z t, written so that neither branch overflows */
+        total += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));
+        if (dlogits)
+            dlogits[i] = (float)((1.0 / (1.0 + exp(-z)) - t) / n);
+    }
+    return total / n;
+}
+
+double loaa_sumsq(const float *g, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
+    return s;
+}
+
+void loaa_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps,
+                float wd, long long t, float gscale)
+{
+    /* bias corrections in double: 1 - 0.999^1 loses digits in float */
+    float c1 = (float)(1.0 / (1.0 - pow(beta1, (double)t)));
+    float c2 = (float)(1.0 / (1.0 - pow(beta2, (double)t)));
+    float decay = 1.0f - lr * wd;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * gscale;
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - lr * (mi * c1) / (sqrtf(vi * c2) + eps);
+    }
+}

@@ -1,0 +1,919 @@
+/*
+ * model.c - the AST-style ViT with its fine-tuning method (see model.h).
+ *
+ * Layout: a tensor table (names, shapes, init, trainable) is built once;
+ * its sizes carve the parameter allocation, the gradient allocation (the
+ * trainable tensors only, in table order) and the two AdamW moment
+ * allocations. A second size table carves the activations for max_batch.
+ * Every adapter kind is one "tap convolution" (layers.h), so a plain
+ * adapter, LoAA time/freq and convpass share forward and backward.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "kernels/gemm.h"
+#include "kernels/layers.h"
+#include "kernels/model.h"
+
+#define NAME_LEN 64
+
+enum init_kind { INIT_ZERO, INIT_ONE, INIT_TRUNC, INIT_UNIFORM_FANIN };
+
+/* Adapter parameters (one branch of one block); NULL when absent. */
+typedef struct adapter_t {
+    float *down_w; /* (k, r, D): tap-major so that one GEMM makes every tap's projection */
+    float *down_b; /* (r) */
+    float *up_w;   /* (D, r) */
+    float *up_b;   /* (D) */
+} adapter_t;
+
+typedef struct block_t {
+    float *ln1_w, *ln1_b;   /* (D) */
+    float *qkv_w, *qkv_b;   /* (3D, D), (3D) */
+    float *proj_w, *proj_b; /* (D, D), (D) */
+    float *ln2_w, *ln2_b;   /* (D) */
+    float *fc1_w, *fc1_b;   /* (Hm, D), (Hm) */
+    float *fc2_w, *fc2_b;   /* (D, Hm), (D) */
+    float *lq_a, *lq_b;     /* LoRA on W_q: (r, D), (D, r) */
+    float *lv_a, *lv_b;     /* LoRA on W_v */
+    adapter_t ad[2];        /* [0] beside MHSA, [1] beside the MLP */
+} block_t;
+
+/* The same struct holds parameter pointers and gradient pointers (NULL = frozen). */
+typedef struct params_t {
+    float *patch_w, *patch_b; /* (D, 256), (D) */
+    float *cls, *dist;        /* (D) each; dist NULL without a DIST token */
+    float *pos;               /* (N, D) */
+    block_t *blocks;          /* depth */
+    float *norm_w, *norm_b;   /* (D) */
+    float *head_w, *head_b;   /* (C, D), (C) */
+} params_t;
+
+/* Activations of one block, kept for backward. */
+typedef struct block_acts {
+    float *ln1, *ln1_mean, *ln1_rstd; /* (R,D), (R), (R) */
+    float *qkv;                       /* (R,3D) */
+    float *att;                       /* (B,H,N,N) softmax probabilities */
+    float *atty;                      /* (R,D) merged heads before proj */
+    float *mid;                       /* (R,D) residual after the MHSA branch */
+    float *ln2, *ln2_mean, *ln2_rstd; /* (R,D), (R), (R) */
+    float *fch, *fcg;                 /* (R,Hm) pre-GELU, post-GELU */
+    float *az[2], *ahp[2], *ah[2];    /* adapter: taps (R,k*r), pre-GELU (R,r), post-GELU (R,r) */
+    float *lq, *lv;                   /* LoRA: u A^T (R,r) */
+} block_acts;
+
+typedef struct acts_t {
+    float *col;                      /* (B*P, 256) patches */
+    float **res;                     /* depth+1 of (R,D): res[l] enters block l */
+    block_acts *blk;                 /* depth */
+    float *lnf, *lnf_mean, *lnf_rstd; /* (R,D), (R), (R) */
+    float *pooled;                   /* (B,D) */
+    float *logits, *dlogits;         /* (B,C) */
+    /* backward scratch, one block's worth */
+    float *dres, *dln, *dqkv, *datty; /* (R,D), (R,D), (R,3D), (R,D) */
+    float *datt;                      /* (H,N,N) */
+    float *dfc;                       /* (R,Hm) */
+    float *daz, *dah, *dlr;           /* (R,k*r), (R,r), (R,r) */
+    float *dpooled;                   /* (B,D) */
+} acts_t;
+
+typedef struct tensor_meta {
+    float **slot;  /* where the parameter pointer goes */
+    float **gslot; /* where the gradient pointer goes */
+    size_t offset, goffset, numel;
+    int init;
+    int fan_in;
+    int decay; /* AdamW weight decay applies (matrices, not biases/norms/tokens/pos) */
+} tensor_meta;
+
+struct loaa_model {
+    loaa_config cfg;
+    loaa_model_shape shape;
+    int noop;
+    int D, depth, H, Hm, C, r, k, S, Fp, Tp, P, N, Bmax;
+    int ad_from;      /* first block with adapters/LoRA (depth = none) */
+    int ad_branch[2]; /* adapters beside MHSA / MLP */
+    int lowest;       /* backward stops above this block (0 = all blocks, patch embedding if full) */
+    float scale, lora_scale;
+    loaa_taps taps[2];
+    params_t p, g;
+    acts_t a;
+    size_t ntensors, cap;
+    loaa_tensor_ref *refs;
+    tensor_meta *meta;
+    char (*names)[NAME_LEN];
+    size_t nparams, ntrain, nacts;
+    float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem;
+    int64_t step;
+    double clip;
+    loaa_gemm_ctx gemm;
+};
+
+/* ---- the tensor table ---- */
+
+static loaa_status add_tensor(loaa_model *m, const char *name, int ndim, const int64_t *shape, float **slot,
+                              float **gslot, int trainable, int init, int fan_in, int decay)
+{
+    if (m->ntensors == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        loaa_tensor_ref *r = realloc(m->refs, cap * sizeof *r);
+        if (r)
+            m->refs = r;
+        tensor_meta *t = realloc(m->meta, cap * sizeof *t);
+        if (t)
+            m->meta = t;
+        char(*nm)[NAME_LEN] = realloc(m->names, cap * sizeof *nm);
+        if (nm)
+            m->names = nm;
+        if (!r || !t || !nm)
+            return loaa_fail(LOAA_ERR_NOMEM, "model tensor table");
+        m->cap = cap;
+    }
+    size_t i = m->ntensors++;
+    snprintf(m->names[i], NAME_LEN, "%s", name);
+    loaa_tensor_ref *ref = &m->refs[i];
+    memset(ref, 0, sizeof *ref);
+    ref->ndim = ndim;
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        ref->shape[d] = shape[d];
+        numel *= (size_t)shape[d];
+    }
+    ref->trainable = trainable;
+    tensor_meta *t = &m->meta[i];
+    t->slot = slot;
+    t->gslot = gslot;
+    t->numel = numel;
+    t->offset = m->nparams;
+    m->nparams += numel;
+    t->goffset = trainable ? m->ntrain : (size_t)-1;
+    if (trainable)
+        m->ntrain += numel;
+    t->init = init;
+    t->fan_in = fan_in;
+    t->decay = decay;
+    return LOAA_OK;
+}
+
+#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+
+static loaa_status add_adapter(loaa_model *m, int l, int br, const char *which)
+{
+    char nm[NAME_LEN];
+    adapter_t *p = &m->p.blocks[l].ad[br], *g = &m->g.blocks[l].ad[br];
+    int D = m->D, r = m->r, k = m->taps[br].k;
+    loaa_status st;
+    snprintf(nm, sizeof nm, "blocks.%d.%s.down.weight", l, which);
+    if (m->cfg.method == LOAA_METHOD_ADAPTER)
+        st = add_tensor(m, nm, 2, SHAPE(r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, D, 1);
+    else if (m->cfg.method == LOAA_METHOD_CONVPASS)
+        st = add_tensor(m, nm, 4, SHAPE(3, 3, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, 9 * D, 1);
+    else
+        st = add_tensor(m, nm, 3, SHAPE(k, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, k * D, 1);
+    if (st)
+        return st;
+    snprintf(nm, sizeof nm, "blocks.%d.%s.down.bias", l, which);
+    if ((st = add_tensor(m, nm, 1, SHAPE(r), &p->down_b, &g->down_b, 1, INIT_ZERO, 0, 0)))
+        return st;
+    snprintf(nm, sizeof nm, "blocks.%d.%s.up.weight", l, which);
+    if ((st = add_tensor(m, nm, 2, SHAPE(D, r), &p->up_w, &g->up_w, 1, INIT_ZERO, 0, 1)))
+        return st;
+    snprintf(nm, sizeof nm, "blocks.%d.%s.up.bias", l, which);
+    return add_tensor(m, nm, 1, SHAPE(D), &p->up_b, &g->up_b, 1, INIT_ZERO, 0, 0);
+}
+
+static loaa_status build_table(loaa_model *m)
+{
+    int D = m->D, full = m->cfg.method == LOAA_METHOD_FULL, Hm = m->Hm, r = m->r;
+    params_t *p = &m->p, *g = &m->g;
+    loaa_status st;
+#define ADD(name, nd, shp, field, tr, init, fan, decay)                                               \
+    do {                                                                                           \
+        if ((st = add_tensor(m, name, nd, shp, &p->field, &g->field, tr, init, fan, decay)))       \
+            return st;                                                                             \
+    } while (0)
+    ADD("cls_token", 3, SHAPE(1, 1, D), cls, full, INIT_TRUNC, 0, 0);
+    if (m->S == 2)
+        ADD("dist_token", 3, SHAPE(1, 1, D), dist, full, INIT_TRUNC, 0, 0);
+    ADD("pos_embed", 3, SHAPE(1, m->N, D), pos, full, INIT_TRUNC, 0, 0);
+    ADD("patch_embed.proj.weight", 4, SHAPE(D, 1, 16, 16), patch_w, full, INIT_UNIFORM_FANIN, 256, 1);
+    ADD("patch_embed.proj.bias", 1, SHAPE(D), patch_b, full, INIT_ZERO, 0, 0);
+    char nm[NAME_LEN];
+    for (int l = 0; l < m->depth; l++) {
+#define BADD(suffix, nd, shp, field, tr, init, fan, decay)                                                 \
+    do {                                                                                                \
+        snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix);                                             \
+        if ((st = add_tensor(m, nm, nd, shp, &p->blocks[l].field, &g->blocks[l].field, tr, init, fan, decay))) \
+            return st;                                                                                  \
+    } while (0)
+        BADD("norm1.weight", 1, SHAPE(D), ln1_w, full, INIT_ONE, 0, 0);
+        BADD("norm1.bias", 1, SHAPE(D), ln1_b, full, INIT_ZERO, 0, 0);
+        BADD("attn.qkv.weight", 2, SHAPE(3 * D, D), qkv_w, full, INIT_TRUNC, 0, 1);
+        BADD("attn.qkv.bias", 1, SHAPE(3 * D), qkv_b, full, INIT_ZERO, 0, 0);
+        if (m->cfg.method == LOAA_METHOD_LORA && l >= m->ad_from) {
+            BADD("attn.lora_q.a.weight", 2, SHAPE(r, D), lq_a, 1, INIT_UNIFORM_FANIN, D, 1);
+            BADD("attn.lora_q.b.weight", 2, SHAPE(D, r), lq_b, 1, INIT_ZERO, 0, 1);
+            BADD("attn.lora_v.a.weight", 2, SHAPE(r, D), lv_a, 1, INIT_UNIFORM_FANIN, D, 1);
+            BADD("attn.lora_v.b.weight", 2, SHAPE(D, r), lv_b, 1, INIT_ZERO, 0, 1);
+        }
+        BADD("attn.proj.weight", 2, SHAPE(D, D), proj_w, full, INIT_TRUNC, 0, 1);
+        BADD("attn.proj.bias", 1, SHAPE(D), proj_b, full, INIT_ZERO, 0, 0);
+        BADD("norm2.weight", 1, SHAPE(D), ln2_w, full, INIT_ONE, 0, 0);
+        BADD("norm2.bias", 1, SHAPE(D), ln2_b, full, INIT_ZERO, 0, 0);
+        BADD("mlp.fc1.weight", 2, SHAPE(Hm, D), fc1_w, full, INIT_TRUNC, 0, 1);
+        BADD("mlp.fc1.bias", 1, SHAPE(Hm), fc1_b, full, INIT_ZERO, 0, 0);
+        BADD("mlp.fc2.weight", 2, SHAPE(D, Hm), fc2_w, full, INIT_TRUNC, 0, 1);
+        BADD("mlp.fc2.bias", 1, SHAPE(D), fc2_b, full, INIT_ZERO, 0, 0);
+#undef BADD
+        if (l >= m->ad_from && m->ad_branch[0] && (st = add_adapter(m, l, 0, "adapter_attn")))
+            return st;
+        if (l >= m->ad_from && m->ad_branch[1] && (st = add_adapter(m, l, 1, "adapter_mlp")))
+            return st;
+    }
+    ADD("norm.weight", 1, SHAPE(D), norm_w, 1, INIT_ONE, 0, 0);
+    ADD("norm.bias", 1, SHAPE(D), norm_b, 1, INIT_ZERO, 0, 0);
+    ADD("head.weight", 2, SHAPE(m->C, D), head_w, 1, INIT_TRUNC, 0, 1);
+    ADD("head.bias", 1, SHAPE(m->C), head_b, 1, INIT_ZERO, 0, 0);
+#undef ADD
+    return LOAA_OK;
+}
+
+/* ---- activations: a size table, then one allocation ---- */
+
+typedef struct act_slot {
+    float **ptr;
+    size_t numel;
+} act_slot;
+
+/* Visits every activation buffer; with mem NULL it only counts. */
+static size_t carve_acts(loaa_model *m, float *mem)
+{
+    size_t off = 0;
+    int B = m->Bmax, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
+    size_t R = (size_t)B * N;
+    acts_t *a = &m->a;
+#define CARVE(field, n)                         \
+    do {                                        \
+        if (mem)                                \
+            (field) = mem + off;                \
+        off += ((size_t)(n) + 15) & ~(size_t)15; \
+    } while (0)
+    int full = m->cfg.method == LOAA_METHOD_FULL;
+    CARVE(a->col, (size_t)B * m->P * 256);
+    for (int l = 0; l <= m->depth; l++)
+        CARVE(a->res[l], R * D);
+    for (int l = 0; l < m->depth; l++) {
+        block_acts *b = &a->blk[l];
+        CARVE(b->ln1, R * D);
+        CARVE(b->ln1_mean, R);
+        CARVE(b->ln1_rstd, R);
+        CARVE(b->qkv, R * 3 * D);
+        CARVE(b->att, (size_t)B * H * N * N);
+        CARVE(b->atty, R * D);
+        CARVE(b->mid, R * D);
+        CARVE(b->ln2, R * D);
+        CARVE(b->ln2_mean, R);
+        CARVE(b->ln2_rstd, R);
+        CARVE(b->fch, R * Hm);
+        CARVE(b->fcg, R * Hm);
+        int has = l >= m->ad_from;
+        for (int br = 0; br < 2; br++) {
+            if (!has || !m->ad_branch[br] || m->cfg.method == LOAA_METHOD_LORA)
+                continue;
+            if (m->taps[br].k > 1)
+                CARVE(b->az[br], R * m->taps[br].k * r);
+            CARVE(b->ahp[br], R * r);
+            CARVE(b->ah[br], R * r);
+        }
+        if (has && m->cfg.method == LOAA_METHOD_LORA) {
+            CARVE(b->lq, R * r);
+            CARVE(b->lv, R * r);
+        }
+    }
+    CARVE(a->lnf, R * D);
+    CARVE(a->lnf_mean, R);
+    CARVE(a->lnf_rstd, R);
+    CARVE(a->pooled, (size_t)B * D);
+    CARVE(a->logits, (size_t)B * m->C);
+    CARVE(a->dlogits, (size_t)B * m->C);
+    CARVE(a->dpooled, (size_t)B * D);
+    CARVE(a->dres, R * D);
+    if (m->lowest < m->depth || full) {
+        CARVE(a->dln, R * D);
+        CARVE(a->dqkv, R * 3 * D);
+        CARVE(a->datty, R * D);
+        CARVE(a->datt, (size_t)H * N * N);
+        CARVE(a->dfc, R * Hm);
+        int kmax = m->taps[0].k > m->taps[1].k ? m->taps[0].k : m->taps[1].k;
+        if (r > 0) {
+            CARVE(a->daz, R * kmax * r);
+            CARVE(a->dah, R * r);
+            CARVE(a->dlr, R * r);
+        }
+    }
+#undef CARVE
+    return off;
+}
+
+/* ---- create / free / init ---- */
+
+static void set_taps(loaa_taps *t, loaa_method method, int k, int along_time)
+{
+    memset(t, 0, sizeof *t);
+    if (method == LOAA_METHOD_ADAPTER || method == LOAA_METHOD_LORA) {
+        t->k = 1;
+        return;
+    }
+    if (method == LOAA_METHOD_CONVPASS) {
+        t->k = 9;
+        t->centre = 4;
+        for (int j = 0; j < 9; j++) {
+            t->df[j] = j / 3 - 1;
+            t->dt[j] = j % 3 - 1;
+        }
+        return;
+    }
+    t->k = k;
+    t->centre = k / 2;
+    for (int j = 0; j < k; j++) {
+        if (along_time)
+            t->dt[j] = j - k / 2;
+        else
+            t->df[j] = j - k / 2;
+    }
+}
+
+static int is_adapter_method(loaa_method me)
+{
+    return me == LOAA_METHOD_ADAPTER || me == LOAA_METHOD_LOAA_TIME || me == LOAA_METHOD_LOAA_FREQ ||
+           me == LOAA_METHOD_LOAA_TF || me == LOAA_METHOD_CONVPASS;
+}
+
+static loaa_status check_config(const loaa_config *c, const loaa_model_shape *s)
+{
+    if ((unsigned)c->method >= LOAA_METHOD_COUNT)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'method': unknown method %d", (int)c->method);
+    if (s->n_classes < 1)
+        return loaa_fail(LOAA_ERR_SHAPE, "model shape: n_classes must be >= 1, got %d", s->n_classes);
+    if (s->max_batch < 1)
+        return loaa_fail(LOAA_ERR_SHAPE, "model shape: max_batch must be >= 1, got %d", s->max_batch);
+    if (c->method == LOAA_METHOD_NOOP)
+        return LOAA_OK;
+    if (c->fstride < 1 || c->tstride < 1)
+        return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be >= 1, got %d", c->fstride < 1 ? "fstride" : "tstride",
+                         c->fstride < 1 ? c->fstride : c->tstride);
+    if (s->n_mel < LOAA_PATCH)
+        return loaa_fail(LOAA_ERR_SHAPE, "n_mel %d is smaller than the 16x16 patch", s->n_mel);
+    if (s->n_frames < LOAA_PATCH)
+        return loaa_fail(LOAA_ERR_SHAPE, "n_frames (target_length) %d is smaller than the 16x16 patch", s->n_frames);
+    if (c->dim < 1 || c->depth < 1 || c->heads < 1)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'model': dim %d, depth %d, heads %d must all be >= 1 "
+                         "(call loaa_config_validate first)", c->dim, c->depth, c->heads);
+    if (c->dim % c->heads)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'heads': %d heads do not divide dim %d", c->heads, c->dim);
+    if ((int)(c->mlp_ratio * c->dim) < 1)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'mlp_ratio': hidden width %g*%d is below 1", c->mlp_ratio, c->dim);
+    if (c->blocks < 0 || c->blocks > c->depth)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'blocks': %d is outside 0..depth %d", c->blocks, c->depth);
+    if (is_adapter_method(c->method) || c->method == LOAA_METHOD_LORA) {
+        if (c->bottleneck < 1)
+            return loaa_fail(LOAA_ERR_CONFIG, "key 'bottleneck': must be >= 1, got %d", c->bottleneck);
+    }
+    if (c->method == LOAA_METHOD_LOAA_TIME || c->method == LOAA_METHOD_LOAA_FREQ || c->method == LOAA_METHOD_LOAA_TF) {
+        if (c->kernel < 1 || c->kernel % 2 == 0 || c->kernel > LOAA_MAX_TAPS)
+            return loaa_fail(LOAA_ERR_CONFIG, "key 'kernel': must be odd and in 1..%d, got %d", LOAA_MAX_TAPS - 1,
+                             c->kernel);
+    }
+    if (c->method == LOAA_METHOD_LORA && c->placement == LOAA_PLACE_MLP)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'placement': lora adapts W_q and W_v, so it needs mhsa or both");
+    if (!isfinite(c->scale))
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'scale': must be finite");
+    return LOAA_OK;
+}
+
+void loaa_model_free(loaa_model *m)
+{
+    if (!m)
+        return;
+    free(m->param_mem);
+    free(m->grad_mem);
+    free(m->m_mem);
+    free(m->v_mem);
+    free(m->act_mem);
+    free(m->p.blocks);
+    free(m->g.blocks);
+    free(m->a.res);
+    free(m->a.blk);
+    free(m->refs);
+    free(m->meta);
+    free(m->names);
+    free(m);
+}
+
+static float *alloc_floats(size_t n)
+{
+    /* 64-byte alignment keeps every GEMM operand on a cache line (the carve keeps 16-float steps). */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)))
+        return NULL;
+    return p;
+}
+
+loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape)
+{
+    *out = NULL;
+    loaa_status st = check_config(cfg, shape);
+    if (st)
+        return st;
+    loaa_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return loaa_fail(LOAA_ERR_NOMEM, "model");
+    m->cfg = *cfg;
+    m->shape = *shape;
+    m->clip = 1.0;
+    m->C = shape->n_classes;
+    m->Bmax = shape->max_batch;
+    loaa_gemm_ctx_init(&m->gemm);
+    if (cfg->method == LOAA_METHOD_NOOP) {
+        m->noop = 1;
+        *out = m;
+        return LOAA_OK;
+    }
+    if (cfg->threads > 0)
+        loaa_kernels_set_threads(cfg->threads);
+    loaa_method me = cfg->method;
+    m->D = cfg->dim;
+    m->depth = cfg->depth;
+    m->H = cfg->heads;
+    m->Hm = (int)(cfg->mlp_ratio * cfg->dim);
+    m->S = shape->dist_token ? 2 : 1;
+    m->Fp = (shape->n_mel - LOAA_PATCH) / cfg->fstride + 1;
+    m->Tp = (shape->n_frames - LOAA_PATCH) / cfg->tstride + 1;
+    m->P = m->Fp * m->Tp;
+    m->N = m->S + m->P;
+    int peft = is_adapter_method(me) || me == LOAA_METHOD_LORA;
+    m->r = peft ? cfg->bottleneck : 0;
+    m->scale = (float)cfg->scale;
+    m->lora_scale = (float)((cfg->lora_alpha > 0 ? cfg->lora_alpha : cfg->bottleneck) / (double)cfg->bottleneck);
+    m->ad_from = peft ? (cfg->blocks ? m->depth - cfg->blocks : 0) : m->depth;
+    m->ad_branch[0] = peft && cfg->placement != LOAA_PLACE_MLP;
+    m->ad_branch[1] = is_adapter_method(me) && cfg->placement != LOAA_PLACE_MHSA;
+    set_taps(&m->taps[0], me, cfg->kernel, me != LOAA_METHOD_LOAA_FREQ);
+    set_taps(&m->taps[1], me, cfg->kernel, me == LOAA_METHOD_LOAA_TIME);
+    m->lowest = me == LOAA_METHOD_FULL ? 0 : m->ad_from;
+
+    m->p.blocks = calloc(m->depth, sizeof(block_t));
+    m->g.blocks = calloc(m->depth, sizeof(block_t));
+    m->a.res = calloc(m->depth + 1, sizeof(float *));
+    m->a.blk = calloc(m->depth, sizeof(block_acts));
+    if (!m->p.blocks || !m->g.blocks || !m->a.res || !m->a.blk) {
+        loaa_model_free(m);
+        return loaa_fail(LOAA_ERR_NOMEM, "model tables");
+    }
+    if ((st = build_table(m))) {
+        loaa_model_free(m);
+        return st;
+    }
+    m->nacts = carve_acts(m, NULL);
+    m->param_mem = alloc_floats(m->nparams);
+    m->grad_mem = alloc_floats(m->ntrain);
+    m->m_mem = alloc_floats(m->ntrain);
+    m->v_mem = alloc_floats(m->ntrain);
+    m->act_mem = alloc_floats(m->nacts);
+    if (!m->param_mem || !m->grad_mem || !m->m_mem || !m->v_mem || !m->act_mem) {
+        size_t bytes = (m->nparams + 3 * m->ntrain + m->nacts) * sizeof(float);
+        loaa_model_free(m);
+        return loaa_fail(LOAA_ERR_NOMEM, "model memory (%zu MiB; try a smaller batch_size)", bytes >> 20);
+    }
+    memset(m->param_mem, 0, m->nparams * sizeof(float));
+    memset(m->grad_mem, 0, m->ntrain * sizeof(float));
+    memset(m->m_mem, 0, m->ntrain * sizeof(float));
+    memset(m->v_mem, 0, m->ntrain * sizeof(float));
+    carve_acts(m, m->act_mem);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        tensor_meta *t = &m->meta[i];
+        *t->slot = m->param_mem + t->offset;
+        *t->gslot = m->refs[i].trainable ? m->grad_mem + t->goffset : NULL;
+        m->refs[i].name = m->names[i];
+        m->refs[i].data = *t->slot;
+        m->refs[i].grad = *t->gslot;
+    }
+    *out = m;
+    return LOAA_OK;
+}
+
+static double trunc_normal(loaa_rng *rng)
+{
+    for (;;) {
+        double z = loaa_rng_normal(rng);
+        if (z >= -2 && z <= 2)
+            return z;
+    }
+}
+
+loaa_status loaa_model_init(loaa_model *m, uint64_t seed)
+{
+    if (m->noop)
+        return LOAA_OK;
+    loaa_rng root;
+    loaa_rng_seed(&root, seed);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        tensor_meta *t = &m->meta[i];
+        float *d = *t->slot;
+        /* One stream per tensor name: adding a tensor never changes another's values, so a
+         * frozen backbone is the same for every method given the seed. */
+        loaa_rng rng = loaa_rng_split(&root, m->names[i], 0);
+        for (size_t j = 0; j < t->numel; j++) {
+            switch (t->init) {
+            case INIT_ZERO: d[j] = 0; break;
+            case INIT_ONE: d[j] = 1; break;
+            case INIT_TRUNC: d[j] = (float)(0.02 * trunc_normal(&rng)); break;
+            default: d[j] = (float)((2 * loaa_rng_uniform(&rng) - 1) / sqrt((double)t->fan_in)); break;
+            }
+        }
+    }
+    m->step = 0;
+    memset(m->m_mem, 0, m->ntrain * sizeof(float));
+    memset(m->v_mem, 0, m->ntrain * sizeof(float));
+    return LOAA_OK;
+}
+
+const loaa_tensor_ref *loaa_model_tensors(const loaa_model *m, size_t *count)
+{
+    *count = m->ntensors;
+    return m->refs;
+}
+
+size_t loaa_model_trainable_params(const loaa_model *m)
+{
+    return m->ntrain;
+}
+
+size_t loaa_model_total_params(const loaa_model *m)
+{
+    return m->nparams;
+}
+
+loaa_optim_state loaa_model_optim_state(loaa_model *m)
+{
+    loaa_optim_state s = {m->step, m->m_mem, m->v_mem, m->ntrain};
+    return s;
+}
+
+void loaa_model_set_optim_step(loaa_model *m, int64_t step)
+{
+    m->step = step;
+}
+
+void loaa_model_set_clip(loaa_model *m, double max_norm)
+{
+    m->clip = max_norm;
+}
+
+int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid)
+{
+    if (fgrid)
+        *fgrid = m->Fp;
+    if (tgrid)
+        *tgrid = m->Tp;
+    return m->N;
+}
+
+double loaa_model_gemm_flops(const loaa_model *m)
+{
+    return m->gemm.flops;
+}
+
+size_t loaa_model_activation_bytes(const loaa_model *m)
+{
+    return m->nacts * sizeof(float);
+}
+
+/* ---- forward ---- */
+
+/* res_out (R,D) += s * (GELU(conv_taps(u)) W_up^T + b_up): one adapter branch. */
+static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const float *u, int B)
+{
+    const adapter_t *p = &m->p.blocks[l].ad[br];
+    block_acts *a = &m->a.blk[l];
+    const loaa_taps *taps = &m->taps[br];
+    int R = B * m->N, D = m->D, r = m->r, k = taps->k;
+    if (k == 1) {
+        loaa_linear_forward(&m->gemm, a->ahp[br], u, p->down_w, p->down_b, R, D, r);
+    } else {
+        loaa_gemm(&m->gemm, 0, 1, R, k * r, D, 1.0f, u, D, p->down_w, D, 0.0f, a->az[br], k * r);
+        loaa_tapconv_gather(a->ahp[br], a->az[br], p->down_b, taps, B, m->S, m->Fp, m->Tp, r);
+    }
+    loaa_gelu_forward(a->ah[br], a->ahp[br], (size_t)R * r);
+    float s = m->scale;
+    for (int i = 0; i < R; i++) {
+        float *o = res_out + (size_t)i * D;
+        for (int d = 0; d < D; d++)
+            o[d] += s * p->up_b[d];
+    }
+    loaa_gemm(&m->gemm, 0, 1, R, D, r, s, a->ah[br], r, p->up_w, r, 1.0f, res_out, D);
+}
+
+static void block_forward(loaa_model *m, int l, int B)
+{
+    const block_t *p = &m->p.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
+    const float *x = m->a.res[l];
+    float *y = m->a.res[l + 1];
+    int has = l >= m->ad_from;
+
+    loaa_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w, p->ln1_b, R, D);
+    loaa_linear_forward(&m->gemm, a->qkv, a->ln1, p->qkv_w, p->qkv_b, R, D, 3 * D);
+    if (has && p->lq_a) {
+        /* LoRA folds into the q and v columns of the fused projection */
+        loaa_gemm(&m->gemm, 0, 1, R, r, D, 1.0f, a->ln1, D, p->lq_a, D, 0.0f, a->lq, r);
+        loaa_gemm(&m->gemm, 0, 1, R, D, r, m->lora_scale, a->lq, r, p->lq_b, r, 1.0f, a->qkv, 3 * D);
+        loaa_gemm(&m->gemm, 0, 1, R, r, D, 1.0f, a->ln1, D, p->lv_a, D, 0.0f, a->lv, r);
+        loaa_gemm(&m->gemm, 0, 1, R, D, r, m->lora_scale, a->lv, r, p->lv_b, r, 1.0f, a->qkv + 2 * D, 3 * D);
+    }
+    loaa_attention_forward(&m->gemm, a->atty, a->att, a->qkv, B, m->N, D, m->H);
+    for (int i = 0; i < R; i++) {
+        const float *xi = x + (size_t)i * D;
+        float *mi = a->mid + (size_t)i * D;
+        for (int d = 0; d < D; d++)
+            mi[d] = xi[d] + p->proj_b[d];
+    }
+    loaa_gemm(&m->gemm, 0, 1, R, D, D, 1.0f, a->atty, D, p->proj_w, D, 1.0f, a->mid, D);
+    if (has && m->ad_branch[0] && !p->lq_a)
+        adapter_forward(m, l, 0, a->mid, a->ln1, B);
+
+    loaa_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->mid, p->ln2_w, p->ln2_b, R, D);
+    loaa_linear_forward(&m->gemm, a->fch, a->ln2, p->fc1_w, p->fc1_b, R, D, Hm);
+    loaa_gelu_forward(a->fcg, a->fch, (size_t)R * Hm);
+    for (int i = 0; i < R; i++) {
+        const float *mi = a->mid + (size_t)i * D;
+        float *yi = y + (size_t)i * D;
+        for (int d = 0; d < D; d++)
+            yi[d] = mi[d] + p->fc2_b[d];
+    }
+    loaa_gemm(&m->gemm, 0, 1, R, D, Hm, 1.0f, a->fcg, Hm, p->fc2_w, Hm, 1.0f, y, D);
+    if (has && m->ad_branch[1])
+        adapter_forward(m, l, 1, y, a->ln2, B);
+}
+
+/* logits (B,C) of x (B,M,T) */
+static void forward(loaa_model *m, const float *x, int B)
+{
+    int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
+    acts_t *a = &m->a;
+    const params_t *p = &m->p;
+    float *x0 = a->res[0];
+    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->cfg.fstride, m->cfg.tstride, m->Fp, m->Tp);
+    for (int b = 0; b < B; b++) {
+        float *xb = x0 + (size_t)b * N * D;
+        for (int n = 0; n < N; n++) {
+            const float *pos = p->pos + (size_t)n * D;
+            const float *base = n == 0 ? p->cls : n < S ? p->dist : p->patch_b;
+            for (int d = 0; d < D; d++)
+                xb[(size_t)n * D + d] = base[d] + pos[d];
+        }
+        loaa_gemm(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, p->patch_w, 256, 1.0f,
+                  xb + (size_t)S * D, D);
+    }
+    for (int l = 0; l < m->depth; l++)
+        block_forward(m, l, B);
+    loaa_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res[m->depth], p->norm_w, p->norm_b, R, D);
+    for (int b = 0; b < B; b++) {
+        float *o = a->pooled + (size_t)b * D;
+        const float *t = a->lnf + (size_t)b * N * D;
+        int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+        float w = 1.0f / (to - from);
+        memset(o, 0, D * sizeof(float));
+        for (int n = from; n < to; n++)
+            for (int d = 0; d < D; d++)
+                o[d] += w * t[(size_t)n * D + d];
+    }
+    loaa_linear_forward(&m->gemm, a->logits, a->pooled, p->head_w, p->head_b, B, D, m->C);
+}
+
+/* ---- backward ---- */
+
+/* Adapter branch backward: dres (R,D) is the gradient of the residual it adds to; dln (R,D) += its input gradient. */
+static void adapter_backward(loaa_model *m, int l, int br, const float *dres, const float *u, float *dln, int B)
+{
+    const adapter_t *p = &m->p.blocks[l].ad[br];
+    const adapter_t *g = &m->g.blocks[l].ad[br];
+    block_acts *a = &m->a.blk[l];
+    const loaa_taps *taps = &m->taps[br];
+    int R = B * m->N, D = m->D, r = m->r, k = taps->k;
+    float s = m->scale;
+    acts_t *A = &m->a;
+    /* up: dW_up (D,r) += s dres^T h; db_up += s colsum(dres); dh (R,r) = s dres W_up */
+    loaa_gemm(&m->gemm, 1, 0, D, r, R, s, dres, D, a->ah[br], r, 1.0f, g->up_w, r);
+    for (int i = 0; i < R; i++)
+        for (int d = 0; d < D; d++)
+            g->up_b[d] += s * dres[(size_t)i * D + d];
+    loaa_gemm(&m->gemm, 0, 0, R, r, D, s, dres, D, p->up_w, r, 0.0f, A->dah, r);
+    loaa_gelu_backward(A->dah, A->dah, a->ahp[br], (size_t)R * r);
+    for (int i = 0; i < R; i++)
+        for (int c = 0; c < r; c++)
+            g->down_b[c] += A->dah[(size_t)i * r + c];
+    const float *dz = A->dah;
+    if (k > 1) {
+        loaa_tapconv_scatter(A->daz, A->dah, taps, B, m->S, m->Fp, m->Tp, r);
+        dz = A->daz;
+    }
+    loaa_gemm(&m->gemm, 1, 0, k * r, D, R, 1.0f, dz, k * r, u, D, 1.0f, g->down_w, D);
+    loaa_gemm(&m->gemm, 0, 0, R, D, k * r, 1.0f, dz, k * r, p->down_w, D, 1.0f, dln, D);
+}
+
+/* dres (R,D): in, the gradient of block l's output; out, the gradient of its input. */
+static void block_backward(loaa_model *m, int l, int B, int need_dinput)
+{
+    const block_t *p = &m->p.blocks[l];
+    const block_t *g = &m->g.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    acts_t *A = &m->a;
+    int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
+    int has = l >= m->ad_from;
+    float *dres = A->dres;
+
+    /* MLP branch: y = mid + fc2(gelu(fc1(ln2))) + s A2(ln2) */
+    loaa_gemm(&m->gemm, 0, 0, R, Hm, D, 1.0f, dres, D, p->fc2_w, Hm, 0.0f, A->dfc, Hm);
+    loaa_linear_backward(&m->gemm, NULL, g->fc2_w, g->fc2_b, dres, a->fcg, p->fc2_w, R, Hm, D);
+    loaa_gelu_backward(A->dfc, A->dfc, a->fch, (size_t)R * Hm);
+    loaa_gemm(&m->gemm, 0, 0, R, D, Hm, 1.0f, A->dfc, Hm, p->fc1_w, D, 0.0f, A->dln, D);
+    loaa_linear_backward(&m->gemm, NULL, g->fc1_w, g->fc1_b, A->dfc, a->ln2, p->fc1_w, R, D, Hm);
+    if (has && m->ad_branch[1])
+        adapter_backward(m, l, 1, dres, a->ln2, A->dln, B);
+    /* The lowest block of a PEFT model with nothing trainable beside its MHSA needs no more. */
+    if (!need_dinput && !(has && m->ad_branch[0]))
+        return;
+    loaa_layernorm_backward(dres, g->ln2_w, g->ln2_b, A->dln, a->mid, p->ln2_w, a->ln2_mean, a->ln2_rstd, R, D);
+
+    /* MHSA branch: mid = x + proj(attn(qkv(ln1))) + s A1(ln1) */
+    loaa_gemm(&m->gemm, 0, 0, R, D, D, 1.0f, dres, D, p->proj_w, D, 0.0f, A->datty, D);
+    loaa_linear_backward(&m->gemm, NULL, g->proj_w, g->proj_b, dres, a->atty, p->proj_w, R, D, D);
+    loaa_attention_backward(&m->gemm, A->dqkv, A->datt, A->datty, a->qkv, a->att, B, m->N, D, m->H);
+    loaa_gemm(&m->gemm, 0, 0, R, D, 3 * D, 1.0f, A->dqkv, 3 * D, p->qkv_w, D, 0.0f, A->dln, D);
+    loaa_linear_backward(&m->gemm, NULL, g->qkv_w, g->qkv_b, A->dqkv, a->ln1, p->qkv_w, R, D, 3 * D);
+    if (has && p->lq_a) {
+        float sc = m->lora_scale;
+        for (int part = 0; part < 2; part++) {
+            const float *dq = A->dqkv + (part ? 2 * D : 0);
+            const float *t = part ? a->lv : a->lq;
+            const float *wa = part ? p->lv_a : p->lq_a, *wb = part ? p->lv_b : p->lq_b;
+            float *ga = part ? g->lv_a : g->lq_a, *gb = part ? g->lv_b : g->lq_b;
+            /* q += sc (ln1 A^T) B^T: dB (D,r) += sc dq^T t; dt (R,r) = sc dq B; dA += dt^T ln1; dln1 += dt A */
+            loaa_gemm(&m->gemm, 1, 0, D, r, R, sc, dq, 3 * D, t, r, 1.0f, gb, r);
+            loaa_gemm(&m->gemm, 0, 0, R, r, D, sc, dq, 3 * D, wb, r, 0.0f, A->dlr, r);
+            loaa_gemm(&m->gemm, 1, 0, r, D, R, 1.0f, A->dlr, r, a->ln1, D, 1.0f, ga, D);
+            loaa_gemm(&m->gemm, 0, 0, R, D, r, 1.0f, A->dlr, r, wa, D, 1.0f, A->dln, D);
+        }
+    }
+    if (has && m->ad_branch[0] && !p->lq_a)
+        adapter_backward(m, l, 0, dres, a->ln1, A->dln, B);
+    loaa_layernorm_backward(need_dinput ? dres : NULL, g->ln1_w, g->ln1_b, A->dln, m->a.res[l], p->ln1_w, a->ln1_mean,
+                            a->ln1_rstd, R, D);
+}
+
+static void backward(loaa_model *m, int B)
+{
+    int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
+    acts_t *a = &m->a;
+    const params_t *p = &m->p;
+    const params_t *g = &m->g;
+    /* head */
+    loaa_linear_backward(&m->gemm, NULL, g->head_w, g->head_b, a->dlogits, a->pooled, p->head_w, B, D, m->C);
+    loaa_gemm(&m->gemm, 0, 0, B, D, m->C, 1.0f, a->dlogits, m->C, p->head_w, D, 0.0f, a->dpooled, D);
+    /* pool: the gradient lands on the pooled rows only; the final LN row-wise backward of
+     * zero rows is zero, so only those rows are visited */
+    int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+    float w = 1.0f / (to - from);
+    memset(a->dres, 0, (size_t)R * D * sizeof(float));
+    float *dlnf = a->lnf; /* the normalised rows are not needed any more: reuse as dLN-out for the pooled rows */
+    for (int b = 0; b < B; b++) {
+        for (int n = from; n < to; n++) {
+            size_t row = (size_t)b * N + n;
+            float *dl = dlnf + row * D;
+            for (int d = 0; d < D; d++)
+                dl[d] = w * a->dpooled[(size_t)b * D + d];
+            loaa_layernorm_backward(a->dres + row * D, g->norm_w, g->norm_b, dl, a->res[m->depth] + row * D, p->norm_w,
+                                    a->lnf_mean + row, a->lnf_rstd + row, 1, D);
+        }
+    }
+    for (int l = m->depth - 1; l >= m->lowest; l--)
+        block_backward(m, l, B, l > m->lowest || m->cfg.method == LOAA_METHOD_FULL);
+    if (m->lowest > 0 || !g->patch_w)
+        return;
+    /* embeddings: x0 = [cls, dist, patches W^T + b] + pos */
+    for (int b = 0; b < B; b++) {
+        const float *db = a->dres + (size_t)b * N * D;
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            g->pos[i] += db[i];
+        for (int d = 0; d < D; d++) {
+            g->cls[d] += db[d];
+            if (S == 2)
+                g->dist[d] += db[D + d];
+        }
+        for (int n = S; n < N; n++)
+            for (int d = 0; d < D; d++)
+                g->patch_b[d] += db[(size_t)n * D + d];
+        loaa_gemm(&m->gemm, 1, 0, D, 256, P, 1.0f, db + (size_t)S * D, D, a->col + (size_t)b * P * 256, 256, 1.0f,
+                  g->patch_w, 256);
+    }
+}
+
+/* ---- public steps ---- */
+
+static loaa_status check_batch(const loaa_model *m, int batch)
+{
+    if (batch < 1 || batch > m->Bmax)
+        return loaa_fail(LOAA_ERR_SHAPE, "batch %d is outside 1..max_batch %d", batch, m->Bmax);
+    return LOAA_OK;
+}
+
+static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
+{
+    if (m->cfg.loss == LOAA_LOSS_BCE)
+        return loaa_loss_bce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
+    return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
+}
+
+loaa_status loaa_model_predict(loaa_model *m, const float *x, int batch, float *logits)
+{
+    loaa_status st = check_batch(m, batch);
+    if (st)
+        return st;
+    if (m->noop) {
+        memset(logits, 0, (size_t)batch * m->C * sizeof(float));
+        return LOAA_OK;
+    }
+    forward(m, x, batch);
+    memcpy(logits, m->a.logits, (size_t)batch * m->C * sizeof(float));
+    return LOAA_OK;
+}
+
+loaa_status loaa_model_evaluate(loaa_model *m, const float *x, const float *y, int batch, float *logits, float *loss)
+{
+    loaa_status st = check_batch(m, batch);
+    if (st)
+        return st;
+    if (m->noop) {
+        if (logits)
+            memset(logits, 0, (size_t)batch * m->C * sizeof(float));
+        *loss = (float)log((double)m->C);
+        return LOAA_OK;
+    }
+    forward(m, x, batch);
+    if (logits)
+        memcpy(logits, m->a.logits, (size_t)batch * m->C * sizeof(float));
+    *loss = (float)batch_loss(m, y, batch, NULL);
+    if (!isfinite(*loss))
+        return loaa_fail(LOAA_ERR_NUMERIC, "evaluation loss is %s", isnan(*loss) ? "NaN" : "infinite");
+    return LOAA_OK;
+}
+
+loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, int batch, float *loss)
+{
+    loaa_status st = check_batch(m, batch);
+    if (st)
+        return st;
+    if (m->noop) {
+        *loss = (float)log((double)m->C);
+        return LOAA_OK;
+    }
+    forward(m, x, batch);
+    double l = batch_loss(m, y, batch, m->a.dlogits);
+    *loss = (float)l;
+    if (!isfinite(l))
+        return loaa_fail(LOAA_ERR_NUMERIC, "step %lld: loss is %s; parameters left unchanged", (long long)m->step,
+                         isnan(l) ? "NaN" : "infinite");
+    memset(m->grad_mem, 0, m->ntrain * sizeof(float));
+    backward(m, batch);
+    return LOAA_OK;
+}
+
+loaa_status loaa_model_train_step(loaa_model *m, const float *x, const float *y, int batch, double lr, float *loss)
+{
+    if (!(lr >= 0) || !isfinite(lr))
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'lr': learning rate %g is not a finite number >= 0", lr);
+    loaa_status st = loaa_model_gradients(m, x, y, batch, loss);
+    if (st || m->noop)
+        return st;
+    double norm = sqrt(loaa_sumsq(m->grad_mem, m->ntrain));
+    if (!isfinite(norm))
+        return loaa_fail(LOAA_ERR_NUMERIC, "step %lld: gradient norm is not finite; parameters left unchanged",
+                         (long long)m->step);
+    float gscale = m->clip > 0 && norm > m->clip ? (float)(m->clip / norm) : 1.0f;
+    long long t = ++m->step;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        if (!m->refs[i].trainable)
+            continue;
+        const tensor_meta *tm = &m->meta[i];
+        loaa_adamw(*tm->slot, m->grad_mem + tm->goffset, m->m_mem + tm->goffset, m->v_mem + tm->goffset, tm->numel,
+                   (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->cfg.weight_decay : 0.0f, t, gscale);
+    }
+    return LOAA_OK;
+}
