@@ -32,3 +32,4 @@ include tests/kernels.mk
 include tests/worker.mk
 include tests/coordinator.mk
 include tests/weights.mk
+include tests/pgemm.mk
