@@ -230,7 +230,8 @@ static loaa_status build_table(loaa_model *m)
         BADD("mlp.fc2.weight", 2, SHAPE(D, Hm), fc2_w, full, INIT_TRUNC, 0, 1);
         BADD("mlp.fc2.bias", 1, SHAPE(D), fc2_b, full, INIT_ZERO, 0, 0);
 #undef BADD
-        if (l >= m->ad_from && m->ad_branch[0] && (st = add_adapter(m, l, 0, "adapter_attn")))
+        int lora = m->cfg.method == LOAA_METHOD_LORA;
+        if (l >= m->ad_from && m->ad_branch[0] && !lora && (st = add_adapter(m, l, 0, "adapter_attn")))
             return st;
         if (l >= m->ad_from && m->ad_branch[1] && (st = add_adapter(m, l, 1, "adapter_mlp")))
             return st;

@@ -3,3 +3,7 @@ check_PROGRAMS += tests/test_kernels_layers
 tests_test_kernels_layers_SOURCES = tests/test_kernels_layers.c
 tests_test_kernels_layers_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_kernels_layers
+check_PROGRAMS += tests/test_kernels_model
+tests_test_kernels_model_SOURCES = tests/test_kernels_model.c
+tests_test_kernels_model_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_kernels_model
