@@ -7,3 +7,7 @@ check_PROGRAMS += tests/test_kernels_model
 tests_test_kernels_model_SOURCES = tests/test_kernels_model.c
 tests_test_kernels_model_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_kernels_model
+check_PROGRAMS += tests/test_kernels_train
+tests_test_kernels_train_SOURCES = tests/test_kernels_train.c
+tests_test_kernels_train_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_kernels_train
