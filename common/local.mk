@@ -7,4 +7,4 @@ common_libloaa_common_a_SOURCES = \
 	common/rng.c common/rng.h \
 	common/sha256.c common/sha256.h \
 	common/config.c common/config.h \
-	common/dataset.h
+	common/dataset.c common/dataset.h

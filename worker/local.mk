@@ -1,1 +1,11 @@
 # worker/: shard streaming, audio decoding, fbank, batching, the trial runner.
+noinst_LIBRARIES += worker/libloaa_worker.a
+worker_lib = worker/libloaa_worker.a
+# data pipeline (issue 4): shards, audio, fbank, features, loader, synthetic data.
+worker_libloaa_worker_a_SOURCES = \
+	worker/shard.c worker/shard.h \
+	worker/audio.c worker/audio.h \
+	worker/npy.c worker/npy.h \
+	worker/fbank.c worker/fbank.h \
+	worker/features.c worker/features.h \
+	worker/loader.c worker/loader.h

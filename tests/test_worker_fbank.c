@@ -1,0 +1,172 @@
+/*
+ * test_worker_fbank.c - the fbank against torchaudio.compliance.kaldi.fbank
+ * (fixtures made once by tests/fixtures/make_fbank_fixtures.py: every case
+ * within 1e-3 absolute), and soxr resampling against sox's output.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dataset.h"
+#include "tap.h"
+#include "worker/audio.h"
+#include "worker/fbank.h"
+
+static float *read_f32(const char *dir, const char *name, size_t *n)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    float *x = malloc(len > 0 ? (size_t)len : 1);
+    *n = fread(x, 1, (size_t)len, f) / sizeof(float);
+    fclose(f);
+    return x;
+}
+
+/* key=value settings -> a dataset.json "fbank" object, parsed by the real manifest reader. */
+static loaa_status opts_from_settings(char *settings, int rate, loaa_fbank_opts *o)
+{
+    char json[4096];
+    int n = snprintf(json, sizeof json, "{\"name\": \"fx\", \"classes\": [\"a\"], \"sample_rate\": %d, \"fbank\": {", rate);
+    char *save = NULL;
+    int first = 1;
+    for (char *tok = strtok_r(settings, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        int quote = !strcmp(tok, "window");
+        n += snprintf(json + n, sizeof json - n, "%s\"%s\": %s%s%s", first ? "" : ", ", tok, quote ? "\"" : "", v,
+                      quote ? "\"" : "");
+        first = 0;
+    }
+    snprintf(json + n, sizeof json - n, "}, \"splits\": {\"train\": [], \"val\": [], \"test\": []}}");
+    loaa_dataset *ds;
+    loaa_status st = loaa_dataset_parse(json, "/nonexistent", 0, &ds);
+    if (st)
+        return st;
+    *o = *loaa_dataset_fbank(ds);
+    loaa_dataset_free(ds);
+    return LOAA_OK;
+}
+
+static void test_fixtures(const char *top)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/tests/fixtures/fbank_cases.txt", top);
+    FILE *f = fopen(path, "r");
+    TAP_OK(f != NULL, "fixture manifest %s", path);
+    if (!f)
+        return;
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char name[64], wave[128];
+        int rate, frames, dim, off = 0;
+        if (sscanf(line, "%63s %127s %d %d %d %n", name, wave, &rate, &frames, &dim, &off) != 5)
+            continue;
+        loaa_fbank_opts o;
+        int rel = strstr(line + off, "use_log_fbank=false") != NULL; /* raw energies: compare relative */
+        loaa_status st = opts_from_settings(line + off, rate, &o);
+        TAP_OK(st == LOAA_OK, "%s: settings parse (%s)", name, loaa_error_detail());
+        size_t nw, nr;
+        float *w = read_f32(top, wave, &nw);
+        char ref_name[128];
+        snprintf(ref_name, sizeof ref_name, "fbank_%s.f32", name);
+        float *ref = read_f32(top, ref_name, &nr);
+        loaa_fbank *fb = NULL;
+        if (!st)
+            st = loaa_fbank_create(&o, rate, &fb);
+        TAP_OK(st == LOAA_OK && w && ref, "%s: fbank created, fixtures read", name);
+        if (st || !w || !ref) {
+            free(w);
+            free(ref);
+            continue;
+        }
+        TAP_OK(loaa_fbank_num_frames(fb, nw) == frames && loaa_fbank_dim(fb) == dim, "%s: shape (%d, %d) = torchaudio's (%d, %d)",
+               name, loaa_fbank_num_frames(fb, nw), loaa_fbank_dim(fb), frames, dim);
+        float *got = malloc((size_t)frames * dim * sizeof(float));
+        loaa_fbank_compute(fb, got, w, nw, NULL);
+        double worst = 0;
+        size_t at = 0;
+        for (size_t i = 0; i < (size_t)frames * dim && i < nr; i++) {
+            double d = fabs((double)got[i] - ref[i]);
+            if (rel)
+                d /= fabs(ref[i]) > 1 ? fabs(ref[i]) : 1;
+            if (d > worst) {
+                worst = d;
+                at = i;
+            }
+        }
+        TAP_OK(worst <= 1e-3, "%s: max %s difference %.3g <= 1e-3 (at frame %zu, bin %zu)", name, rel ? "relative" : "absolute",
+               worst, at / dim, at % dim);
+        /* the plan is reused: a second run gives the same numbers */
+        float *again = malloc((size_t)frames * dim * sizeof(float));
+        loaa_fbank_compute(fb, again, w, nw, NULL);
+        TAP_OK(!memcmp(got, again, (size_t)frames * dim * sizeof(float)), "%s: reusing the plan is exact", name);
+        free(again);
+        free(got);
+        free(w);
+        free(ref);
+        loaa_fbank_free(fb);
+    }
+    fclose(f);
+}
+
+static void test_resample(const char *top)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/tests/fixtures/resample_in.wav", top);
+    float *x = NULL, *y = NULL;
+    size_t n, m, nr;
+    int rate;
+    loaa_status st = loaa_audio_read_file(path, &x, &n, &rate);
+    TAP_OK(st == LOAA_OK && rate == 44100, "resample input read (%s)", loaa_error_detail());
+    float *ref = read_f32(top, "resample_sox16k.f32", &nr);
+    if (st || !ref) {
+        free(x);
+        free(ref);
+        return;
+    }
+    st = loaa_audio_resample(x, n, 44100, 16000, &y, &m);
+    TAP_OK(st == LOAA_OK && (m == nr || m + 1 == nr || m == nr + 1), "44.1 -> 16 kHz: %zu samples, sox %zu", m, nr);
+    double err = 0, sig = 0, worst = 0;
+    size_t k = m < nr ? m : nr;
+    for (size_t i = 0; i < k; i++) {
+        double d = (double)y[i] - ref[i];
+        err += d * d;
+        sig += (double)ref[i] * ref[i];
+        if (fabs(d) > worst)
+            worst = fabs(d);
+    }
+    double snr = 10 * log10(sig / (err > 0 ? err : 1e-30));
+    /* soxr HQ vs sox's default "high" rate effect: the same filter family, so close but not bit-equal */
+    TAP_OK(snr > 60, "soxr output matches sox within 60 dB SNR (%.1f dB)", snr);
+    TAP_OK(worst < 5e-3, "soxr output matches sox within 5e-3 absolute (%.2g)", worst);
+    float *same;
+    size_t ns;
+    st = loaa_audio_resample(x, n, 44100, 44100, &same, &ns);
+    TAP_OK(st == LOAA_OK && ns == n && !memcmp(same, x, n * sizeof(float)), "same rate copies exactly");
+    free(same);
+    free(x);
+    free(y);
+    free(ref);
+}
+
+int main(void)
+{
+    const char *top = getenv("top_srcdir");
+    if (!top)
+        top = ".";
+    test_fixtures(top);
+    test_resample(top);
+    return tap_done();
+}

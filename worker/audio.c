@@ -1,0 +1,232 @@
+/*
+ * audio.c - decoding with libsndfile straight from a memory buffer (virtual
+ * I/O, so shard entries are never written to disk), and resampling with soxr.
+ */
+#include "worker/audio.h"
+
+#include <errno.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct membuf {
+    unsigned char *data; /* read-only for readers */
+    sf_count_t size, pos, cap;
+    int writable;
+} membuf;
+
+static sf_count_t vio_len(void *u) { return ((membuf *)u)->size; }
+
+static sf_count_t vio_seek(sf_count_t off, int whence, void *u)
+{
+    membuf *m = u;
+    sf_count_t p = whence == SEEK_SET ? off : whence == SEEK_CUR ? m->pos + off : m->size + off;
+    if (p < 0)
+        p = 0;
+    if (!m->writable && p > m->size)
+        p = m->size;
+    m->pos = p;
+    return p;
+}
+
+static sf_count_t vio_read(void *ptr, sf_count_t count, void *u)
+{
+    membuf *m = u;
+    if (count < 0 || m->pos >= m->size)
+        return 0;
+    if (count > m->size - m->pos)
+        count = m->size - m->pos;
+    memcpy(ptr, m->data + m->pos, count);
+    m->pos += count;
+    return count;
+}
+
+static sf_count_t vio_write(const void *ptr, sf_count_t count, void *u)
+{
+    membuf *m = u;
+    if (!m->writable || count < 0)
+        return 0;
+    if (m->pos + count > m->cap) {
+        sf_count_t cap = m->cap ? m->cap : 65536;
+        while (cap < m->pos + count)
+            cap *= 2;
+        unsigned char *d = realloc(m->data, cap);
+        if (!d)
+            return 0;
+        memset(d + m->cap, 0, cap - m->cap);
+        m->data = d;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->pos, ptr, count);
+    m->pos += count;
+    if (m->pos > m->size)
+        m->size = m->pos;
+    return count;
+}
+
+static sf_count_t vio_tell(void *u) { return ((membuf *)u)->pos; }
+
+static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **out, size_t *n,
+                                  int *rate)
+{
+    if (info->channels < 1 || info->channels > 64 || info->samplerate < 1 || info->samplerate > 1000000)
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: bad audio header (%d channels, %d Hz)", name, info->channels,
+                         info->samplerate);
+    if (info->frames > LOAA_AUDIO_MAX_FRAMES)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: %lld samples per channel, over the limit of %ld", name,
+                         (long long)info->frames, LOAA_AUDIO_MAX_FRAMES);
+    /* Some formats (Ogg, streamed WAV) report no length: read in chunks until EOF. */
+    size_t cap = info->frames > 0 && info->frames < SF_COUNT_MAX ? (size_t)info->frames : 16384;
+    int ch = info->channels;
+    float *mono = malloc((cap ? cap : 1) * sizeof(float));
+    float *chunk = malloc((size_t)4096 * ch * sizeof(float));
+    if (!mono || !chunk) {
+        free(mono);
+        free(chunk);
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
+    }
+    size_t len = 0;
+    for (;;) {
+        sf_count_t got = sf_readf_float(sf, chunk, 4096);
+        if (got <= 0)
+            break;
+        if (len + (size_t)got > (size_t)LOAA_AUDIO_MAX_FRAMES) {
+            free(mono);
+            free(chunk);
+            return loaa_fail(LOAA_ERR_LIMIT, "%s: more than %ld samples per channel", name, LOAA_AUDIO_MAX_FRAMES);
+        }
+        if (len + (size_t)got > cap) {
+            while (cap < len + (size_t)got)
+                cap *= 2;
+            float *m = realloc(mono, cap * sizeof(float));
+            if (!m) {
+                free(mono);
+                free(chunk);
+                return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
+            }
+            mono = m;
+        }
+        for (sf_count_t i = 0; i < got; i++) {
+            float s = 0;
+            for (int c = 0; c < ch; c++)
+                s += chunk[i * ch + c];
+            mono[len + i] = ch == 1 ? s : s / ch;
+        }
+        len += got;
+    }
+    free(chunk);
+    int err = sf_error(sf);
+    if (err != SF_ERR_NO_ERROR) {
+        free(mono);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: %s", name, sf_error_number(err));
+    }
+    if (len == 0) {
+        free(mono);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio (no samples)", name);
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!(mono[i] == mono[i]) || mono[i] > 1e6f || mono[i] < -1e6f) {
+            free(mono);
+            return loaa_fail(LOAA_ERR_NUMERIC, "%s: sample %zu is not a finite number", name, i);
+        }
+    *out = mono;
+    *n = len;
+    *rate = info->samplerate;
+    return LOAA_OK;
+}
+
+loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, float **out, size_t *n, int *rate)
+{
+    *out = NULL;
+    *n = 0;
+    if (size == 0)
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio entry (0 bytes)", name);
+    membuf m = {(unsigned char *)data, (sf_count_t)size, 0, (sf_count_t)size, 0};
+    SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &m);
+    if (!sf)
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", name, sf_strerror(NULL));
+    loaa_status st = decode_sndfile(sf, &info, name, out, n, rate);
+    sf_close(sf);
+    return st;
+}
+
+loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
+    if (!sf) {
+        fclose(f);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
+    }
+    loaa_status st = decode_sndfile(sf, &info, path, out, n, rate);
+    sf_close(sf);
+    fclose(f);
+    return st;
+}
+
+loaa_status loaa_audio_resample(const float *in, size_t n, int from, int to, float **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (from <= 0 || to <= 0)
+        return loaa_fail(LOAA_ERR_CONFIG, "resample: bad rates %d -> %d Hz", from, to);
+    size_t m = from == to ? n : (size_t)((double)n * to / from + 0.5);
+    float *o = malloc((m ? m : 1) * sizeof(float));
+    if (!o)
+        return loaa_fail(LOAA_ERR_NOMEM, "resample: out of memory (%zu samples)", m);
+    if (from == to) {
+        memcpy(o, in, n * sizeof(float));
+    } else if (m > 0) {
+        soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+        soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+        size_t idone = 0, odone = 0;
+        soxr_error_t e = soxr_oneshot(from, to, 1, in, n, &idone, o, m, &odone, NULL, &q, &rt);
+        if (e) {
+            free(o);
+            return loaa_fail(LOAA_ERR_INTERNAL, "resample %d -> %d Hz: %s", from, to, e);
+        }
+        for (size_t i = odone; i < m; i++)
+            o[i] = 0;
+    }
+    *out = o;
+    *n_out = m;
+    return LOAA_OK;
+}
+
+loaa_status loaa_audio_encode_wav(const float *x, size_t n, int rate, int float32, void **out, size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    membuf m = {NULL, 0, 0, 0, 1};
+    SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = rate;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | (float32 ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16);
+    SNDFILE *sf = sf_open_virtual(&vio, SFM_WRITE, &info, &m);
+    if (!sf)
+        return loaa_fail(LOAA_ERR_INTERNAL, "wav encode: %s", sf_strerror(NULL));
+    /* Clip instead of wrapping around when a packer's input exceeds full scale. */
+    sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    sf_count_t w = sf_writef_float(sf, x, (sf_count_t)n);
+    sf_close(sf);
+    if (w != (sf_count_t)n) {
+        free(m.data);
+        return loaa_fail(LOAA_ERR_NOMEM, "wav encode: wrote %lld of %zu samples", (long long)w, n);
+    }
+    *out = m.data;
+    *size = (size_t)m.size;
+    return LOAA_OK;
+}

@@ -1,0 +1,283 @@
+/*
+ * fbank.c - Kaldi log-mel filter banks with FFTW, step for step as
+ * torchaudio.compliance.kaldi.fbank computes them (so AST-trained weights
+ * see the features they were trained on): frame, dither, remove DC, energy,
+ * pre-emphasis, window, zero-pad, |rfft|^2, triangular mel weights, log.
+ */
+#include "worker/fbank.h"
+
+#include <fftw3.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FFTW's planner keeps global state: plan creation/destruction must be serialised. */
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct loaa_fbank {
+    loaa_fbank_opts o;
+    int rate, win, shift, padded, nbins, dim;
+    float *window;    /* (win) */
+    float *weights;   /* per mel bin, weights over [lo, hi) fft bins, packed */
+    int *lo, *hi, *off;
+    float *frame;     /* (padded) FFT input */
+    fftwf_complex *spec;
+    float *power;     /* (padded/2 + 1) */
+    fftwf_plan plan;
+};
+
+static double mel_scale(double f) { return 1127.0 * log(1.0 + f / 700.0); }
+
+void loaa_fbank_free(loaa_fbank *fb)
+{
+    if (!fb)
+        return;
+    pthread_mutex_lock(&plan_lock);
+    if (fb->plan)
+        fftwf_destroy_plan(fb->plan);
+    fftwf_free(fb->frame);
+    fftwf_free(fb->spec);
+    pthread_mutex_unlock(&plan_lock);
+    free(fb->window);
+    free(fb->weights);
+    free(fb->lo);
+    free(fb->hi);
+    free(fb->off);
+    free(fb->power);
+    free(fb);
+}
+
+static void make_window(loaa_fbank *fb)
+{
+    int n = fb->win;
+    double a = 2 * M_PI / (n - 1);
+    for (int i = 0; i < n; i++) {
+        double w = 1.0;
+        switch (fb->o.window) {
+        case LOAA_WINDOW_HANNING: w = 0.5 - 0.5 * cos(a * i); break;
+        case LOAA_WINDOW_HAMMING: w = 0.54 - 0.46 * cos(a * i); break;
+        case LOAA_WINDOW_POVEY: w = pow(0.5 - 0.5 * cos(a * i), 0.85); break;
+        case LOAA_WINDOW_RECTANGULAR: w = 1.0; break;
+        case LOAA_WINDOW_BLACKMAN:
+            w = fb->o.blackman_coeff - 0.5 * cos(a * i) + (0.5 - fb->o.blackman_coeff) * cos(2 * a * i);
+            break;
+        }
+        fb->window[i] = (float)w;
+    }
+}
+
+/* torchaudio's get_mel_banks with vtln_warp 1: triangles on the mel scale, stored sparsely. */
+static loaa_status make_mel(loaa_fbank *fb)
+{
+    int nb = fb->o.num_mel_bins, nfft = fb->padded / 2;
+    double nyq = 0.5 * fb->rate, low = fb->o.low_freq, high = fb->o.high_freq;
+    if (high <= 0)
+        high += nyq;
+    if (!(low >= 0 && low < nyq && high > 0 && high <= nyq && low < high))
+        return loaa_fail(LOAA_ERR_CONFIG, "fbank: low_freq %g and high_freq %g do not fit Nyquist %g", fb->o.low_freq,
+                         fb->o.high_freq, nyq);
+    double bin_width = (double)fb->rate / fb->padded;
+    double mlow = mel_scale(low), mhigh = mel_scale(high), delta = (mhigh - mlow) / (nb + 1);
+    float *dense = calloc((size_t)nb * nfft, sizeof(float));
+    fb->lo = calloc(nb, sizeof(int));
+    fb->hi = calloc(nb, sizeof(int));
+    fb->off = calloc(nb, sizeof(int));
+    if (!dense || !fb->lo || !fb->hi || !fb->off) {
+        free(dense);
+        return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
+    }
+    int total = 0;
+    for (int b = 0; b < nb; b++) {
+        double left = mlow + b * delta, center = mlow + (b + 1.0) * delta, right = mlow + (b + 2.0) * delta;
+        int lo = -1, hi = -1;
+        for (int k = 0; k < nfft; k++) {
+            double mel = mel_scale(bin_width * k);
+            double up = (mel - left) / (center - left), down = (right - mel) / (right - center);
+            double w = up < down ? up : down;
+            if (w > 0) {
+                dense[(size_t)b * nfft + k] = (float)w;
+                if (lo < 0)
+                    lo = k;
+                hi = k + 1;
+            }
+        }
+        if (lo < 0)
+            lo = hi = 0;
+        fb->lo[b] = lo;
+        fb->hi[b] = hi;
+        fb->off[b] = total;
+        total += hi - lo;
+    }
+    fb->weights = malloc((size_t)(total ? total : 1) * sizeof(float));
+    if (!fb->weights) {
+        free(dense);
+        return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
+    }
+    for (int b = 0; b < nb; b++)
+        for (int k = fb->lo[b]; k < fb->hi[b]; k++)
+            fb->weights[fb->off[b] + k - fb->lo[b]] = dense[(size_t)b * nfft + k];
+    free(dense);
+    return LOAA_OK;
+}
+
+loaa_status loaa_fbank_create(const loaa_fbank_opts *opts, int sample_rate, loaa_fbank **out)
+{
+    *out = NULL;
+    if (opts->vtln_warp != 1.0)
+        return loaa_fail(LOAA_ERR_UNSUPPORTED, "fbank: vtln_warp %g (only 1 is supported)", opts->vtln_warp);
+    if (opts->num_mel_bins <= 3)
+        return loaa_fail(LOAA_ERR_CONFIG, "fbank: num_mel_bins must be > 3, got %d", opts->num_mel_bins);
+    loaa_fbank *fb = calloc(1, sizeof *fb);
+    if (!fb)
+        return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
+    fb->o = *opts;
+    fb->rate = sample_rate;
+    fb->shift = (int)(sample_rate * opts->frame_shift_ms * 0.001);
+    fb->win = (int)(sample_rate * opts->frame_length_ms * 0.001);
+    if (fb->win < 2 || fb->shift < 1) {
+        loaa_fbank_free(fb);
+        return loaa_fail(LOAA_ERR_CONFIG, "fbank: frame of %d samples, shift %d at %d Hz (need >= 2 and >= 1)", fb->win, fb->shift,
+                         sample_rate);
+    }
+    fb->padded = fb->win;
+    if (opts->round_to_power_of_two) {
+        fb->padded = 1;
+        while (fb->padded < fb->win)
+            fb->padded *= 2;
+    }
+    if (fb->padded % 2) {
+        loaa_fbank_free(fb);
+        return loaa_fail(LOAA_ERR_CONFIG, "fbank: padded window %d is odd (use round_to_power_of_two)", fb->padded);
+    }
+    fb->nbins = fb->padded / 2 + 1;
+    fb->dim = loaa_fbank_opts_dim(opts);
+    fb->window = malloc(fb->win * sizeof(float));
+    fb->power = malloc(fb->nbins * sizeof(float));
+    if (!fb->window || !fb->power) {
+        loaa_fbank_free(fb);
+        return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
+    }
+    make_window(fb);
+    loaa_status st = make_mel(fb);
+    if (st) {
+        loaa_fbank_free(fb);
+        return st;
+    }
+    pthread_mutex_lock(&plan_lock);
+    fb->frame = fftwf_alloc_real(fb->padded);
+    fb->spec = fftwf_alloc_complex(fb->nbins);
+    if (fb->frame && fb->spec)
+        fb->plan = fftwf_plan_dft_r2c_1d(fb->padded, fb->frame, fb->spec, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&plan_lock);
+    if (!fb->plan) {
+        loaa_fbank_free(fb);
+        return loaa_fail(LOAA_ERR_NOMEM, "fbank: FFTW could not make a %d-point plan", fb->padded);
+    }
+    *out = fb;
+    return LOAA_OK;
+}
+
+int loaa_fbank_dim(const loaa_fbank *fb) { return fb->dim; }
+
+int loaa_fbank_num_frames(const loaa_fbank *fb, size_t n)
+{
+    if (n < (size_t)fb->win)
+        return 0;
+    if (fb->o.snip_edges)
+        return (int)(1 + (n - fb->win) / fb->shift);
+    return (int)((n + fb->shift / 2) / fb->shift);
+}
+
+/* The sample at index p of Kaldi's reflected signal (snip_edges false). */
+static float reflect_at(const float *w, long n, long p)
+{
+    while (p < 0 || p >= n) {
+        if (p < 0)
+            p = -p - 1;
+        if (p >= n)
+            p = 2 * n - 1 - p;
+    }
+    return w[p];
+}
+
+void loaa_fbank_compute(loaa_fbank *fb, float *out, const float *wave, size_t n, loaa_rng *dither_rng)
+{
+    const loaa_fbank_opts *o = &fb->o;
+    int frames = loaa_fbank_num_frames(fb, n), win = fb->win, nb = o->num_mel_bins;
+    const float eps = FLT_EPSILON;
+    long pad = fb->win / 2 - fb->shift / 2;
+    float *x = fb->frame;
+    int mel_at = o->use_energy && !o->htk_compat ? 1 : 0;
+    int energy_at = o->htk_compat ? nb : 0;
+    for (int t = 0; t < frames; t++) {
+        long start = (long)t * fb->shift;
+        if (o->snip_edges)
+            memcpy(x, wave + start, win * sizeof(float));
+        else
+            for (int j = 0; j < win; j++)
+                x[j] = reflect_at(wave, (long)n, start + j - pad);
+        if (o->dither != 0 && dither_rng)
+            for (int j = 0; j < win; j++)
+                x[j] += (float)(loaa_rng_normal(dither_rng) * o->dither);
+        if (o->remove_dc_offset) {
+            double s = 0;
+            for (int j = 0; j < win; j++)
+                s += x[j];
+            float m = (float)(s / win);
+            for (int j = 0; j < win; j++)
+                x[j] -= m;
+        }
+        double energy = 0;
+        if (o->raw_energy)
+            for (int j = 0; j < win; j++)
+                energy += (double)x[j] * x[j];
+        if (o->preemphasis != 0) {
+            float c = (float)o->preemphasis;
+            for (int j = win - 1; j > 0; j--)
+                x[j] -= c * x[j - 1];
+            x[0] -= c * x[0];
+        }
+        for (int j = 0; j < win; j++)
+            x[j] *= fb->window[j];
+        for (int j = win; j < fb->padded; j++)
+            x[j] = 0;
+        if (!o->raw_energy)
+            for (int j = 0; j < win; j++)
+                energy += (double)x[j] * x[j];
+        fftwf_execute(fb->plan);
+        for (int k = 0; k < fb->nbins; k++) {
+            float re = fb->spec[k][0], im = fb->spec[k][1];
+            float p = re * re + im * im;
+            fb->power[k] = o->use_power ? p : sqrtf(p);
+        }
+        float *row = out + (size_t)t * fb->dim;
+        for (int b = 0; b < nb; b++) {
+            const float *w = fb->weights + fb->off[b];
+            const float *p = fb->power + fb->lo[b];
+            float s = 0;
+            for (int k = 0, m = fb->hi[b] - fb->lo[b]; k < m; k++)
+                s += w[k] * p[k];
+            if (o->use_log_fbank)
+                s = logf(s > eps ? s : eps);
+            row[mel_at + b] = s;
+        }
+        if (o->use_energy) {
+            double le = log(energy > eps ? energy : eps);
+            if (o->energy_floor > 0 && le < log(o->energy_floor))
+                le = log(o->energy_floor);
+            row[energy_at] = (float)le;
+        }
+    }
+    if (o->subtract_mean && frames > 0) {
+        for (int d = 0; d < fb->dim; d++) {
+            double s = 0;
+            for (int t = 0; t < frames; t++)
+                s += out[(size_t)t * fb->dim + d];
+            float m = (float)(s / frames);
+            for (int t = 0; t < frames; t++)
+                out[(size_t)t * fb->dim + d] -= m;
+        }
+    }
+}
