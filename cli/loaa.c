@@ -23,6 +23,8 @@ const loaa_command loaa_commands[] = {
      "validates it, and prints the canonical JSON of its identity keys and the\n"
      "identity hash (SHA-256, with dataset and backbone replaced by their file\n"
      "hashes; --no-hash skips reading those files).\n"},
+    {"bench", cmd_bench, "micro-benchmarks: loaa bench step (a training step: samples/s, GFLOP/s, peak RSS)",
+     "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench step --help)\n"},
     {NULL, NULL, NULL, NULL},
 };
 

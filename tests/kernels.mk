@@ -11,3 +11,5 @@ check_PROGRAMS += tests/test_kernels_train
 tests_test_kernels_train_SOURCES = tests/test_kernels_train.c
 tests_test_kernels_train_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_kernels_train
+TESTS += tests/kernels_bench.sh
+EXTRA_DIST += tests/kernels_bench.sh
