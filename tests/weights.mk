@@ -5,6 +5,14 @@ tests_test_safetensors_LDADD = $(TESTS_LDADD)
 tests_test_metrics_SOURCES = tests/test_metrics.c
 tests_test_metrics_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_safetensors tests/test_metrics
+check_PROGRAMS += tests/test_weights tests/test_checkpoint
+tests_test_weights_SOURCES = tests/test_weights.c
+tests_test_weights_LDADD = $(TESTS_LDADD)
+tests_test_checkpoint_SOURCES = tests/test_checkpoint.c
+tests_test_checkpoint_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_weights tests/test_checkpoint
+EXTRA_DIST += tests/fixtures/make_weights_fixtures.py tests/fixtures/vit_tiny_timm.safetensors \
+	tests/fixtures/vit_tiny_hf.safetensors tests/fixtures/vit_tiny_expected.safetensors
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_safetensors

@@ -1,0 +1,99 @@
+/*
+ * checkpoint.h - training checkpoints and adapter files, both safetensors.
+ *
+ * Checkpoint (resume a trial exactly): every parameter tensor of the model
+ * under its table name, the AdamW moments as "optim.m.NAME" / "optim.v.NAME"
+ * (trainable tensors only, same shapes), and metadata
+ *   loaa.format = "checkpoint", loaa.version = "1",
+ *   loaa.config = the trial's canonical JSON, loaa.optim_step, loaa.epoch,
+ *   loaa.batch, loaa.rng (four 16-digit hex words), loaa.extra (caller JSON).
+ *
+ * Adapter file (what a finished trial hands out): the trainable tensors
+ * (the method's own, final LayerNorm, head) - or every tensor when the trial
+ * trained from scratch (no backbone), so that the file alone predicts - and
+ * metadata
+ *   loaa.format = "adapter", loaa.version = "1", loaa.method, loaa.config
+ *   (canonical JSON), loaa.classes (JSON list of names), loaa.fbank (JSON
+ *   object of the front-end settings), loaa.input ({"n_mel","n_frames",
+ *   "dist_token"}), loaa.backbone (file name or "none"),
+ *   loaa.backbone_sha256 (hex or ""), loaa.full ("1" with every tensor).
+ * Any safetensors reader opens both (plain F32 tensors, string metadata).
+ *
+ * Writes are atomic (temporary file + rename). Loads validate every name
+ * and shape against the model before changing anything, so a refused file
+ * leaves the model as it was; errors name the file and the tensor.
+ */
+#ifndef LOAA_CHECKPOINT_H
+#define LOAA_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/rng.h"
+#include "common/status.h"
+#include "kernels/model.h"
+
+#define LOAA_CKPT_EXTRA_MAX 4096
+
+typedef struct loaa_checkpoint_state {
+    int64_t epoch;                    /* epochs completed */
+    int64_t batch;                    /* batches done within the current epoch */
+    loaa_rng rng;                     /* the trial's generator, saved as is */
+    char extra[LOAA_CKPT_EXTRA_MAX];  /* caller's JSON text (best metric so far, ...), "" for none */
+} loaa_checkpoint_state;
+
+/* Saves parameters, AdamW moments and step, the state and cfg's canonical JSON. */
+loaa_status loaa_checkpoint_save(const char *path, loaa_model *m, const loaa_config *cfg,
+                                 const loaa_checkpoint_state *state);
+
+/*
+ * Loads a checkpoint into m (created with the same config and shape) and
+ * fills *state. cfg non-NULL: its canonical JSON must equal the file's
+ * (LOAA_ERR_CONFIG naming the first differing key). A missing tensor is
+ * LOAA_ERR_NOTFOUND, a shape that differs or a tensor the model lacks
+ * LOAA_ERR_SHAPE, a NaN LOAA_ERR_NUMERIC, each naming the tensor; the model
+ * is unchanged on any failure.
+ */
+loaa_status loaa_checkpoint_load(const char *path, loaa_model *m, const loaa_config *cfg,
+                                 loaa_checkpoint_state *state);
+
+/* What an adapter file records besides the tensors and the config. */
+typedef struct loaa_adapter_info {
+    const char *const *class_names; /* n_classes names */
+    int n_classes;
+    const char *fbank_json;         /* JSON object of the front end (fbank settings, mean, std, sample_rate); NULL = {} */
+    const char *backbone_path;      /* the backbone file, hashed now; NULL when trained from scratch */
+    int n_mel, n_frames, dist_token;
+} loaa_adapter_info;
+
+/* Writes the adapter file of a trained model. Checks n_classes against the head. */
+loaa_status loaa_adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
+                                const loaa_adapter_info *info);
+
+/* An opened adapter file. */
+typedef struct loaa_adapter loaa_adapter;
+
+/*
+ * Opens and validates an adapter file: format, config (parsed and
+ * validated), class names, input shape. Caller closes.
+ */
+loaa_status loaa_adapter_open(const char *path, loaa_adapter **out);
+void loaa_adapter_close(loaa_adapter *a);
+
+const loaa_config *loaa_adapter_config(const loaa_adapter *a);
+int loaa_adapter_num_classes(const loaa_adapter *a);
+const char *loaa_adapter_class_name(const loaa_adapter *a, int i);
+/* The model shape the adapter was trained for (max_batch left at 1). */
+loaa_model_shape loaa_adapter_shape(const loaa_adapter *a);
+const char *loaa_adapter_fbank_json(const loaa_adapter *a);
+const char *loaa_adapter_backbone_sha256(const loaa_adapter *a); /* "" when trained from scratch */
+const char *loaa_adapter_backbone_name(const loaa_adapter *a);   /* "none" when trained from scratch */
+int loaa_adapter_is_full(const loaa_adapter *a);                 /* 1: holds every tensor */
+
+/*
+ * Copies the adapter's tensors into m by name, shapes checked first (the
+ * model is unchanged on failure). With a backbone, load it before this.
+ */
+loaa_status loaa_adapter_apply(const loaa_adapter *a, loaa_model *m);
+
+#endif
