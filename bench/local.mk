@@ -1,2 +1,3 @@
 # bench/: benchmark scripts and their recorded results.
 EXTRA_DIST += bench/RESULTS.md
+EXTRA_DIST += bench/bench_step.sh bench/bench_step_torch.py
