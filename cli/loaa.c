@@ -25,6 +25,14 @@ const loaa_command loaa_commands[] = {
      "hashes; --no-hash skips reading those files).\n"},
     {"bench", cmd_bench, "micro-benchmarks: loaa bench step (a training step: samples/s, GFLOP/s, peak RSS)",
      "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench step --help)\n"},
+    {"predict", cmd_predict, "classify audio files with a trained adapter file (top-k classes, --json)",
+     "usage: loaa predict --adapter A.safetensors [--backbone B.safetensors|none] [--top K] [--json] FILE...\n"
+     "Rebuilds the trial's model from the adapter file (its config, classes and front end) on the\n"
+     "backbone it was trained on, and prints the top K (default 5) classes of each file with their\n"
+     "probabilities (softmax; sigmoid for bce trials). FILE is audio (WAV, FLAC, ...) or a precomputed\n"
+     "fbank .npy float32 [frames, mel]. The backbone's SHA-256 must match the one the adapter records;\n"
+     "--backbone none (the default) is for adapters of trials trained from scratch, which hold every\n"
+     "weight. --json prints one document with the top classes and the logits of every file.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

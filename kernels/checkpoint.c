@@ -296,14 +296,83 @@ loaa_status loaa_checkpoint_load(const char *path, loaa_model *m, const loaa_con
 
 /* ---- adapter files ---- */
 
+static loaa_status adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
+                                  const loaa_adapter_info *info);
+
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
 }
 
+char *loaa_dataset_frontend_json(const loaa_dataset *ds, int target_length)
+{
+    static const char *const windows[] = {"hamming", "hanning", "povey", "rectangular", "blackman"};
+    int T = target_length > 0 ? target_length : loaa_dataset_target_length(ds);
+    json_t *o;
+    if (loaa_dataset_is_image(ds)) {
+        o = json_pack("{s:s, s:[i,i]}", "kind", "image", "image_size", loaa_dataset_num_mel(ds),
+                      loaa_dataset_target_length(ds));
+    } else {
+        const loaa_fbank_opts *f = loaa_dataset_fbank(ds);
+        json_t *fb = json_pack("{s:i, s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "num_mel_bins",
+                               f->num_mel_bins, "frame_shift_ms", f->frame_shift_ms, "frame_length_ms", f->frame_length_ms,
+                               "window", (unsigned)f->window < 5 ? windows[f->window] : "hanning", "blackman_coeff",
+                               f->blackman_coeff, "preemphasis", f->preemphasis, "low_freq", f->low_freq, "high_freq",
+                               f->high_freq, "dither", f->dither, "energy_floor", f->energy_floor, "vtln_warp",
+                               f->vtln_warp, "vtln_low", f->vtln_low, "vtln_high", f->vtln_high);
+        json_t *flags = json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}", "htk_compat", f->htk_compat,
+                                  "use_energy", f->use_energy, "raw_energy", f->raw_energy, "remove_dc_offset",
+                                  f->remove_dc_offset, "round_to_power_of_two", f->round_to_power_of_two, "snip_edges",
+                                  f->snip_edges, "subtract_mean", f->subtract_mean, "use_log_fbank", f->use_log_fbank,
+                                  "use_power", f->use_power);
+        if (fb && flags)
+            json_object_update(fb, flags);
+        json_decref(flags);
+        o = fb ? json_pack("{s:s, s:i, s:o}", "kind", "audio", "sample_rate", loaa_dataset_sample_rate(ds), "fbank", fb)
+               : NULL;
+    }
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "target_length", json_integer(T));
+    json_object_set_new(o, "mean", json_real(loaa_dataset_mean(ds)));
+    json_object_set_new(o, "std", json_real(loaa_dataset_std(ds)));
+    json_object_set_new(o, "multilabel", json_boolean(loaa_dataset_multilabel(ds)));
+    char *text = loaa_json_canonical(o);
+    json_decref(o);
+    return text;
+}
+
 loaa_status loaa_adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
-                                const loaa_adapter_info *info)
+                                const loaa_adapter_info *info_in)
+{
+    loaa_adapter_info info_copy = *info_in, *info = &info_copy;
+    const char **ds_names = NULL;
+    char *ds_frontend = NULL;
+    if (info->dataset && !info->class_names) {
+        info->n_classes = loaa_dataset_num_classes(info->dataset);
+        ds_names = calloc(info->n_classes > 0 ? (size_t)info->n_classes : 1, sizeof *ds_names);
+        if (!ds_names)
+            return loaa_fail(LOAA_ERR_NOMEM, "%s: class names", path);
+        for (int i = 0; i < info->n_classes; i++)
+            ds_names[i] = loaa_dataset_class_name(info->dataset, i);
+        info->class_names = ds_names;
+    }
+    if (info->dataset && !info->fbank_json) {
+        if (!(ds_frontend = loaa_dataset_frontend_json(info->dataset, info->n_frames))) {
+            free(ds_names);
+            return loaa_fail(LOAA_ERR_NOMEM, "%s: front-end settings", path);
+        }
+        info->fbank_json = ds_frontend;
+    }
+    loaa_status st = adapter_export(path, m, cfg, info);
+    free(ds_names);
+    free(ds_frontend);
+    return st;
+}
+
+static loaa_status adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
+                                  const loaa_adapter_info *info)
 {
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);

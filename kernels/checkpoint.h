@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/dataset.h"
 #include "common/rng.h"
 #include "common/status.h"
 #include "kernels/model.h"
@@ -57,16 +58,32 @@ loaa_status loaa_checkpoint_save(const char *path, loaa_model *m, const loaa_con
 loaa_status loaa_checkpoint_load(const char *path, loaa_model *m, const loaa_config *cfg,
                                  loaa_checkpoint_state *state);
 
-/* What an adapter file records besides the tensors and the config. */
+/*
+ * What an adapter file records besides the tensors and the config. With
+ * dataset set, class_names (when NULL) and fbank_json (when NULL) are taken
+ * from it, so a trial runner needs only
+ *     {.dataset = ds, .backbone_path = ..., .n_mel = M, .n_frames = T, .dist_token = ...}
+ */
 typedef struct loaa_adapter_info {
+    const loaa_dataset *dataset;    /* optional source of names and front end */
     const char *const *class_names; /* n_classes names */
     int n_classes;
-    const char *fbank_json;         /* JSON object of the front end (fbank settings, mean, std, sample_rate); NULL = {} */
+    const char *fbank_json;         /* the front end: loaa_dataset_frontend_json's object; NULL = from dataset, or {} */
     const char *backbone_path;      /* the backbone file, hashed now; NULL when trained from scratch */
     int n_mel, n_frames, dist_token;
 } loaa_adapter_info;
 
-/* Writes the adapter file of a trained model. Checks n_classes against the head. */
+/*
+ * The members of a dataset.json that turn audio into model input: kind,
+ * sample_rate, fbank (every setting spelled out), image_size (images),
+ * target_length (the given one, 0 = the dataset's), mean, std, multilabel.
+ * Together with format/version/name/classes/splits they form a dataset.json
+ * that loaa_dataset_parse accepts, which is how `loaa predict` rebuilds the
+ * trial's front end from an adapter file. Caller frees; NULL on no memory.
+ */
+char *loaa_dataset_frontend_json(const loaa_dataset *ds, int target_length);
+
+/* Writes the adapter file of a trained model. Checks the number of classes against the head. */
 loaa_status loaa_adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
                                 const loaa_adapter_info *info);
 

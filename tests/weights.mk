@@ -11,6 +11,10 @@ tests_test_weights_LDADD = $(TESTS_LDADD)
 tests_test_checkpoint_SOURCES = tests/test_checkpoint.c
 tests_test_checkpoint_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_weights tests/test_checkpoint
+check_PROGRAMS += tests/test_predict
+tests_test_predict_SOURCES = tests/test_predict.c
+tests_test_predict_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_predict
 EXTRA_DIST += tests/fixtures/make_weights_fixtures.py tests/fixtures/vit_tiny_timm.safetensors \
 	tests/fixtures/vit_tiny_hf.safetensors tests/fixtures/vit_tiny_expected.safetensors
 

@@ -1,0 +1,254 @@
+/*
+ * cmd_predict.c - `loaa predict`: classify audio files with a trained
+ * adapter file on its backbone (or a from-scratch adapter file alone).
+ *
+ * The adapter records its trial config, class names, the front end
+ * (fbank settings, statistics, target length) and the SHA-256 of the
+ * backbone it was trained on; a backbone whose hash differs is refused,
+ * since the adapter's weights mean nothing on another network.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/dataset.h"
+#include "common/sha256.h"
+#include "common/status.h"
+#include "kernels/checkpoint.h"
+#include "kernels/model.h"
+#include "kernels/weights.h"
+#include "worker/features.h"
+
+typedef struct predict_opts {
+    const char *backbone; /* NULL = not given */
+    const char *adapter;
+    int top, json;
+    char **files;
+    int n_files;
+} predict_opts;
+
+static loaa_status parse_args(int argc, char **argv, predict_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->top = 5;
+    o->files = calloc((size_t)argc, sizeof *o->files);
+    if (!o->files)
+        return loaa_fail(LOAA_ERR_NOMEM, "arguments");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--backbone") || !strcmp(a, "--adapter") || !strcmp(a, "--top")) {
+            if (i + 1 >= argc)
+                return loaa_fail(LOAA_ERR_USAGE, "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--backbone")) {
+                o->backbone = v;
+            } else if (!strcmp(a, "--adapter")) {
+                o->adapter = v;
+            } else {
+                char *end;
+                long k = strtol(v, &end, 10);
+                if (*end || end == v || k < 1 || k > 100000)
+                    return loaa_fail(LOAA_ERR_USAGE, "--top: expected a positive integer, got '%s'", v);
+                o->top = (int)k;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            return loaa_fail(LOAA_ERR_USAGE, "unknown option '%s'", a);
+        } else {
+            o->files[o->n_files++] = argv[i];
+        }
+    }
+    if (!o->adapter)
+        return loaa_fail(LOAA_ERR_USAGE, "--adapter A.safetensors is required");
+    if (!o->n_files)
+        return loaa_fail(LOAA_ERR_USAGE, "no input files");
+    return LOAA_OK;
+}
+
+/* Builds the model the adapter was trained as: backbone (hash checked) or the adapter's own full weights. */
+static loaa_status build_model(const predict_opts *o, const loaa_adapter *ad, loaa_model **out)
+{
+    *out = NULL;
+    loaa_config cfg = *loaa_adapter_config(ad);
+    loaa_model_shape shape = loaa_adapter_shape(ad);
+    int use_backbone = o->backbone && strcmp(o->backbone, "none") != 0;
+    loaa_status st;
+    if (!use_backbone && !loaa_adapter_is_full(ad))
+        return loaa_fail(LOAA_ERR_USAGE, "%s: the adapter holds only the trained tensors; give its backbone with"
+                         " --backbone (it was trained on '%s', SHA-256 %s)", o->adapter, loaa_adapter_backbone_name(ad),
+                         loaa_adapter_backbone_sha256(ad));
+    if (use_backbone) {
+        if (loaa_adapter_is_full(ad))
+            return loaa_fail(LOAA_ERR_CONFIG, "%s: the adapter was trained from scratch and holds every weight;"
+                             " use --backbone none", o->adapter);
+        char hex[65];
+        if ((st = loaa_sha256_file(o->backbone, hex)))
+            return st;
+        if (strcmp(hex, loaa_adapter_backbone_sha256(ad)))
+            return loaa_fail(LOAA_ERR_CONFIG, "%s: SHA-256 %s does not match the backbone the adapter was trained on"
+                             " ('%s', %s)", o->backbone, hex, loaa_adapter_backbone_name(ad),
+                             loaa_adapter_backbone_sha256(ad));
+        loaa_backbone_info bi;
+        if ((st = loaa_weights_inspect(o->backbone, &bi)) || (st = loaa_weights_configure(&bi, &cfg, &shape)) ||
+            (st = loaa_config_validate(&cfg)))
+            return st;
+    }
+    cfg.threads = 0;
+    loaa_model *m;
+    if ((st = loaa_model_create(&m, &cfg, &shape)))
+        return st;
+    if ((st = loaa_model_init(m, (uint64_t)cfg.seed)) || (use_backbone && (st = loaa_weights_load_backbone(m, o->backbone))) ||
+        (st = loaa_adapter_apply(ad, m))) {
+        loaa_model_free(m);
+        return st;
+    }
+    *out = m;
+    return LOAA_OK;
+}
+
+/* The trial's front end as a dataset: its dataset.json members plus the adapter's class names. */
+static loaa_status frontend(const loaa_adapter *ad, const char *adapter_path, loaa_dataset **out)
+{
+    json_t *root = json_loads(loaa_adapter_fbank_json(ad), 0, NULL);
+    json_t *classes = json_array();
+    for (int i = 0; classes && i < loaa_adapter_num_classes(ad); i++)
+        json_array_append_new(classes, json_string(loaa_adapter_class_name(ad, i)));
+    if (!json_is_object(root) || !classes) {
+        json_decref(root);
+        json_decref(classes);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.fbank' is not a JSON object", adapter_path);
+    }
+    json_object_set_new(root, "format", json_string("loaa-dataset"));
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "name", json_string("predict"));
+    json_object_set_new(root, "classes", classes);
+    json_object_set_new(root, "splits", json_pack("{s:[], s:[], s:[]}", "train", "val", "test"));
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return loaa_fail(LOAA_ERR_NOMEM, "front end");
+    loaa_status st = loaa_dataset_parse(text, ".", 0, out);
+    free(text);
+    if (st)
+        return loaa_fail_prefix(st, "%s: metadata 'loaa.fbank': ", adapter_path);
+    return LOAA_OK;
+}
+
+typedef struct ranked {
+    float p;
+    int k;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p > y->p ? -1 : 1;
+    return x->k - y->k;
+}
+
+/* Probabilities as the trial's loss defines them: softmax for ce, per-class sigmoid for bce. */
+static void probabilities(float *p, const float *logits, int c, int sigmoid)
+{
+    if (sigmoid) {
+        for (int k = 0; k < c; k++)
+            p[k] = 1.0f / (1.0f + expf(-logits[k]));
+        return;
+    }
+    float mx = logits[0];
+    for (int k = 1; k < c; k++)
+        mx = fmaxf(mx, logits[k]);
+    double sum = 0;
+    for (int k = 0; k < c; k++)
+        sum += exp((double)logits[k] - mx);
+    for (int k = 0; k < c; k++)
+        p[k] = (float)(exp((double)logits[k] - mx) / sum);
+}
+
+static int run(const predict_opts *o)
+{
+    loaa_adapter *ad = NULL;
+    loaa_model *m = NULL;
+    loaa_dataset *ds = NULL;
+    float *x = NULL, *logits = NULL, *p = NULL;
+    ranked *rk = NULL;
+    json_t *results = NULL;
+    loaa_status st = loaa_adapter_open(o->adapter, &ad);
+    if (!st)
+        st = build_model(o, ad, &m);
+    if (!st)
+        st = frontend(ad, o->adapter, &ds);
+    loaa_model_shape shape = st ? (loaa_model_shape){0} : loaa_adapter_shape(ad);
+    if (!st && loaa_dataset_num_mel(ds) != shape.n_mel)
+        st = loaa_fail(LOAA_ERR_FORMAT, "%s: the front end gives %d mel bins, the model was trained on %d", o->adapter,
+                       loaa_dataset_num_mel(ds), shape.n_mel);
+    int C = shape.n_classes, sigmoid = !st && loaa_adapter_config(ad)->loss == LOAA_LOSS_BCE;
+    if (!st) {
+        x = malloc((size_t)shape.n_mel * shape.n_frames * sizeof *x);
+        logits = malloc((size_t)C * sizeof *logits);
+        p = malloc((size_t)C * sizeof *p);
+        rk = malloc((size_t)C * sizeof *rk);
+        results = json_array();
+        if (!x || !logits || !p || !rk || !results)
+            st = loaa_fail(LOAA_ERR_NOMEM, "predict buffers");
+    }
+    int top = o->top < C ? o->top : C;
+    for (int f = 0; !st && f < o->n_files; f++) {
+        if ((st = loaa_features_from_file(o->files[f], ds, shape.n_frames, x)) || (st = loaa_model_predict(m, x, 1, logits)))
+            break;
+        probabilities(p, logits, C, sigmoid);
+        for (int k = 0; k < C; k++)
+            rk[k] = (ranked){p[k], k};
+        qsort(rk, (size_t)C, sizeof *rk, cmp_ranked);
+        if (!o->json) {
+            printf("%s\n", o->files[f]);
+            for (int i = 0; i < top; i++)
+                printf("  %8.4f  %s\n", rk[i].p, loaa_adapter_class_name(ad, rk[i].k));
+            continue;
+        }
+        json_t *tops = json_array(), *lg = json_array();
+        for (int i = 0; i < top; i++)
+            json_array_append_new(tops, json_pack("{s:s, s:i, s:f}", "class", loaa_adapter_class_name(ad, rk[i].k), "index",
+                                                  rk[i].k, "probability", (double)rk[i].p));
+        for (int k = 0; k < C; k++)
+            json_array_append_new(lg, json_real(logits[k]));
+        json_array_append_new(results, json_pack("{s:s, s:o, s:o}", "file", o->files[f], "top", tops, "logits", lg));
+    }
+    if (!st && o->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:O}", "adapter", o->adapter, "backbone",
+                                o->backbone ? o->backbone : "none", "method",
+                                loaa_method_name(loaa_adapter_config(ad)->method), "results", results);
+        char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
+        json_decref(doc);
+        if (text)
+            printf("%s\n", text);
+        else
+            st = loaa_fail(LOAA_ERR_NOMEM, "JSON output");
+        free(text);
+    }
+    json_decref(results);
+    free(x);
+    free(logits);
+    free(p);
+    free(rk);
+    loaa_dataset_free(ds);
+    loaa_model_free(m);
+    loaa_adapter_close(ad);
+    return loaa_cli_report("predict", st);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    predict_opts o;
+    loaa_status st = parse_args(argc, argv, &o);
+    int rc = st ? loaa_cli_report("predict", st) : run(&o);
+    free(o.files);
+    return rc;
+}
