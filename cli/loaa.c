@@ -25,6 +25,17 @@ const loaa_command loaa_commands[] = {
      "hashes; --no-hash skips reading those files).\n"},
     {"bench", cmd_bench, "micro-benchmarks: loaa bench step (a training step: samples/s, GFLOP/s, peak RSS)",
      "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench step --help)\n"},
+    {"synth", cmd_synth, "write a deterministic synthetic audio or image dataset (loaa dataset layout)",
+     "usage: loaa synth [--kind audio|images] [--seed S] [--clips N] [--folds K | --splits [TR,VA,TE]] OUTDIR\n"
+     "                  [--seconds S] [--mel M] [--target-length T] [--size PX]\n"
+     "                  [--samples-per-shard N] [--compress none|gz|zst]\n"
+     "Audio (default): 12 classes differing in time-frequency structure (chirps up/down/up-down,\n"
+     "tone sequences up/down, AM, FM, low/high noise bands, slow/fast clicks, harmonic stacks),\n"
+     "16 kHz WAV, 1 s clips, 128 mel bins, random pitch/timing/loudness/noise. Images: 12 classes\n"
+     "(gratings at 4 orientations, disk, square, triangle, ring, checkerboard, 1/f noise, dots,\n"
+     "edge) as KEY.npy float32 [rows, cols], 64 px. Defaults: --seed 0 --clips 600 --folds 5\n"
+     "(clip i: class i mod C, fold (i / C) mod K); --splits alone means 0.8,0.1,0.1.\n"
+     "dataset.json holds mean/std of the features over all clips.\n"},
     {"predict", cmd_predict, "classify audio files with a trained adapter file (top-k classes, --json)",
      "usage: loaa predict --adapter A.safetensors [--backbone B.safetensors|none] [--top K] [--json] FILE...\n"
      "Rebuilds the trial's model from the adapter file (its config, classes and front end) on the\n"

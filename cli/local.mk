@@ -4,4 +4,5 @@ loaa_SOURCES = cli/loaa.c cli/commands.h cli/cmd_basic.c
 # Each capability adds its command file below: loaa_SOURCES += cli/cmd_NAME.c
 loaa_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)
 loaa_SOURCES += cli/cmd_bench.c
+loaa_SOURCES += cli/cmd_synth.c
 loaa_SOURCES += cli/cmd_predict.c

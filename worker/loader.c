@@ -80,7 +80,6 @@ void loaa_loader_opts_default(loaa_loader_opts *o)
     o->ranks = 1;
 }
 
-void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi);
 void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
 {
     if (ranks <= 1) {
@@ -93,15 +92,9 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
     *hi = b < n ? b : n;
 }
 
-void loaa_loader_slice(int n, int rank, int ranks, int *lo, int *hi)
+void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi)
 {
-    if (ranks <= 1) {
-        *lo = 0;
-        *hi = n;
-        return;
-    }
-    *lo = (int)((long)n * rank / ranks);
-    *hi = (int)((long)n * (rank + 1) / ranks);
+    loaa_loader_slice_rows(l->B, n, l->o.rank, l->o.ranks, lo, hi);
 }
 
 /* --- labels --- */
@@ -365,7 +358,8 @@ static loaa_status run_reader(loaa_loader *l)
                 continue;
             }
             if (S == 0) {
-                st = emit(l, in);
+                if ((st = emit(l, in)))
+                    break;
                 continue;
             }
             /* shuffle buffer: fill to S, then each arrival takes the place of a random member, which goes out */
@@ -378,7 +372,8 @@ static loaa_status run_reader(loaa_loader *l)
             pending *leave = l->bufp[k];
             l->bufp[k] = in;
             in = leave;
-            st = emit(l, leave);
+            if ((st = emit(l, leave)))
+                break;
         }
         loaa_shard_close(sh);
     }

@@ -8,4 +8,8 @@ worker_libloaa_worker_a_SOURCES = \
 	worker/npy.c worker/npy.h \
 	worker/fbank.c worker/fbank.h \
 	worker/features.c worker/features.h \
-	worker/loader.c worker/loader.h
+	worker/loader.c worker/loader.h \
+	worker/dswrite.c worker/dswrite.h \
+	worker/synth.c worker/synth.h
+# orchestration (issue 5): the trial runner and the trial launcher / worker ranks' loop.
+worker_libloaa_worker_a_SOURCES += worker/trial.c worker/trial.h worker/launcher.c worker/launcher.h

@@ -27,6 +27,9 @@ struct loaa_shard {
     unsigned char *next_data;
     size_t next_size;
     char last_key[LOAA_KEY_MAX];
+    /* an error found while reading ahead past a complete sample, raised by the next call */
+    loaa_status deferred;
+    char deferred_msg[1024];
 };
 
 void loaa_raw_sample_clear(loaa_raw_sample *s)
@@ -109,6 +112,7 @@ static int unsafe_name(const char *p)
 static loaa_status read_ahead(loaa_shard *s)
 {
     struct archive_entry *e;
+    s->next_key[0] = '\0';
     for (;;) {
         int r = archive_read_next_header(s->a, &e);
         if (r == ARCHIVE_EOF) {
@@ -232,6 +236,12 @@ loaa_status loaa_shard_next(loaa_shard *s, loaa_raw_sample *out, int *got)
     loaa_status st;
     loaa_raw_sample_clear(out);
     *got = 0;
+    if (s->deferred) {
+        s->failed = 1;
+        loaa_status st2 = s->deferred;
+        s->deferred = LOAA_OK;
+        return loaa_fail(st2, "%s", s->deferred_msg);
+    }
     if (s->failed)
         return loaa_fail(LOAA_ERR_INTERNAL, "%s: read after an error", s->path);
     if (!s->have_next && !s->eof && (st = read_ahead(s))) {
@@ -243,10 +253,22 @@ loaa_status loaa_shard_next(loaa_shard *s, loaa_raw_sample *out, int *got)
     snprintf(out->key, sizeof out->key, "%s", s->next_key);
     snprintf(s->last_key, sizeof s->last_key, "%s", s->next_key);
     for (;;) {
-        if ((st = take_field(s, out)) || (st = read_ahead(s))) {
+        if ((st = take_field(s, out))) {
             s->failed = 1;
             loaa_raw_sample_clear(out);
             return st;
+        }
+        if ((st = read_ahead(s))) {
+            /* the sample so far is complete unless the broken entry was one of its own */
+            if (!strcmp(s->next_key, out->key)) {
+                s->failed = 1;
+                loaa_raw_sample_clear(out);
+                return st;
+            }
+            s->deferred = st;
+            snprintf(s->deferred_msg, sizeof s->deferred_msg, "%s", loaa_error_detail());
+            s->have_next = 0;
+            break;
         }
         if (!s->have_next || strcmp(s->next_key, out->key))
             break;

@@ -1,0 +1,222 @@
+/*
+ * dswrite.c - the dataset folder writer (see dswrite.h).
+ */
+#include "worker/dswrite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct group {
+    loaa_shard_writer *cur;
+    int cur_samples;
+    int n_shards;
+    long samples;
+    json_t *list; /* shard names */
+} group;
+
+struct loaa_dsw {
+    char *dir;
+    int n, folds;
+    loaa_dsw_opts o;
+    group *g;
+};
+
+static const char *const split_names[3] = {"train", "val", "test"};
+static const char *const ext_names[3] = {".tar", ".tar.gz", ".tar.zst"};
+
+loaa_status loaa_write_file_atomic(const char *path, const char *text)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return loaa_fail(LOAA_ERR_IO, "%s: %s", tmp, strerror(errno));
+    size_t len = strlen(text);
+    int bad = fwrite(text, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return st;
+    }
+    return LOAA_OK;
+}
+
+static loaa_status mkdir_p(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return loaa_fail(LOAA_ERR_IO, "%s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return loaa_fail(LOAA_ERR_IO, "%s: %s", buf, strerror(errno));
+    return LOAA_OK;
+}
+
+loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loaa_dsw_opts *opts, loaa_dsw **out)
+{
+    *out = NULL;
+    if (n_groups < 1 || (!folds && n_groups != 3))
+        return loaa_fail(LOAA_ERR_INTERNAL, "dataset writer: %d groups", n_groups);
+    loaa_status st = mkdir_p(outdir);
+    if (st)
+        return st;
+    loaa_dsw *w = calloc(1, sizeof *w);
+    if (!w || !(w->dir = strdup(outdir)) || !(w->g = calloc(n_groups, sizeof(group)))) {
+        if (w)
+            free(w->dir);
+        free(w);
+        return loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+    }
+    w->n = n_groups;
+    w->folds = folds;
+    if (opts)
+        w->o = *opts;
+    if (w->o.samples_per_shard <= 0)
+        w->o.samples_per_shard = 1000;
+    for (int i = 0; i < n_groups; i++)
+        if (!(w->g[i].list = json_array())) {
+            loaa_dsw_abort(w);
+            return loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+        }
+    *out = w;
+    return LOAA_OK;
+}
+
+static void group_name(const loaa_dsw *w, int i, char *buf, size_t n)
+{
+    if (w->folds)
+        snprintf(buf, n, "fold%d", i + 1);
+    else
+        snprintf(buf, n, "%s", split_names[i]);
+}
+
+static loaa_status close_shard(loaa_dsw *w, group *g)
+{
+    if (!g->cur)
+        return LOAA_OK;
+    loaa_status st = loaa_shard_writer_finish(g->cur);
+    g->cur = NULL;
+    return st;
+}
+
+loaa_status loaa_dsw_add(loaa_dsw *w, int gi, const char *key, const char *ext, const void *data, size_t size,
+                         const char *cls, const char *json)
+{
+    if (gi < 0 || gi >= w->n)
+        return loaa_fail(LOAA_ERR_INTERNAL, "dataset writer: group %d of %d", gi, w->n);
+    group *g = &w->g[gi];
+    loaa_status st;
+    if (g->cur && (g->cur_samples >= w->o.samples_per_shard ||
+                   (w->o.bytes_per_shard && loaa_shard_writer_bytes(g->cur) + size > w->o.bytes_per_shard)))
+        if ((st = close_shard(w, g)))
+            return st;
+    if (!g->cur) {
+        char gname[32], rel[64], path[4096];
+        group_name(w, gi, gname, sizeof gname);
+        snprintf(rel, sizeof rel, "%s-%06d%s", gname, g->n_shards, ext_names[w->o.compress]);
+        snprintf(path, sizeof path, "%s/%s", w->dir, rel);
+        if ((st = loaa_shard_writer_open(path, w->o.compress, &g->cur)))
+            return st;
+        g->n_shards++;
+        g->cur_samples = 0;
+        if (json_array_append_new(g->list, json_string(rel)))
+            return loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s.%s", key, ext);
+    if ((st = loaa_shard_writer_add(g->cur, name, data, size)))
+        return st;
+    if (cls) {
+        snprintf(name, sizeof name, "%s.cls", key);
+        if ((st = loaa_shard_writer_add(g->cur, name, cls, strlen(cls))))
+            return st;
+    }
+    if (json) {
+        snprintf(name, sizeof name, "%s.json", key);
+        if ((st = loaa_shard_writer_add(g->cur, name, json, strlen(json))))
+            return st;
+    }
+    g->cur_samples++;
+    g->samples++;
+    return LOAA_OK;
+}
+
+long loaa_dsw_count(const loaa_dsw *w, int group) { return group >= 0 && group < w->n ? w->g[group].samples : 0; }
+
+static void free_writer(loaa_dsw *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        loaa_shard_writer_abort(w->g[i].cur);
+        json_decref(w->g[i].list);
+    }
+    free(w->g);
+    free(w->dir);
+    free(w);
+}
+
+void loaa_dsw_abort(loaa_dsw *w)
+{
+    if (w)
+        free_writer(w);
+}
+
+loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest)
+{
+    loaa_status st = LOAA_OK;
+    for (int i = 0; i < w->n && !st; i++)
+        st = close_shard(w, &w->g[i]);
+    json_t *root = json_deep_copy(manifest), *counts = json_object();
+    if (!st && (!root || !counts))
+        st = loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+    if (!st) {
+        if (w->folds) {
+            json_t *folds = json_array();
+            for (int i = 0; i < w->n; i++) {
+                json_array_append(folds, w->g[i].list);
+                char gname[32];
+                group_name(w, i, gname, sizeof gname);
+                json_object_set_new(counts, gname, json_integer(w->g[i].samples));
+            }
+            json_object_set_new(root, "folds", folds);
+        } else {
+            json_t *splits = json_object();
+            for (int i = 0; i < 3; i++) {
+                json_object_set(splits, split_names[i], w->g[i].list);
+                json_object_set_new(counts, split_names[i], json_integer(w->g[i].samples));
+            }
+            json_object_set_new(root, "splits", splits);
+        }
+        json_object_set(root, "counts", counts);
+        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/dataset.json", w->dir);
+        if (!text)
+            st = loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+        else {
+            size_t len = strlen(text);
+            char *t2 = realloc(text, len + 2);
+            if (t2) {
+                text = t2;
+                text[len] = '\n';
+                text[len + 1] = '\0';
+            }
+            st = loaa_write_file_atomic(path, text);
+        }
+        free(text);
+    }
+    json_decref(root);
+    json_decref(counts);
+    free_writer(w);
+    return st;
+}
