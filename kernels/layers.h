@@ -50,6 +50,14 @@ void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dou
 void loaa_gelu_forward(float *out, const float *inp, size_t n);
 /* dinp (n) = dout (n) * gelu'(inp (n)) (overwrites; dinp may alias dout) */
 void loaa_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/*
+ * Training form: out (n) = gelu(inp), deriv (n) = gelu'(inp), so that
+ * backward is one multiply (loaa_mul) instead of a second erf. deriv may
+ * alias inp (the pre-activation is not needed once its derivative is kept).
+ */
+void loaa_gelu_forward_deriv(float *out, float *deriv, const float *inp, size_t n);
+/* out (n) = a (n) * b (n); out may alias either */
+void loaa_mul(float *out, const float *a, const float *b, size_t n);
 
 /* ---- multi-head self-attention core (after the fused qkv projection) ---- */
 

@@ -62,8 +62,8 @@ typedef struct block_acts {
     float *atty;                      /* (R,D) merged heads before proj */
     float *mid;                       /* (R,D) residual after the MHSA branch */
     float *ln2, *ln2_mean, *ln2_rstd; /* (R,D), (R), (R) */
-    float *fch, *fcg;                 /* (R,Hm) pre-GELU, post-GELU */
-    float *az[2], *ahp[2], *ah[2];    /* adapter: taps (R,k*r), pre-GELU (R,r), post-GELU (R,r) */
+    float *fch, *fcg;                 /* (R,Hm) pre-GELU (GELU' after a training forward), post-GELU */
+    float *az[2], *ahp[2], *ah[2];    /* adapter: taps (R,k*r), pre-GELU (GELU' in training) (R,r), post-GELU (R,r) */
     float *lq, *lv;                   /* LoRA: u A^T (R,r) */
 } block_acts;
 
@@ -110,6 +110,7 @@ struct loaa_model {
     size_t nparams, ntrain, nacts;
     float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem;
     int64_t step;
+    int training; /* forward keeps GELU derivatives for a backward to come */
     double clip;
     loaa_gemm_ctx gemm;
 };
@@ -610,7 +611,10 @@ static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const 
         loaa_gemm(&m->gemm, 0, 1, R, k * r, D, 1.0f, u, D, p->down_w, D, 0.0f, a->az[br], k * r);
         loaa_tapconv_gather(a->ahp[br], a->az[br], p->down_b, taps, B, m->S, m->Fp, m->Tp, r);
     }
-    loaa_gelu_forward(a->ah[br], a->ahp[br], (size_t)R * r);
+    if (m->training)
+        loaa_gelu_forward_deriv(a->ah[br], a->ahp[br], a->ahp[br], (size_t)R * r);
+    else
+        loaa_gelu_forward(a->ah[br], a->ahp[br], (size_t)R * r);
     float s = m->scale;
     for (int i = 0; i < R; i++) {
         float *o = res_out + (size_t)i * D;
@@ -651,7 +655,10 @@ static void block_forward(loaa_model *m, int l, int B)
 
     loaa_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->mid, p->ln2_w, p->ln2_b, R, D);
     loaa_linear_forward(&m->gemm, a->fch, a->ln2, p->fc1_w, p->fc1_b, R, D, Hm);
-    loaa_gelu_forward(a->fcg, a->fch, (size_t)R * Hm);
+    if (m->training)
+        loaa_gelu_forward_deriv(a->fcg, a->fch, a->fch, (size_t)R * Hm);
+    else
+        loaa_gelu_forward(a->fcg, a->fch, (size_t)R * Hm);
     for (int i = 0; i < R; i++) {
         const float *mi = a->mid + (size_t)i * D;
         float *yi = y + (size_t)i * D;
@@ -716,7 +723,7 @@ static void adapter_backward(loaa_model *m, int l, int br, const float *dres, co
         for (int d = 0; d < D; d++)
             g->up_b[d] += s * dres[(size_t)i * D + d];
     loaa_gemm(&m->gemm, 0, 0, R, r, D, s, dres, D, p->up_w, r, 0.0f, A->dah, r);
-    loaa_gelu_backward(A->dah, A->dah, a->ahp[br], (size_t)R * r);
+    loaa_mul(A->dah, A->dah, a->ahp[br], (size_t)R * r); /* ahp holds GELU' after a training forward */
     for (int i = 0; i < R; i++)
         for (int c = 0; c < r; c++)
             g->down_b[c] += A->dah[(size_t)i * r + c];
@@ -743,7 +750,7 @@ static void block_backward(loaa_model *m, int l, int B, int need_dinput)
     /* MLP branch: y = mid + fc2(gelu(fc1(ln2))) + s A2(ln2) */
     loaa_gemm(&m->gemm, 0, 0, R, Hm, D, 1.0f, dres, D, p->fc2_w, Hm, 0.0f, A->dfc, Hm);
     loaa_linear_backward(&m->gemm, NULL, g->fc2_w, g->fc2_b, dres, a->fcg, p->fc2_w, R, Hm, D);
-    loaa_gelu_backward(A->dfc, A->dfc, a->fch, (size_t)R * Hm);
+    loaa_mul(A->dfc, A->dfc, a->fch, (size_t)R * Hm); /* fch holds GELU' after a training forward */
     loaa_gemm(&m->gemm, 0, 0, R, D, Hm, 1.0f, A->dfc, Hm, p->fc1_w, D, 0.0f, A->dln, D);
     loaa_linear_backward(&m->gemm, NULL, g->fc1_w, g->fc1_b, A->dfc, a->ln2, p->fc1_w, R, D, Hm);
     if (has && m->ad_branch[1])
@@ -885,7 +892,9 @@ loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, 
         *loss = (float)log((double)m->C);
         return LOAA_OK;
     }
+    m->training = 1;
     forward(m, x, batch);
+    m->training = 0;
     double l = batch_loss(m, y, batch, m->a.dlogits);
     *loss = (float)l;
     if (!isfinite(l))
