@@ -49,11 +49,22 @@
 #include <stddef.h>
 
 #include "common/status.h"
+#include "kernels/gemm.h"
 
 /* The block size used when a caller passes 0: large enough that psgemm_ runs BLAS-3 panels, small enough to balance. */
 #define LOAA_PGEMM_DEFAULT_NB 64
 
 typedef struct loaa_pgrid loaa_pgrid;
+
+/*
+ * PBLAS's logical block size (pilaenv_: the K-panel width psgemm_ works in).
+ * loaa overrides ScaLAPACK's default of 32, which turns every local product
+ * into slow rank-32 updates. Process-wide; not collective, but every rank
+ * of a group must use the same value. kb <= 0 restores the default.
+ */
+#define LOAA_PBLAS_DEFAULT_NB 256
+void loaa_pgemm_set_panel(int kb);
+int loaa_pgemm_panel(void);
 
 /*
  * Collective over comm: all ranks pass their own status and get back the
@@ -109,15 +120,31 @@ loaa_status loaa_pgemm(loaa_pgrid *g, int trans_a, int trans_b, int M, int N, in
  * Slab GEMM, row-major, for row-distributed activations:
  *     C_r (m_r,N) = alpha A_r (m_r,K) op(B) (K,N) + beta C_r
  * where A_r and C_r are this rank's m_r rows of the stacked matrices and B
- * is replicated. The slabs must follow the block pattern: every rank before
- * the last non-empty one holds the same m_r rows (the block), the last
- * non-empty one at most that many, every later one none (the model deals
- * out ceil(B/g) samples per rank, which gives exactly this). A rank with
- * m_r = 0 still calls (A and C may be NULL). Collective.
- * LOAA_ERR_SHAPE when ranks disagree on N, K, trans_b or the slab pattern.
+ * is replicated. Which global rows a rank holds does not matter to a row
+ * product, only that the heights form a block-cyclic pattern: ScaLAPACK's
+ * numroc of the total over the group with some block size nb. Two are
+ * tried: nb = the gcd of the heights (a batch dealt as evenly as possible,
+ * e.g. 2,1,1,1 samples), and nb = the largest height (ceil(B/g) samples per
+ * rank, the last ones short or empty). A rank with m_r = 0 still calls (A
+ * and C may be NULL). Collective.
+ * LOAA_ERR_SHAPE when ranks disagree on N, K, trans_b or the heights fit no pattern.
  */
 loaa_status loaa_pgemm_rows(loaa_pgrid *g, int trans_b, int m_r, int N, int K, float alpha, const float *A, int lda,
                             const float *B, int ldb, float beta, float *C, int ldc);
+
+/*
+ * The GEMM interface's ScaLAPACK backend (gemm.h): ctx's row products run
+ * as loaa_pgemm_rows on grid g (not owned; it must outlive ctx's use).
+ */
+void loaa_gemm_ctx_init_grid(loaa_gemm_ctx *ctx, loaa_pgrid *g);
+
+/*
+ * gemm.c's hand-off of a row product: loaa_pgemm_rows, with a failure kept
+ * in ctx->error (agreed, so identical on every rank); once set, later calls
+ * return at once on every rank, so a failed step does no more collective work.
+ */
+void loaa_gemm_scalapack(loaa_gemm_ctx *ctx, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc);
 
 /*
  * A block-cyclic distributed row-major (m,n) matrix on a grid. ScaLAPACK

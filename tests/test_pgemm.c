@@ -157,11 +157,20 @@ static void test_pmat(loaa_pgrid *g, loaa_pgrid *flat, const char *label)
     free(A), free(B), free(C), free(R), free(x), free(y);
 }
 
-/* Row slabs: samples of `tokens` rows dealt ceil(batch/size) per rank; ranks past the end hold none. */
-static void test_rows(loaa_pgrid *g, const char *label, int batch)
+/*
+ * Row slabs: samples of `tokens` rows dealt ceil(batch/size) per rank (ranks
+ * past the end hold none), or as evenly as possible (the first batch % size
+ * ranks one more), as the model deals a batch.
+ */
+static void test_rows(loaa_pgrid *g, const char *label, int batch, int even)
 {
     int tokens = 3, K = 21, N = 10, per = (batch + size - 1) / size;
     int first = imin_(rank * per, batch), mine = imin_(per, batch - first);
+    if (even) {
+        int q = batch / size, rem = batch % size;
+        first = rank * q + imin_(rank, rem);
+        mine = q + (rank < rem);
+    }
     int M = batch * tokens, ok = 1;
     (void)M;
     for (int tb = 0; tb < 2; tb++)
@@ -190,8 +199,8 @@ static void test_rows(loaa_pgrid *g, const char *label, int batch)
             }
             free(A), free(B), free(C), free(R);
         }
-    CHECK(ok, "%s: row slabs of %d samples dealt %d per rank equal cblas_sgemm (B and B^T, beta 0/1)", label, batch,
-          per);
+    CHECK(ok, "%s: row slabs of %d samples dealt %s equal cblas_sgemm (B and B^T, beta 0/1)", label, batch,
+          even ? "evenly" : "in blocks of ceil(B/g)");
 }
 
 /* Every rank's detail must be the same text, so the group reports one failure, once. */
@@ -275,8 +284,10 @@ int main(int argc, char **argv)
             test_replicated(g, label);
             if (nb) {
                 test_pmat(g, flat, label);
-                test_rows(g, label, 5);
-                test_rows(g, label, 1);
+                test_rows(g, label, 5, 0);
+                test_rows(g, label, 1, 0);
+                test_rows(g, label, 5, 1);
+                test_rows(g, label, 8, 1);
             }
             loaa_pgrid_free(g);
         }

@@ -1,0 +1,385 @@
+/*
+ * cmd_bench_gemm.c - `loaa bench gemm`: the model's own GEMM shapes with
+ * local cblas_sgemm and with ScaLAPACK psgemm_ on small grids (kernels/pgemm.h).
+ *
+ * Run under mpirun (`mpirun -np 2 loaa bench gemm --model vit-small`); a
+ * grid needs as many ranks as it has processes, and the larger grids are
+ * skipped when there are too few. One BLAS thread per rank unless
+ * --threads says otherwise, so a 1 x 2 grid against one rank compares two
+ * cores with one. Timing is HPL's: barrier, time, maximum over ranks, the
+ * best of --reps repetitions after one warm-up; rank 0 prints one row per
+ * shape and backend:
+ *   blas    cblas_sgemm on rank 0 alone (the reference)
+ *   psgemm  loaa_pmat_gemm on operands already block-cyclic (compute only)
+ *   pgemm   loaa_pgemm: replicated operands in, replicated C out (adds the allgather)
+ *   rows    loaa_pgemm_rows: row slabs in and out, the layout training uses
+ * speedup = t(blas) / t, efficiency = speedup / ranks in the grid.
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/status.h"
+#include "common/timer.h"
+#include "kernels/pgemm.h"
+
+/* The `loaa bench gemm` entry of cmd_bench.c's subcommand table. */
+int loaa_bench_gemm(int argc, char **argv);
+
+typedef struct gemm_shape {
+    char name[16];
+    int ta, tb, M, N, K;
+    int units; /* row units (samples) of M for the slab layout; 0 = not a row product */
+} gemm_shape;
+
+typedef struct bench_opts {
+    char model[LOAA_NAME_MAX];
+    int batch, tokens, classes, nb, reps, threads, panel;
+    char grids[64];
+} bench_opts;
+
+enum { MODE_BLAS, MODE_PSGEMM, MODE_PGEMM, MODE_ROWS };
+static const char *const mode_names[] = {"blas", "psgemm", "pgemm", "rows"};
+
+/* One product's operands, replicated and (for psgemm) distributed. */
+typedef struct bench_case {
+    const gemm_shape *s;
+    float *A, *B, *C;
+    int lda, ldb;
+    loaa_pgrid *grid;
+    loaa_pmat pa, pb, pc;
+    int row0, rows; /* this rank's slab of M */
+} bench_case;
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: loaa bench gemm [--model NAME] [--batch B] [--tokens N] [--classes C] [--nb NB]\n"
+                 "                       [--panel KB] [--reps R] [--threads T] [--grids 1x1,1x2,2x1]\n"
+                 "--nb: ScaLAPACK block size; --panel: PBLAS panel width (pilaenv); --grids: PxQ list\n");
+    return 2;
+}
+
+static int parse_int(const char *flag, const char *text, int lo, int *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < lo || v > 1 << 24) {
+        fprintf(stderr, "loaa bench gemm: %s needs an integer >= %d, got '%s'\n", flag, lo, text);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_opts(int argc, char **argv, bench_opts *o)
+{
+    snprintf(o->model, sizeof o->model, "vit-small");
+    snprintf(o->grids, sizeof o->grids, "1x1,1x2,2x1");
+    o->batch = 8, o->tokens = 257, o->classes = 50, o->nb = LOAA_PGEMM_DEFAULT_NB, o->reps = 3, o->threads = 1;
+    o->panel = LOAA_PBLAS_DEFAULT_NB;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(f, "-h") || !strcmp(f, "--help"))
+            return -1;
+        if (!v) {
+            fprintf(stderr, "loaa bench gemm: %s needs a value\n", f);
+            return 0;
+        }
+        i++;
+        int ok = 1;
+        if (!strcmp(f, "--model"))
+            snprintf(o->model, sizeof o->model, "%s", v);
+        else if (!strcmp(f, "--grids"))
+            snprintf(o->grids, sizeof o->grids, "%s", v);
+        else if (!strcmp(f, "--batch"))
+            ok = parse_int(f, v, 1, &o->batch);
+        else if (!strcmp(f, "--tokens"))
+            ok = parse_int(f, v, 1, &o->tokens);
+        else if (!strcmp(f, "--classes"))
+            ok = parse_int(f, v, 1, &o->classes);
+        else if (!strcmp(f, "--nb"))
+            ok = parse_int(f, v, 1, &o->nb);
+        else if (!strcmp(f, "--reps"))
+            ok = parse_int(f, v, 1, &o->reps);
+        else if (!strcmp(f, "--panel"))
+            ok = parse_int(f, v, 1, &o->panel);
+        else if (!strcmp(f, "--threads"))
+            ok = parse_int(f, v, 1, &o->threads);
+        else {
+            fprintf(stderr, "loaa bench gemm: unknown option '%s'\n", f);
+            ok = 0;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* The forward products (x W^T, timm's layout) and the two backward products of each: dX = dY W and dW = dY^T X. */
+static int model_shapes(const bench_opts *o, int D, int Hm, gemm_shape *s)
+{
+    int R = o->batch * o->tokens, n = 0;
+    static const char *const names[] = {"qkv", "proj", "fc1", "fc2"};
+    int outs[] = {3 * D, D, Hm, D}, ins[] = {D, D, D, Hm};
+    for (int i = 0; i < 4; i++)
+        s[n++] = (gemm_shape){"", 0, 1, R, outs[i], ins[i], o->batch};
+    s[n++] = (gemm_shape){"head", 0, 1, o->batch, o->classes, D, o->batch};
+    for (int i = 0; i < 4; i++)
+        s[n++] = (gemm_shape){"", 0, 0, R, ins[i], outs[i], o->batch};
+    for (int i = 0; i < 4; i++)
+        s[n++] = (gemm_shape){"", 1, 0, outs[i], ins[i], R, 0};
+    for (int i = 0; i < 4; i++) {
+        snprintf(s[i].name, sizeof s[i].name, "%s", names[i]);
+        snprintf(s[5 + i].name, sizeof s[5 + i].name, "%s.dx", names[i]);
+        snprintf(s[9 + i].name, sizeof s[9 + i].name, "%s.dw", names[i]);
+    }
+    return n;
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+    unsigned s = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((s >> 9) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+static loaa_status run_case(bench_case *c, int mode)
+{
+    const gemm_shape *s = c->s;
+    switch (mode) {
+    case MODE_BLAS:
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M, s->N,
+                    s->K, 1.0f, c->A, c->lda, c->B, c->ldb, 0.0f, c->C, s->N);
+        return LOAA_OK;
+    case MODE_PSGEMM:
+        return loaa_pmat_gemm(s->ta, s->tb, 1.0f, &c->pa, &c->pb, 0.0f, &c->pc);
+    case MODE_PGEMM:
+        return loaa_pgemm(c->grid, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, c->lda, c->B, c->ldb, 0.0f, c->C, s->N);
+    default:
+        return loaa_pgemm_rows(c->grid, s->tb, c->rows, s->N, s->K, 1.0f, c->A + (size_t)c->row0 * c->lda, c->lda, c->B,
+                               c->ldb, 0.0f, c->C + (size_t)c->row0 * s->N, s->N);
+    }
+}
+
+/* HPL timing: every world rank takes part in the barriers and the max; only active ranks run the product. */
+static loaa_status time_case(bench_case *c, int mode, int active, int reps, double *best)
+{
+    loaa_status st = active ? run_case(c, mode) : LOAA_OK; /* warm-up: first-touch, PBLAS buffers, scratch growth */
+    *best = INFINITY;
+    for (int r = 0; r < reps && !st; r++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = loaa_now();
+        if (active)
+            st = run_case(c, mode);
+        double t = loaa_now() - t0, tmax = 0;
+        MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        if (tmax < *best)
+            *best = tmax;
+    }
+    return loaa_comm_agree(MPI_COMM_WORLD, st);
+}
+
+static void print_row(const gemm_shape *s, const char *backend, const char *grid, double t, double t_blas, int ranks)
+{
+    double gf = 2.0 * s->M * s->N * s->K / t * 1e-9, speedup = t_blas / t;
+    printf("%-9s %c%c %6d %6d %6d  %-7s %-5s %9.2f %8.1f %8.2f %6.2f\n", s->name, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N',
+           s->M, s->N, s->K, backend, grid, t * 1e3, gf, speedup, speedup / ranks);
+}
+
+typedef struct grid_spec {
+    int p, q;
+    double total[4]; /* summed best times per mode over the shapes it ran */
+    double blas_total[4];
+} grid_spec;
+
+static int parse_grids(const char *text, grid_spec *g, int max)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p && n < max) {
+        char *end;
+        long a = strtol(p, &end, 10);
+        if (end == p || *end != 'x')
+            return -1;
+        p = end + 1;
+        long b = strtol(p, &end, 10);
+        if (end == p || a < 1 || b < 1 || a * b > 4096)
+            return -1;
+        memset(&g[n], 0, sizeof g[n]);
+        g[n].p = (int)a, g[n].q = (int)b;
+        n++;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return n;
+}
+
+static loaa_status bench(const bench_opts *o, int rank, int size)
+{
+    loaa_config cfg;
+    loaa_config_defaults(&cfg);
+    loaa_status st = loaa_config_set_text(&cfg, "model", o->model);
+    if (!st)
+        st = loaa_config_set_text(&cfg, "dataset", "-"); /* a benchmark reads no data; validate wants the key */
+    if (!st)
+        st = loaa_config_validate(&cfg);
+    if (st)
+        return st;
+    int D = cfg.dim, Hm = (int)(cfg.mlp_ratio * cfg.dim);
+    gemm_shape shapes[16];
+    int nshapes = model_shapes(o, D, Hm, shapes);
+    grid_spec grids[8];
+    int ngrids = parse_grids(o->grids, grids, 8);
+    if (ngrids < 0)
+        return loaa_fail(LOAA_ERR_USAGE, "--grids '%s': expected a list like 1x1,1x2,2x1", o->grids);
+
+    /* Operands big enough for every shape, identical on every rank (replicated inputs). */
+    size_t maxA = 0, maxB = 0, maxC = 0;
+    for (int i = 0; i < nshapes; i++) {
+        const gemm_shape *s = &shapes[i];
+        size_t a = (size_t)s->M * s->K, b = (size_t)s->K * s->N, c = (size_t)s->M * s->N;
+        maxA = a > maxA ? a : maxA, maxB = b > maxB ? b : maxB, maxC = c > maxC ? c : maxC;
+    }
+    float *A = malloc(maxA * sizeof(float)), *B = malloc(maxB * sizeof(float)), *C = malloc(maxC * sizeof(float));
+    st = A && B && C ? LOAA_OK : loaa_fail(LOAA_ERR_NOMEM, "benchmark operands");
+    if ((st = loaa_comm_agree(MPI_COMM_WORLD, st))) {
+        free(A), free(B), free(C);
+        return st;
+    }
+    fill(A, maxA, 1);
+    fill(B, maxB, 2);
+
+    /* One grid per spec that fits, over the first p*q world ranks (its own group communicator). */
+    loaa_pgrid *pg[8] = {0};
+    for (int gi = 0; gi < ngrids && !st; gi++) {
+        int need = grids[gi].p * grids[gi].q;
+        if (need > size)
+            continue;
+        MPI_Comm sub;
+        MPI_Comm_split(MPI_COMM_WORLD, rank < need, rank, &sub);
+        loaa_status gs = LOAA_OK;
+        if (rank < need)
+            gs = loaa_pgrid_create(&pg[gi], sub, grids[gi].p, grids[gi].q, o->nb);
+        MPI_Comm_free(&sub);
+        st = loaa_comm_agree(MPI_COMM_WORLD, gs);
+    }
+
+    if (rank == 0) {
+        printf("# loaa bench gemm: %s (D %d, MLP %d), R = %d x %d = %d rows, %d classes; %d ranks, %d BLAS thread(s) "
+               "per rank, nb %d, panel %d, best of %d\n",
+               cfg.model, D, Hm, o->batch, o->tokens, o->batch * o->tokens, o->classes, size, o->threads, o->nb, o->panel, o->reps);
+        printf("%-9s %-2s %6s %6s %6s  %-7s %-5s %9s %8s %8s %6s\n", "shape", "op", "M", "N", "K", "backend", "grid", "ms",
+               "GFLOP/s", "speedup", "eff");
+    }
+    for (int i = 0; i < nshapes && !st; i++) {
+        const gemm_shape *s = &shapes[i];
+        bench_case c = {.s = s, .A = A, .B = B, .C = C, .lda = s->ta ? s->M : s->K, .ldb = s->tb ? s->K : s->N};
+        double t_blas;
+        if ((st = time_case(&c, MODE_BLAS, rank == 0, o->reps, &t_blas)))
+            break;
+        if (rank == 0)
+            print_row(s, "blas", "1", t_blas, t_blas, 1);
+        for (int gi = 0; gi < ngrids && !st; gi++) {
+            int ranks = grids[gi].p * grids[gi].q;
+            if (ranks > size)
+                continue;
+            char gname[16];
+            snprintf(gname, sizeof gname, "%dx%d", grids[gi].p, grids[gi].q);
+            int active = pg[gi] != NULL;
+            c.grid = pg[gi];
+            loaa_status ps = LOAA_OK;
+            if (active) {
+                /* Pre-distributed operands for the compute-only row; the scatter is local and not timed. */
+                ps = loaa_pmat_init(&c.pa, c.grid, s->ta ? s->K : s->M, s->ta ? s->M : s->K, 0, 0);
+                if (!ps)
+                    ps = loaa_pmat_init(&c.pb, c.grid, s->tb ? s->N : s->K, s->tb ? s->K : s->N, 0, 0);
+                if (!ps)
+                    ps = loaa_pmat_init(&c.pc, c.grid, s->M, s->N, 0, 0);
+                if (!ps) {
+                    loaa_pmat_scatter(&c.pa, A, c.lda);
+                    loaa_pmat_scatter(&c.pb, B, c.ldb);
+                }
+                /* Row slabs: whole samples, ceil(units / ranks) per rank in grid-rank order. */
+                if (s->units) {
+                    int per = (s->units + ranks - 1) / ranks, rpu = s->M / s->units, me = loaa_pgrid_rank(c.grid);
+                    int first = me * per < s->units ? me * per : s->units;
+                    int cnt = s->units - first < per ? s->units - first : per;
+                    c.row0 = first * rpu, c.rows = cnt * rpu;
+                }
+            }
+            if ((st = loaa_comm_agree(MPI_COMM_WORLD, ps)))
+                break;
+            for (int mode = MODE_PSGEMM; mode <= MODE_ROWS && !st; mode++) {
+                if (mode == MODE_ROWS && !s->units)
+                    continue;
+                double t;
+                if ((st = time_case(&c, mode, active, o->reps, &t)))
+                    break;
+                grids[gi].total[mode] += t;
+                grids[gi].blas_total[mode] += t_blas;
+                if (rank == 0)
+                    print_row(s, mode_names[mode], gname, t, t_blas, ranks);
+            }
+            if (active) {
+                loaa_pmat_free(&c.pa), loaa_pmat_free(&c.pb), loaa_pmat_free(&c.pc);
+            }
+        }
+    }
+    if (!st && rank == 0) {
+        printf("# all shapes (sum of times, the mix of one block's forward and backward):\n");
+        for (int gi = 0; gi < ngrids; gi++) {
+            int ranks = grids[gi].p * grids[gi].q;
+            if (ranks > size)
+                continue;
+            for (int mode = MODE_PSGEMM; mode <= MODE_ROWS; mode++) {
+                double t = grids[gi].total[mode], tb = grids[gi].blas_total[mode];
+                printf("# %-7s %dx%d: %8.2f ms vs blas %8.2f ms: speedup %.2f, efficiency %.2f%s\n", mode_names[mode],
+                       grids[gi].p, grids[gi].q, t * 1e3, tb * 1e3, tb / t, tb / t / ranks,
+                       mode == MODE_ROWS ? " (row products only)" : "");
+            }
+        }
+    }
+    for (int gi = 0; gi < ngrids; gi++)
+        loaa_pgrid_free(pg[gi]);
+    free(A), free(B), free(C);
+    return st;
+}
+
+int loaa_bench_gemm(int argc, char **argv)
+{
+    bench_opts o;
+    int parsed = parse_opts(argc, argv, &o);
+    if (parsed <= 0) {
+        usage(parsed < 0 ? stdout : stderr);
+        return parsed < 0 ? 0 : 2;
+    }
+    int inited = 0, rank = 0, size = 1;
+    MPI_Initialized(&inited);
+    if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "loaa bench gemm: MPI_Init failed\n");
+        return 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    openblas_set_num_threads(o.threads);
+    loaa_pgemm_set_panel(o.panel);
+    loaa_status st = bench(&o, rank, size);
+    fflush(stdout);
+    /* The status is agreed, so rank 0 alone reports it. */
+    int rc = st == LOAA_OK ? 0 : rank == 0 ? loaa_cli_report("bench gemm", st) : (st == LOAA_ERR_USAGE ? 2 : 1);
+    if (!inited)
+        MPI_Finalize();
+    return rc;
+}
