@@ -391,6 +391,8 @@ const loaa_st_tensor *loaa_st_tensor_at(const loaa_st_file *f, size_t i)
 
 const loaa_st_tensor *loaa_st_find(const loaa_st_file *f, const char *name)
 {
+    if (!f->count)
+        return NULL;
     loaa_st_tensor key = {.name = name};
     return bsearch(&key, f->tensors, f->count, sizeof *f->tensors, cmp_tensor_name);
 }
@@ -433,6 +435,8 @@ loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, flo
 
 const char *loaa_st_meta(const loaa_st_file *f, const char *key)
 {
+    if (!f->meta_count) /* bsearch may not be handed a NULL array */
+        return NULL;
     meta_pair k = {.key = (char *)key};
     const meta_pair *m = bsearch(&k, f->meta, f->meta_count, sizeof *f->meta, cmp_meta_key);
     return m ? m->value : NULL;
