@@ -180,7 +180,7 @@ static int parse_int_meta(const loaa_st_file *f, const char *key, long *out)
     return 1;
 }
 
-static loaa_status inspect_file(const loaa_st_file *f, loaa_backbone_info *bi)
+loaa_status loaa_weights_inspect_file(const loaa_st_file *f, loaa_backbone_info *bi)
 {
     const char *path = loaa_st_path(f);
     memset(bi, 0, sizeof *bi);
@@ -283,7 +283,7 @@ loaa_status loaa_weights_inspect(const char *path, loaa_backbone_info *info)
     loaa_status st = loaa_st_open(path, &f);
     if (st)
         return st;
-    st = inspect_file(f, info);
+    st = loaa_weights_inspect_file(f, info);
     loaa_st_close(f);
     return st;
 }
@@ -408,10 +408,10 @@ static loaa_status copy_source(const loaa_st_file *f, const loaa_backbone_info *
     return LOAA_OK;
 }
 
-static loaa_status load_backbone_file(loaa_model *m, const loaa_st_file *f)
+loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_st_file *f)
 {
     loaa_backbone_info bi;
-    loaa_status st = inspect_file(f, &bi);
+    loaa_status st = loaa_weights_inspect_file(f, &bi);
     if (st)
         return st;
     int Fp, Tp;
@@ -453,7 +453,7 @@ loaa_status loaa_weights_load_backbone(loaa_model *m, const char *path)
     loaa_status st = loaa_st_open(path, &f);
     if (st)
         return st;
-    st = load_backbone_file(m, f);
+    st = loaa_weights_load_backbone_file(m, f);
     loaa_st_close(f);
     return st;
 }

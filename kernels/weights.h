@@ -57,6 +57,10 @@ typedef struct loaa_backbone_info {
  */
 loaa_status loaa_weights_inspect(const char *path, loaa_backbone_info *info);
 
+/* As loaa_weights_inspect on a file already open. */
+struct loaa_st_file;
+loaa_status loaa_weights_inspect_file(const struct loaa_st_file *f, loaa_backbone_info *info);
+
 /*
  * Makes the trial's model match the file: cfg dim/depth/mlp_ratio and
  * heads (the file's metadata, else the trial's when it divides dim and the
@@ -74,6 +78,9 @@ loaa_status loaa_weights_configure(const loaa_backbone_info *info, loaa_config *
  * model is written.
  */
 loaa_status loaa_weights_load_backbone(loaa_model *m, const char *path);
+
+/* As loaa_weights_load_backbone from a file already open. */
+loaa_status loaa_weights_load_backbone_file(loaa_model *m, const struct loaa_st_file *f);
 
 /*
  * Writes m's backbone tensors (head included, adapters and LoRA not) in timm
