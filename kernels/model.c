@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "kernels/gemm.h"
 #include "kernels/layers.h"
 #include "kernels/model.h"
+#include "kernels/pgemm.h"
 
 #define NAME_LEN 64
 
@@ -113,6 +115,8 @@ struct loaa_model {
     int training; /* forward keeps GELU derivatives for a backward to come */
     double clip;
     loaa_gemm_ctx gemm;
+    loaa_pgrid *grid;   /* a group of ranks trains this model (loaa_model_set_group); NULL = this rank alone */
+    int *group_counts;  /* 2 x group size: Allgatherv counts and offsets of the logits */
 };
 
 /* ---- the tensor table ---- */
@@ -402,6 +406,8 @@ void loaa_model_free(loaa_model *m)
 {
     if (!m)
         return;
+    loaa_pgrid_free(m->grid); /* collective over the group, as documented */
+    free(m->group_counts);
     free(m->param_mem);
     free(m->grad_mem);
     free(m->m_mem);
@@ -686,8 +692,9 @@ static void forward(loaa_model *m, const float *x, int B)
             for (int d = 0; d < D; d++)
                 xb[(size_t)n * D + d] = base[d] + pos[d];
         }
-        loaa_gemm(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, p->patch_w, 256, 1.0f,
-                  xb + (size_t)S * D, D);
+        /* per sample, and the group's ranks hold different numbers of samples: local, never collective */
+        loaa_gemm_local(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, p->patch_w, 256, 1.0f,
+                        xb + (size_t)S * D, D);
     }
     for (int l = 0; l < m->depth; l++)
         block_forward(m, l, B);
@@ -849,6 +856,127 @@ static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
     return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
 }
 
+/* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
+
+/* This rank's samples of a batch: dealt evenly, the first batch % g ranks one more. */
+static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)
+{
+    int g = loaa_pgrid_size(m->grid), q = batch / g, rem = batch % g;
+    *first = rank * q + (rank < rem ? rank : rem);
+    *count = q + (rank < rem);
+}
+
+/* A distributed GEMM refused during the step (agreed, so on every rank): report it and reset for the next step. */
+static loaa_status group_gemm_status(loaa_model *m)
+{
+    loaa_status st = (loaa_status)m->gemm.error;
+    m->gemm.error = 0;
+    return st ? loaa_fail_prefix(st, "step %lld: distributed GEMM: ", (long long)m->step) : LOAA_OK;
+}
+
+/*
+ * Forward of the whole batch: alone, or on the group, each rank its own
+ * samples, after which every rank holds all logits (one Allgatherv of B x C).
+ */
+static loaa_status model_forward(loaa_model *m, const float *x, int batch)
+{
+    if (!m->grid) {
+        forward(m, x, batch);
+        return LOAA_OK;
+    }
+    int rank = loaa_pgrid_rank(m->grid), g = loaa_pgrid_size(m->grid), first, cnt;
+    group_share(m, batch, rank, &first, &cnt);
+    forward(m, x + (size_t)first * m->shape.n_mel * m->shape.n_frames, cnt);
+    loaa_status st = group_gemm_status(m);
+    if (st)
+        return st;
+    int *counts = m->group_counts, *displs = counts + g;
+    for (int r = 0; r < g; r++) {
+        int f, c;
+        group_share(m, batch, r, &f, &c);
+        counts[r] = c * m->C;
+        displs[r] = f * m->C;
+    }
+    /* in place: this rank's rows move to their place in the batch first */
+    memmove(m->a.logits + displs[rank], m->a.logits, (size_t)counts[rank] * sizeof(float));
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, m->a.logits, counts, displs, MPI_FLOAT, loaa_pgrid_comm(m->grid)) !=
+        MPI_SUCCESS)
+        return loaa_fail(LOAA_ERR_MPI, "gathering the group's logits failed");
+    return LOAA_OK;
+}
+
+/*
+ * Gradients on the group: each rank its own samples, its loss and logit
+ * gradient weighted by its share of the batch, so that the group's sum is
+ * the batch mean; then one allreduce of all gradients for the step.
+ */
+static loaa_status group_gradients(loaa_model *m, const float *x, const float *y, int batch, float *loss)
+{
+    MPI_Comm comm = loaa_pgrid_comm(m->grid);
+    int first, cnt;
+    group_share(m, batch, loaa_pgrid_rank(m->grid), &first, &cnt);
+    m->training = 1;
+    forward(m, x + (size_t)first * m->shape.n_mel * m->shape.n_frames, cnt);
+    m->training = 0;
+    loaa_status st = group_gemm_status(m);
+    if (st)
+        return st;
+    double part = 0, l = 0;
+    if (cnt > 0) {
+        float w = (float)cnt / (float)batch;
+        part = batch_loss(m, y + (size_t)first * m->C, cnt, m->a.dlogits) * cnt / batch;
+        for (size_t i = 0; i < (size_t)cnt * m->C; i++)
+            m->a.dlogits[i] *= w;
+    }
+    /* The sum is the agreement: a NaN on any rank makes it NaN on every rank. */
+    if (MPI_Allreduce(&part, &l, 1, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
+        return loaa_fail(LOAA_ERR_MPI, "step %lld: summing the group's loss failed", (long long)m->step);
+    *loss = (float)l;
+    if (!isfinite(l))
+        return loaa_fail(LOAA_ERR_NUMERIC, "step %lld: loss is %s on the group; parameters left unchanged",
+                         (long long)m->step, isnan(l) ? "NaN" : "infinite");
+    memset(m->grad_mem, 0, m->ntrain * sizeof(float));
+    backward(m, cnt);
+    if ((st = group_gemm_status(m)))
+        return st;
+    if (m->ntrain > 0 &&
+        MPI_Allreduce(MPI_IN_PLACE, m->grad_mem, (int)m->ntrain, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
+        return loaa_fail(LOAA_ERR_MPI, "step %lld: summing the group's gradients failed", (long long)m->step);
+    return LOAA_OK;
+}
+
+loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int grid_q)
+{
+    int size = 1;
+    MPI_Comm_size(group, &size);
+    loaa_status st = m->grid ? loaa_fail(LOAA_ERR_USAGE, "the model already trains on a group") : LOAA_OK;
+    st = loaa_comm_agree(group, st);
+    if (st || m->noop || (size == 1 && grid_p <= 1 && grid_q <= 1))
+        return st;
+    if (!grid_p && !grid_q) {
+        grid_p = 1;
+        grid_q = size;
+    }
+    if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
+        st = loaa_fail(LOAA_ERR_LIMIT, "model too large for one MPI_Allreduce of its gradients");
+    else if (!(m->group_counts = malloc(2 * (size_t)size * sizeof(int))))
+        st = loaa_fail(LOAA_ERR_NOMEM, "group of %d ranks", size);
+    if ((st = loaa_comm_agree(group, st)) || (st = loaa_pgrid_create(&m->grid, group, grid_p, grid_q, 0))) {
+        free(m->group_counts);
+        m->group_counts = NULL;
+        return st;
+    }
+    loaa_gemm_ctx_init_grid(&m->gemm, m->grid);
+    return LOAA_OK;
+}
+
+const char *loaa_model_backend(const loaa_model *m, int *p, int *q)
+{
+    *p = m->grid ? loaa_pgrid_p(m->grid) : 1;
+    *q = m->grid ? loaa_pgrid_q(m->grid) : 1;
+    return m->grid ? "scalapack" : "blas";
+}
+
 loaa_status loaa_model_predict(loaa_model *m, const float *x, int batch, float *logits)
 {
     loaa_status st = check_batch(m, batch);
@@ -858,7 +986,8 @@ loaa_status loaa_model_predict(loaa_model *m, const float *x, int batch, float *
         memset(logits, 0, (size_t)batch * m->C * sizeof(float));
         return LOAA_OK;
     }
-    forward(m, x, batch);
+    if ((st = model_forward(m, x, batch)))
+        return st;
     memcpy(logits, m->a.logits, (size_t)batch * m->C * sizeof(float));
     return LOAA_OK;
 }
@@ -874,7 +1003,8 @@ loaa_status loaa_model_evaluate(loaa_model *m, const float *x, const float *y, i
         *loss = (float)log((double)m->C);
         return LOAA_OK;
     }
-    forward(m, x, batch);
+    if ((st = model_forward(m, x, batch)))
+        return st;
     if (logits)
         memcpy(logits, m->a.logits, (size_t)batch * m->C * sizeof(float));
     *loss = (float)batch_loss(m, y, batch, NULL);
@@ -892,6 +1022,8 @@ loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, 
         *loss = (float)log((double)m->C);
         return LOAA_OK;
     }
+    if (m->grid)
+        return group_gradients(m, x, y, batch, loss);
     m->training = 1;
     forward(m, x, batch);
     m->training = 0;

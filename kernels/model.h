@@ -21,6 +21,7 @@
 #ifndef LOAA_MODEL_H
 #define LOAA_MODEL_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,5 +120,29 @@ double loaa_model_gemm_flops(const loaa_model *m);
 
 /* Bytes of the activation allocation (for max_batch). */
 size_t loaa_model_activation_bytes(const loaa_model *m);
+
+/* ---- one trial on a group of ranks (ranks_per_trial > 1; kernels/pgemm.h, doc/distributed.md) ---- */
+
+/*
+ * Collective over group: the model trains on the group's ranks from now on.
+ * Each batch is dealt evenly in whole samples (the first batch % g ranks get
+ * one more); every rank runs the layers on its own samples, the row GEMMs
+ * (qkv, proj, fc1, fc2, adapter and LoRA projections, head, and their
+ * input-gradient products in backward) run as psgemm_ over a grid_p x
+ * grid_q BLACS grid of the group (0 x 0 = 1 x g, where the row slabs are
+ * already ScaLAPACK's layout and nothing is redistributed), and the
+ * gradients are summed over the group once per step, so the replicated
+ * parameters and AdamW state stay identical on every rank. Every rank must
+ * pass the same x, y, batch and lr, and start from the same parameters
+ * (same seed or backbone). Failures (a NaN on one rank, a refused GEMM)
+ * come back identical on every rank. After this, train_step, gradients,
+ * evaluate, predict and loaa_model_free are collective over the group.
+ * A group of one changes nothing. LOAA_ERR_CONFIG for a grid that does
+ * not fit the group; LOAA_ERR_USAGE when the model already has a group.
+ */
+loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int grid_q);
+
+/* "blas" or "scalapack", with the grid in *p x *q (1 x 1 for blas); for the results store. */
+const char *loaa_model_backend(const loaa_model *m, int *p, int *q);
 
 #endif
