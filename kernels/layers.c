@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/layers.h"
+#include "kernels/parallel.h"
 
 void loaa_patch_im2col(float *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
 {
@@ -43,12 +44,20 @@ void loaa_linear_backward(loaa_gemm_ctx *g, float *dinp, float *dw, float *db, c
         }
 }
 
-void loaa_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                            int R, int D)
+typedef struct ln_job {
+    float *out, *mean, *rstd, *dinp;
+    const float *inp, *w, *b, *dout, *cmean, *crstd;
+    float *dw, *db;
+    int D;
+} ln_job;
+
+static void ln_forward_rows(void *arg, size_t begin, size_t end)
 {
-    for (int i = 0; i < R; i++) {
-        const float *x = inp + (size_t)i * D;
-        float *y = out + (size_t)i * D;
+    const ln_job *j = arg;
+    int D = j->D;
+    for (size_t i = begin; i < end; i++) {
+        const float *x = j->inp + i * D;
+        float *y = j->out + i * D;
         float s = 0;
         for (int d = 0; d < D; d++)
             s += x[d];
@@ -60,23 +69,32 @@ void loaa_layernorm_forward(float *out, float *mean, float *rstd, const float *i
         }
         float rs = 1.0f / sqrtf(v / D + 1e-6f);
         for (int d = 0; d < D; d++)
-            y[d] = (x[d] - mu) * rs * w[d] + b[d];
-        mean[i] = mu;
-        rstd[i] = rs;
+            y[d] = (x[d] - mu) * rs * j->w[d] + j->b[d];
+        j->mean[i] = mu;
+        j->rstd[i] = rs;
     }
 }
 
-void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                             const float *mean, const float *rstd, int R, int D)
+void loaa_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                            int R, int D)
 {
-    for (int i = 0; i < R; i++) {
-        const float *dy = dout + (size_t)i * D;
-        const float *x = inp + (size_t)i * D;
-        float mu = mean[i], rs = rstd[i];
+    ln_job j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .D = D};
+    loaa_parallel_for(R, 64, ln_forward_rows, &j);
+}
+
+static void ln_backward_rows(void *arg, size_t begin, size_t end)
+{
+    const ln_job *j = arg;
+    int D = j->D;
+    float *dw = j->dw, *db = j->db;
+    for (size_t i = begin; i < end; i++) {
+        const float *dy = j->dout + i * D;
+        const float *x = j->inp + i * D;
+        float mu = j->cmean[i], rs = j->crstd[i];
         float sum_g = 0, sum_gx = 0;
         for (int d = 0; d < D; d++) {
             float xh = (x[d] - mu) * rs;
-            float gd = dy[d] * w[d];
+            float gd = dy[d] * j->w[d];
             sum_g += gd;
             sum_gx += gd * xh;
             if (dw) {
@@ -84,16 +102,27 @@ void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dou
                 db[d] += dy[d];
             }
         }
-        if (!dinp)
+        if (!j->dinp)
             continue;
         sum_g /= D;
         sum_gx /= D;
-        float *dx = dinp + (size_t)i * D;
+        float *dx = j->dinp + i * D;
         for (int d = 0; d < D; d++) {
             float xh = (x[d] - mu) * rs;
-            dx[d] += (dy[d] * w[d] - sum_g - xh * sum_gx) * rs;
+            dx[d] += (dy[d] * j->w[d] - sum_g - xh * sum_gx) * rs;
         }
     }
+}
+
+void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                             const float *mean, const float *rstd, int R, int D)
+{
+    ln_job j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .cmean = mean, .crstd = rstd, .D = D};
+    /* weight gradients sum over rows: one thread keeps that sum in a fixed order */
+    if (dw)
+        ln_backward_rows(&j, 0, R);
+    else
+        loaa_parallel_for(R, 64, ln_backward_rows, &j);
 }
 
 /*
@@ -107,7 +136,8 @@ void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dou
 static inline float fast_expf(float x)
 {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = __builtin_floorf(x * 1.44269504f + 0.5f);
+    /* floor(t + 0.5) by truncation of a positive number: floorf is a libm call that stops vectorisation */
+    float n = (float)((int)(x * 1.44269504f + 128.5f) - 128);
     float r = x - n * 0.693145752f - n * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
                                                                                       r * 0.00138888892f)))));
@@ -136,23 +166,44 @@ static inline float gauss_cdf(float x)
     return z < 0 ? half : 1.0f - half;
 }
 
-void loaa_gelu_forward(float *out, const float *inp, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = x * gauss_cdf(x);
-    }
-}
+typedef struct ew_job {
+    float *out, *deriv;
+    const float *a, *b;
+} ew_job;
 
-void loaa_gelu_forward_deriv(float *out, float *deriv, const float *inp, size_t n)
+static void gelu_deriv_range(void *arg, size_t begin, size_t end)
 {
+    const ew_job *j = arg;
     const float inv_sqrt_2pi = 0.3989422804014327f;
-    for (size_t i = 0; i < n; i++) {
+    float *out = j->out, *deriv = j->deriv;
+    const float *inp = j->a;
+    for (size_t i = begin; i < end; i++) {
         float x = inp[i];
         float cdf = gauss_cdf(x);
         out[i] = x * cdf;
         deriv[i] = cdf + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
     }
+}
+
+void loaa_gelu_forward_deriv(float *out, float *deriv, const float *inp, size_t n)
+{
+    ew_job j = {.out = out, .deriv = deriv, .a = inp};
+    loaa_parallel_for(n, 16384, gelu_deriv_range, &j);
+}
+
+static void gelu_range(void *arg, size_t begin, size_t end)
+{
+    const ew_job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float x = j->a[i];
+        j->out[i] = x * gauss_cdf(x);
+    }
+}
+
+void loaa_gelu_forward(float *out, const float *inp, size_t n)
+{
+    ew_job j = {.out = out, .a = inp};
+    loaa_parallel_for(n, 16384, gelu_range, &j);
 }
 
 void loaa_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
@@ -164,27 +215,65 @@ void loaa_gelu_backward(float *dinp, const float *dout, const float *inp, size_t
     }
 }
 
+static void mul_range(void *arg, size_t begin, size_t end)
+{
+    const ew_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->out[i] = j->a[i] * j->b[i];
+}
+
 void loaa_mul(float *out, const float *a, const float *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = a[i] * b[i];
+    ew_job j = {.out = out, .a = a, .b = b};
+    loaa_parallel_for(n, 32768, mul_range, &j);
+}
+
+typedef struct rows_job {
+    float *a;
+    const float *p;
+    int n;
+    float scale;
+} rows_job;
+
+static void softmax_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    int n = j->n;
+    for (size_t i = begin; i < end; i++) {
+        float *r = j->a + i * n;
+        float mx = r[0];
+        for (int k = 1; k < n; k++)
+            mx = r[k] > mx ? r[k] : mx;
+        for (int k = 0; k < n; k++)
+            r[k] = fast_expf(r[k] - mx);
+        float s = 0;
+        for (int k = 0; k < n; k++)
+            s += r[k];
+        float inv = 1.0f / s;
+        for (int k = 0; k < n; k++)
+            r[k] *= inv;
+    }
 }
 
 static void softmax_rows(float *a, int rows, int n)
 {
-    for (int i = 0; i < rows; i++) {
-        float *r = a + (size_t)i * n;
-        float mx = r[0];
-        for (int j = 1; j < n; j++)
-            mx = r[j] > mx ? r[j] : mx;
+    rows_job j = {.a = a, .n = n};
+    loaa_parallel_for(rows, 8, softmax_range, &j);
+}
+
+/* d (rows,n) <- scale * P (d - rowsum(P d)): softmax backward with the score scale folded in */
+static void softmax_back_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    int n = j->n;
+    for (size_t i = begin; i < end; i++) {
+        const float *p = j->p + i * n;
+        float *d = j->a + i * n;
         float s = 0;
-        for (int j = 0; j < n; j++) {
-            r[j] = fast_expf(r[j] - mx);
-            s += r[j];
-        }
-        float inv = 1.0f / s;
-        for (int j = 0; j < n; j++)
-            r[j] *= inv;
+        for (int k = 0; k < n; k++)
+            s += p[k] * d[k];
+        for (int k = 0; k < n; k++)
+            d[k] = j->scale * p[k] * (d[k] - s);
     }
 }
 
@@ -220,16 +309,8 @@ void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, cons
         loaa_gemm_strided_batched(g, 0, 1, N, N, hd, 1.0f, dy, D, hd, q + 2 * D, 3 * D, hd, 0.0f, scratch, N, nn, H);
         /* dV_h (N,hd) = P_h^T dY_h */
         loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, a, N, nn, dy, D, hd, 0.0f, dq + 2 * D, 3 * D, hd, H);
-        /* softmax backward, with the score scale folded in: dS = scale * P (dP - sum(P dP)) */
-        for (size_t i = 0; i < (size_t)H * N; i++) {
-            const float *p = a + i * N;
-            float *d = scratch + i * N;
-            float s = 0;
-            for (int j = 0; j < N; j++)
-                s += p[j] * d[j];
-            for (int j = 0; j < N; j++)
-                d[j] = scale * p[j] * (d[j] - s);
-        }
+        rows_job sj = {.a = scratch, .p = a, .n = N, .scale = scale};
+        loaa_parallel_for((size_t)H * N, 8, softmax_back_range, &sj);
         /* dQ_h = dS K_h; dK_h = dS^T Q_h */
         loaa_gemm_strided_batched(g, 0, 0, N, hd, N, 1.0f, scratch, N, nn, q + D, 3 * D, hd, 0.0f, dq, 3 * D, hd, H);
         loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, scratch, N, nn, q, 3 * D, hd, 0.0f, dq + D, 3 * D, hd, H);
@@ -336,19 +417,31 @@ double loaa_sumsq(const float *g, size_t n)
     return s;
 }
 
+typedef struct adamw_job {
+    float *p, *m, *v;
+    const float *g;
+    float lr, beta1, beta2, eps, decay, c1, c2, gscale;
+} adamw_job;
+
+static void adamw_range(void *arg, size_t begin, size_t end)
+{
+    const adamw_job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float gi = j->g[i] * j->gscale;
+        float mi = j->beta1 * j->m[i] + (1.0f - j->beta1) * gi;
+        float vi = j->beta2 * j->v[i] + (1.0f - j->beta2) * gi * gi;
+        j->m[i] = mi;
+        j->v[i] = vi;
+        j->p[i] = j->p[i] * j->decay - j->lr * (mi * j->c1) / (sqrtf(vi * j->c2) + j->eps);
+    }
+}
+
 void loaa_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps,
                 float wd, long long t, float gscale)
 {
     /* bias corrections in double: 1 - 0.999^1 loses digits in float */
-    float c1 = (float)(1.0 / (1.0 - pow(beta1, (double)t)));
-    float c2 = (float)(1.0 / (1.0 - pow(beta2, (double)t)));
-    float decay = 1.0f - lr * wd;
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * gscale;
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - lr * (mi * c1) / (sqrtf(vi * c2) + eps);
-    }
+    adamw_job j = {.p = p, .m = m, .v = v, .g = g, .lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+                   .decay = 1.0f - lr * wd, .c1 = (float)(1.0 / (1.0 - pow(beta1, (double)t))),
+                   .c2 = (float)(1.0 / (1.0 - pow(beta2, (double)t))), .gscale = gscale};
+    loaa_parallel_for(n, 32768, adamw_range, &j);
 }

@@ -4,7 +4,8 @@ kernels_lib = kernels/libloaa_kernels.a
 kernels_libloaa_kernels_a_SOURCES = \
 	kernels/model.h kernels/model.c \
 	kernels/gemm.c kernels/gemm.h \
-	kernels/layers.c kernels/layers.h
+	kernels/layers.c kernels/layers.h \
+	kernels/parallel.c kernels/parallel.h
 # weights part: safetensors, metrics, schedule, checkpoints, backbone import/export.
 kernels_libloaa_kernels_a_SOURCES += kernels/safetensors.c kernels/safetensors.h \
 	kernels/metrics.c kernels/metrics.h kernels/schedule.c kernels/schedule.h \

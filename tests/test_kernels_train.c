@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/rng.h"
+#include "kernels/gemm.h"
 #include "kernels/model.h"
 #include "tests/tap.h"
 
@@ -83,5 +84,13 @@ int main(void)
     TAP_OK(correct == B, "every training sample is classified right (%d/%d)", correct, B);
     TAP_OK(memcmp(l1, l2, sizeof l1) == 0 && memcmp(z1, z2, sizeof z1) == 0,
            "the same seed gives bit-identical losses and logits");
+    /* the thread pool splits rows, never a sum: more threads, the same bits */
+    int threads = loaa_kernels_threads();
+    loaa_kernels_set_threads(2);
+    float l3[STEPS], z3[B * C];
+    int ok3 = train(l3, z3);
+    loaa_kernels_set_threads(threads);
+    TAP_OK(ok3 && memcmp(l1, l3, sizeof l1) == 0 && memcmp(z1, z3, sizeof z1) == 0,
+           "two threads give the same bits as %d", threads);
     return tap_done();
 }
