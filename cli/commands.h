@@ -26,6 +26,7 @@ int cmd_config(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
 
 /* Prints "loaa NAME: message" for a failed status with its detail; returns 1 (2 for usage). */
 int loaa_cli_report(const char *command, int status);

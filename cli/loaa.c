@@ -44,6 +44,21 @@ const loaa_command loaa_commands[] = {
      "fbank .npy float32 [frames, mel]. The backbone's SHA-256 must match the one the adapter records;\n"
      "--backbone none (the default) is for adapters of trials trained from scratch, which hold every\n"
      "weight. --json prints one document with the top classes and the logits of every file.\n"},
+    {"pack", cmd_pack, "turn a dataset on disk (esc50, spc2, epic-sounds, csv) into a loaa dataset folder",
+     "usage: loaa pack RECIPE SOURCE OUTDIR [--samples-per-shard N | --bytes-per-shard B]\n"
+     "                 [--compress none|gz|zst] [--resample RATE] [--features fbank] [--stats]\n"
+     "                 [--target-length T] [--mel M] [--audio-dir DIR] [--name NAME]\n"
+     "Recipes: esc50 (SOURCE/meta/esc50.csv + audio/, 5 folds), spc2 (Speech Commands V2: word\n"
+     "folders, validation_list.txt, testing_list.txt; _background_noise_ excluded), epic-sounds\n"
+     "(SOURCE/EPIC_Sounds_train.csv, EPIC_Sounds_validation.csv [, labelled EPIC_Sounds_test.csv]\n"
+     "and VIDEO_ID.wav files in SOURCE, SOURCE/audio or --audio-dir, cut by start/stop_sample;\n"
+     "without a labelled test CSV, test = validation), csv (SOURCE is a manifest with header\n"
+     "path,label[,split][,fold][,start,end]; paths relative to it; neither split nor fold:\n"
+     "80/10/10 by a hash of the path). Every file is decoded while packing; a bad one stops the\n"
+     "pack naming it. Shards are written under a temporary name and renamed when complete.\n"
+     "--resample stores audio at RATE (also the dataset rate; default 16000, resampled when\n"
+     "loading); --features fbank stores KEY.npy [frames, mel]; --stats measures mean/std on the\n"
+     "training split (all folds for k-fold), else the published AST values are written.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -6,3 +6,4 @@ loaa_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)
 loaa_SOURCES += cli/cmd_bench.c
 loaa_SOURCES += cli/cmd_synth.c
 loaa_SOURCES += cli/cmd_predict.c
+loaa_SOURCES += cli/cmd_pack.c

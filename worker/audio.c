@@ -175,6 +175,66 @@ loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *
     return st;
 }
 
+loaa_status loaa_audio_read_segment(const char *path, long start, long end, float **out, size_t *n, int *rate)
+{
+    *out = NULL;
+    *n = 0;
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
+    if (!sf) {
+        fclose(f);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
+    }
+    loaa_status st = LOAA_OK;
+    if (end < 0)
+        end = (long)info.frames;
+    if (start < 0 || start >= end || end > info.frames || info.channels < 1 || info.channels > 64)
+        st = loaa_fail(LOAA_ERR_CONFIG, "%s: segment [%ld, %ld) outside the %lld samples of the file", path, start, end,
+                       (long long)info.frames);
+    else if (end - start > LOAA_AUDIO_MAX_FRAMES)
+        st = loaa_fail(LOAA_ERR_LIMIT, "%s: segment of %ld samples over the limit", path, end - start);
+    else if (sf_seek(sf, start, SEEK_SET) != start)
+        st = loaa_fail(LOAA_ERR_FORMAT, "%s: cannot seek to sample %ld", path, start);
+    float *mono = NULL, *buf = NULL;
+    size_t len = (size_t)(end - start), got = 0;
+    if (!st) {
+        mono = malloc(len * sizeof(float));
+        buf = malloc((size_t)4096 * info.channels * sizeof(float));
+        if (!mono || !buf)
+            st = loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
+    }
+    while (!st && got < len) {
+        sf_count_t want = len - got < 4096 ? (sf_count_t)(len - got) : 4096;
+        sf_count_t r = sf_readf_float(sf, buf, want);
+        if (r <= 0) {
+            st = loaa_fail(LOAA_ERR_FORMAT, "%s: file ends at sample %ld, before %ld", path, start + (long)got, end);
+            break;
+        }
+        for (sf_count_t i = 0; i < r; i++) {
+            float v = 0;
+            for (int ch = 0; ch < info.channels; ch++)
+                v += buf[i * info.channels + ch];
+            mono[got + i] = v / info.channels;
+        }
+        got += (size_t)r;
+    }
+    free(buf);
+    sf_close(sf);
+    fclose(f);
+    if (st) {
+        free(mono);
+        return st;
+    }
+    *out = mono;
+    *n = len;
+    *rate = info.samplerate;
+    return LOAA_OK;
+}
+
 loaa_status loaa_audio_resample(const float *in, size_t n, int from, int to, float **out, size_t *n_out)
 {
     *out = NULL;

@@ -28,6 +28,14 @@ loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, f
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate);
 
 /*
+ * Samples [start, end) (per channel, at the file's own rate) of a file on
+ * disk, down-mixed to mono, read by seeking, so hour-long recordings are
+ * never decoded whole. end < 0 reads to the end. A range outside the file
+ * is LOAA_ERR_CONFIG naming the path.
+ */
+loaa_status loaa_audio_read_segment(const char *path, long start, long end, float **out, size_t *n, int *rate);
+
+/*
  * Resamples n samples from rate `from` to rate `to` with soxr (high quality,
  * linear phase); *n_out = round(n * to / from). from == to copies.
  */

@@ -21,6 +21,7 @@ typedef struct group {
 struct loaa_dsw {
     char *dir;
     int n, folds;
+    int alias[3]; /* splits only: group i lists group alias[i]'s shards */
     loaa_dsw_opts o;
     group *g;
 };
@@ -84,6 +85,8 @@ loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loa
         w->o = *opts;
     if (w->o.samples_per_shard <= 0)
         w->o.samples_per_shard = 1000;
+    for (int i = 0; i < 3; i++)
+        w->alias[i] = i;
     for (int i = 0; i < n_groups; i++)
         if (!(w->g[i].list = json_array())) {
             loaa_dsw_abort(w);
@@ -152,6 +155,12 @@ loaa_status loaa_dsw_add(loaa_dsw *w, int gi, const char *key, const char *ext, 
     return LOAA_OK;
 }
 
+void loaa_dsw_alias(loaa_dsw *w, int to, int from)
+{
+    if (!w->folds && to >= 0 && to < 3 && from >= 0 && from < 3)
+        w->alias[to] = from;
+}
+
 long loaa_dsw_count(const loaa_dsw *w, int group) { return group >= 0 && group < w->n ? w->g[group].samples : 0; }
 
 static void free_writer(loaa_dsw *w)
@@ -192,8 +201,8 @@ loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest)
         } else {
             json_t *splits = json_object();
             for (int i = 0; i < 3; i++) {
-                json_object_set(splits, split_names[i], w->g[i].list);
-                json_object_set_new(counts, split_names[i], json_integer(w->g[i].samples));
+                json_object_set(splits, split_names[i], w->g[w->alias[i]].list);
+                json_object_set_new(counts, split_names[i], json_integer(w->g[w->alias[i]].samples));
             }
             json_object_set_new(root, "splits", splits);
         }

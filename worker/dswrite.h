@@ -36,6 +36,9 @@ loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loa
 loaa_status loaa_dsw_add(loaa_dsw *w, int group, const char *key, const char *ext, const void *data, size_t size,
                          const char *cls, const char *json);
 
+/* Makes group `to` list the shards of group `from` in dataset.json (e.g. test = val), writing none of its own. */
+void loaa_dsw_alias(loaa_dsw *w, int to, int from);
+
 /* Samples written per group so far. */
 long loaa_dsw_count(const loaa_dsw *w, int group);
 

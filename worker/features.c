@@ -108,15 +108,30 @@ loaa_status loaa_featurizer_raw(loaa_featurizer *f, const void *data, size_t siz
         memmove(wave, wave + s, (size_t)(e - s) * sizeof(float));
         n = (size_t)(e - s);
     }
+    st = loaa_featurizer_raw_wave(f, wave, n, rate, name, out, frames);
+    free(wave);
+    return st;
+}
+
+loaa_status loaa_featurizer_raw_wave(loaa_featurizer *f, const float *in, size_t n, int rate, const char *name, float **out,
+                                     int *frames)
+{
+    *out = NULL;
+    *frames = 0;
+    if (f->image)
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: image datasets need .npy entries, not audio", name);
+    float *wave;
     if (rate != f->rate) {
-        float *r;
         size_t m;
-        st = loaa_audio_resample(wave, n, rate, f->rate, &r, &m);
-        free(wave);
+        loaa_status st = loaa_audio_resample(in, n, rate, f->rate, &wave, &m);
         if (st)
             return loaa_fail_prefix(st, "%s: ", name);
-        wave = r;
         n = m;
+    } else {
+        wave = malloc((n ? n : 1) * sizeof(float));
+        if (!wave)
+            return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
+        memcpy(wave, in, n * sizeof(float));
     }
     double s = 0;
     for (size_t i = 0; i < n; i++)

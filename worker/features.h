@@ -40,6 +40,13 @@ int loaa_featurizer_frames(const loaa_featurizer *f);  /* T */
 loaa_status loaa_featurizer_raw(loaa_featurizer *f, const void *data, size_t size, const char *ext, long start, long end,
                                 const char *name, float **out, int *frames);
 
+/*
+ * As loaa_featurizer_raw from a decoded mono waveform at `rate` Hz (resampled
+ * to the dataset's rate here; wave is not modified).
+ */
+loaa_status loaa_featurizer_raw_wave(loaa_featurizer *f, const float *wave, size_t n, int rate, const char *name, float **out,
+                                     int *frames);
+
 /* Pads/cuts raw (frames, M) to T frames, normalises, transposes: out_MT (M, T). For images raw is (M, frames). */
 void loaa_featurizer_finish(const loaa_featurizer *f, float *out_MT, const float *raw, int frames);
 

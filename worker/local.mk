@@ -10,6 +10,8 @@ worker_libloaa_worker_a_SOURCES = \
 	worker/features.c worker/features.h \
 	worker/loader.c worker/loader.h \
 	worker/dswrite.c worker/dswrite.h \
-	worker/synth.c worker/synth.h
+	worker/synth.c worker/synth.h \
+	worker/csv.c worker/csv.h \
+	worker/pack.c worker/pack.h
 # orchestration (issue 5): the trial runner and the trial launcher / worker ranks' loop.
 worker_libloaa_worker_a_SOURCES += worker/trial.c worker/trial.h worker/launcher.c worker/launcher.h

@@ -59,10 +59,12 @@ typedef double (*freq_fn)(double frac, const double *p);
 static void add_sweep(float *x, int n, int rate, int t0, int len, double g, freq_fn f, const double *p)
 {
     double phase = 0;
+    int ramp = rate / 200; /* 5 ms on/off ramps: tone steps without broadband clicks */
     for (int i = 0; i < len && t0 + i < n; i++) {
         double frac = (double)i / len;
         phase += 2 * M_PI * f(frac, p) / rate;
-        x[t0 + i] += (float)(g * sin(phase));
+        double e = i < ramp ? (double)i / ramp : len - 1 - i < ramp ? (double)(len - 1 - i) / ramp : 1.0;
+        x[t0 + i] += (float)(g * e * sin(phase));
     }
 }
 

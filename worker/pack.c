@@ -1,0 +1,722 @@
+/*
+ * pack.c - the `loaa pack` recipes (see pack.h): each recipe turns its
+ * release layout into a list of items (file, class, fold or split, cut),
+ * and one writer decodes, checks, optionally resamples or computes fbank,
+ * and shards them.
+ */
+#include "worker/pack.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/dataset.h"
+#include "worker/audio.h"
+#include "worker/csv.h"
+#include "worker/features.h"
+#include "worker/npy.h"
+
+typedef struct item {
+    char *path;   /* the audio file */
+    char *key;
+    char *where;  /* "file.csv:12" or the path, for messages */
+    int label;
+    int group;    /* fold index (0-based) or split (0 train, 1 val, 2 test) */
+    long start, end;
+} item;
+
+typedef struct plan {
+    item *items;
+    int n, cap;
+    char **classes;
+    int n_classes;
+    int folds;        /* > 0: k-fold */
+    int test_is_val;  /* epic-sounds without labelled test */
+    const char *name;
+    int target_length;
+    double mean, std; /* the published statistics, when the recipe knows them */
+} plan;
+
+void loaa_pack_opts_default(loaa_pack_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->shard.samples_per_shard = 1000;
+}
+
+static void plan_free(plan *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        free(p->items[i].path);
+        free(p->items[i].key);
+        free(p->items[i].where);
+    }
+    free(p->items);
+    for (int i = 0; i < p->n_classes; i++)
+        free(p->classes[i]);
+    free(p->classes);
+}
+
+static char *fmt(const char *f, const char *a, const char *b)
+{
+    size_t n = strlen(f) + strlen(a) + (b ? strlen(b) : 0) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, f, a, b ? b : "");
+    return s;
+}
+
+/* A WebDataset key from a relative path: no extension, no dots, only [A-Za-z0-9_/-]. */
+static char *make_key(const char *rel)
+{
+    char *k = strdup(rel);
+    if (!k)
+        return NULL;
+    char *slash = strrchr(k, '/');
+    char *dot = strrchr(slash ? slash : k, '.');
+    if (dot && dot != k)
+        *dot = '\0';
+    for (char *c = k; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' ||
+              *c == '/'))
+            *c = '_';
+    while (k[0] == '/')
+        memmove(k, k + 1, strlen(k));
+    return k;
+}
+
+static loaa_status add_item(plan *p, char *path, char *key, char *where, int label, int group, long start, long end)
+{
+    if (!path || !key || !where) {
+        free(path);
+        free(key);
+        free(where);
+        return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    }
+    if (p->n == p->cap) {
+        int nc = p->cap ? 2 * p->cap : 256;
+        item *ni = realloc(p->items, (size_t)nc * sizeof(item));
+        if (!ni) {
+            free(path);
+            free(key);
+            free(where);
+            return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+        }
+        p->items = ni;
+        p->cap = nc;
+    }
+    p->items[p->n++] = (item){path, key, where, label, group, start, end};
+    return LOAA_OK;
+}
+
+static loaa_status class_set(plan *p, int index, const char *name)
+{
+    if (index < 0 || index > 100000)
+        return loaa_fail(LOAA_ERR_PARSE, "class index %d out of range", index);
+    if (index >= p->n_classes) {
+        char **nc = realloc(p->classes, (size_t)(index + 1) * sizeof(char *));
+        if (!nc)
+            return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+        p->classes = nc;
+        for (int i = p->n_classes; i <= index; i++)
+            p->classes[i] = NULL;
+        p->n_classes = index + 1;
+    }
+    if (p->classes[index] && strcmp(p->classes[index], name))
+        return loaa_fail(LOAA_ERR_PARSE, "class %d is named both '%s' and '%s'", index, p->classes[index], name);
+    if (!p->classes[index] && !(p->classes[index] = strdup(name)))
+        return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    return LOAA_OK;
+}
+
+static int parse_int(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* --- esc50 --- */
+
+static loaa_status recipe_esc50(plan *p, const char *src)
+{
+    char *meta = fmt("%s/meta/esc50.csv", src, NULL);
+    loaa_csv *c;
+    loaa_status st = meta ? loaa_csv_open(meta, &c) : LOAA_ERR_NOMEM;
+    free(meta);
+    if (st)
+        return st;
+    char **f;
+    int n, cf, cfold, ct, ccat;
+    if ((st = loaa_csv_next(c, &f, &n)))
+        goto out;
+    cf = loaa_csv_column(f, n, "filename");
+    cfold = loaa_csv_column(f, n, "fold");
+    ct = loaa_csv_column(f, n, "target");
+    ccat = loaa_csv_column(f, n, "category");
+    if (cf < 0 || cfold < 0 || ct < 0 || ccat < 0) {
+        st = loaa_fail(LOAA_ERR_PARSE, "%s:1: header needs filename, fold, target, category", loaa_csv_path(c));
+        goto out;
+    }
+    p->folds = 5;
+    p->name = "esc50";
+    p->target_length = 512;
+    p->mean = -6.6268077;
+    p->std = 5.358466;
+    while (!(st = loaa_csv_next(c, &f, &n)) && n > 0) {
+        long fold, target;
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d", loaa_csv_path(c), loaa_csv_line(c));
+        if (n <= cf || n <= cfold || n <= ct || n <= ccat || !parse_int(f[cfold], &fold) || fold < 1 || fold > 5 ||
+            !parse_int(f[ct], &target) || target < 0) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: need filename, fold 1..5, target >= 0", where);
+            break;
+        }
+        if ((st = class_set(p, (int)target, f[ccat]))) {
+            st = loaa_fail_prefix(st, "%s: ", where);
+            break;
+        }
+        if ((st = add_item(p, fmt("%s/audio/%s", src, f[cf]), make_key(f[cf]), strdup(where), (int)target, (int)fold - 1, -1,
+                           -1)))
+            break;
+    }
+out:
+    loaa_csv_close(c);
+    return st;
+}
+
+/* --- spc2 --- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+typedef struct strlist {
+    char **s;
+    int n, cap;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 64;
+        char **ns = realloc(l->s, (size_t)nc * sizeof(char *));
+        if (!ns)
+            return 0;
+        l->s = ns;
+        l->cap = nc;
+    }
+    return (l->s[l->n] = strdup(s)) ? (l->n++, 1) : 0;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->s[i]);
+    free(l->s);
+}
+
+static loaa_status read_list(const char *path, strlist *l)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        if (len && !strlist_add(l, line)) {
+            fclose(f);
+            return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+        }
+    }
+    fclose(f);
+    qsort(l->s, l->n, sizeof(char *), cmp_str);
+    return LOAA_OK;
+}
+
+static int in_list(const strlist *l, const char *s)
+{
+    return bsearch(&s, l->s, l->n, sizeof(char *), cmp_str) != NULL;
+}
+
+static loaa_status list_dir(const char *dir, int want_dirs, strlist *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    loaa_status st = LOAA_OK;
+    while ((e = readdir(d)) && !st) {
+        if (e->d_name[0] == '.' || e->d_name[0] == '_')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            continue;
+        size_t len = strlen(e->d_name);
+        int wav = len > 4 && !strcasecmp(e->d_name + len - 4, ".wav");
+        if ((want_dirs && S_ISDIR(sb.st_mode)) || (!want_dirs && S_ISREG(sb.st_mode) && wav))
+            if (!strlist_add(out, e->d_name))
+                st = loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    }
+    closedir(d);
+    qsort(out->s, out->n, sizeof(char *), cmp_str);
+    return st;
+}
+
+static loaa_status recipe_spc2(plan *p, const char *src)
+{
+    strlist val = {0}, test = {0}, words = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/validation_list.txt", src);
+    loaa_status st = read_list(path, &val);
+    snprintf(path, sizeof path, "%s/testing_list.txt", src);
+    if (!st)
+        st = read_list(path, &test);
+    if (!st)
+        st = list_dir(src, 1, &words); /* skips _background_noise_ and hidden folders */
+    if (!st && words.n == 0)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no word folders", src);
+    p->name = "speechcommands-v2";
+    p->target_length = 128;
+    p->mean = -6.845978;
+    p->std = 5.5654526;
+    for (int w = 0; w < words.n && !st; w++) {
+        if ((st = class_set(p, w, words.s[w])))
+            break;
+        strlist files = {0};
+        snprintf(path, sizeof path, "%s/%s", src, words.s[w]);
+        st = list_dir(path, 0, &files);
+        for (int i = 0; i < files.n && !st; i++) {
+            char rel[4096];
+            snprintf(rel, sizeof rel, "%s/%s", words.s[w], files.s[i]);
+            int group = in_list(&test, rel) ? 2 : in_list(&val, rel) ? 1 : 0;
+            st = add_item(p, fmt("%s/%s", src, rel), make_key(rel), fmt("%s/%s", src, rel), w, group, -1, -1);
+        }
+        strlist_free(&files);
+    }
+    strlist_free(&val);
+    strlist_free(&test);
+    strlist_free(&words);
+    return st;
+}
+
+/* --- epic-sounds --- */
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static loaa_status epic_csv(plan *p, const char *csv, const char *audio, int group)
+{
+    loaa_csv *c;
+    loaa_status st = loaa_csv_open(csv, &c);
+    if (st)
+        return st;
+    char **f;
+    int n;
+    if ((st = loaa_csv_next(c, &f, &n))) {
+        loaa_csv_close(c);
+        return st;
+    }
+    int cid = loaa_csv_column(f, n, "annotation_id"), cpart = loaa_csv_column(f, n, "participant_id"),
+        cvid = loaa_csv_column(f, n, "video_id"), cs = loaa_csv_column(f, n, "start_sample"),
+        ce = loaa_csv_column(f, n, "stop_sample"), ccls = loaa_csv_column(f, n, "class"), ccid = loaa_csv_column(f, n, "class_id");
+    if (cid < 0 || cvid < 0 || cs < 0 || ce < 0 || ccls < 0 || ccid < 0) {
+        loaa_csv_close(c);
+        return loaa_fail(LOAA_ERR_PARSE, "%s:1: header needs annotation_id, video_id, start_sample, stop_sample, class, class_id",
+                         csv);
+    }
+    int maxc = cid;
+    int cols[] = {cvid, cs, ce, ccls, ccid, cpart};
+    for (int i = 0; i < 6; i++)
+        maxc = cols[i] > maxc ? cols[i] : maxc;
+    while (!(st = loaa_csv_next(c, &f, &n)) && n > 0) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d", csv, loaa_csv_line(c));
+        long s, e, k;
+        if (n <= maxc || !parse_int(f[cs], &s) || !parse_int(f[ce], &e) || !parse_int(f[ccid], &k) || s < 0 || e <= s || k < 0) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: need start_sample < stop_sample and class_id >= 0", where);
+            break;
+        }
+        if ((st = class_set(p, (int)k, f[ccls]))) {
+            st = loaa_fail_prefix(st, "%s: ", where);
+            break;
+        }
+        char rel[1024];
+        snprintf(rel, sizeof rel, "%s.wav", f[cvid]);
+        char *path = fmt("%s/%s", audio, rel);
+        if (path && !file_exists(path) && cpart >= 0) {
+            free(path);
+            snprintf(rel, sizeof rel, "%s/%s.wav", f[cpart], f[cvid]);
+            path = fmt("%s/%s", audio, rel);
+        }
+        char *key = make_key(f[cid]);
+        if ((st = add_item(p, path, key, strdup(where), (int)k, group, s, e)))
+            break;
+    }
+    loaa_csv_close(c);
+    return st;
+}
+
+static loaa_status recipe_epic(plan *p, const char *src, const loaa_pack_opts *o)
+{
+    char train[4096], val[4096], test[4096], audio[4096];
+    snprintf(train, sizeof train, "%s/EPIC_Sounds_train.csv", src);
+    snprintf(val, sizeof val, "%s/EPIC_Sounds_validation.csv", src);
+    snprintf(test, sizeof test, "%s/EPIC_Sounds_test.csv", src);
+    snprintf(audio, sizeof audio, "%s/audio", src);
+    struct stat sb;
+    if (o->audio_dir)
+        snprintf(audio, sizeof audio, "%s", o->audio_dir);
+    else if (stat(audio, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        snprintf(audio, sizeof audio, "%s", src);
+    p->name = "epic-sounds";
+    p->target_length = 1024;
+    p->mean = -4.2677393; /* AudioSet's: EPIC-SOUNDS has no published AST statistics; use --stats */
+    p->std = 4.5689974;
+    loaa_status st = epic_csv(p, train, audio, 0);
+    if (!st)
+        st = epic_csv(p, val, audio, 1);
+    if (!st && file_exists(test))
+        st = epic_csv(p, test, audio, 2);
+    else
+        p->test_is_val = 1;
+    return st;
+}
+
+/* --- csv --- */
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static loaa_status recipe_csv(plan *p, const char *manifest)
+{
+    loaa_csv *c;
+    loaa_status st = loaa_csv_open(manifest, &c);
+    if (st)
+        return st;
+    char base[4096];
+    snprintf(base, sizeof base, "%s", manifest);
+    char *slash = strrchr(base, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(base, sizeof base, ".");
+    char **f;
+    int n;
+    if ((st = loaa_csv_next(c, &f, &n)) || n == 0) {
+        loaa_csv_close(c);
+        return st ? st : loaa_fail(LOAA_ERR_PARSE, "%s: empty", manifest);
+    }
+    int cp = loaa_csv_column(f, n, "path"), cl = loaa_csv_column(f, n, "label"), csp = loaa_csv_column(f, n, "split"),
+        cf = loaa_csv_column(f, n, "fold"), cs = loaa_csv_column(f, n, "start"), ce = loaa_csv_column(f, n, "end");
+    if (cp < 0 || cl < 0) {
+        loaa_csv_close(c);
+        return loaa_fail(LOAA_ERR_PARSE, "%s:1: header needs path,label[,split][,fold][,start,end]", manifest);
+    }
+    if (csp >= 0 && cf >= 0) {
+        loaa_csv_close(c);
+        return loaa_fail(LOAA_ERR_PARSE, "%s:1: give a split column or a fold column, not both", manifest);
+    }
+    int need = cp > cl ? cp : cl;
+    int opt[] = {csp, cf, cs, ce};
+    for (int i = 0; i < 4; i++)
+        need = opt[i] > need ? opt[i] : need;
+    strlist labels = {0};
+    int maxfold = 0;
+    while (!(st = loaa_csv_next(c, &f, &n)) && n > 0) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d", manifest, loaa_csv_line(c));
+        if (n <= need) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: %d fields, the header has %d", where, n, need + 1);
+            break;
+        }
+        if (!f[cp][0] || !f[cl][0]) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: empty path or label", where);
+            break;
+        }
+        int group = 0;
+        long v, s = -1, e = -1;
+        if (csp >= 0) {
+            const char *sp = f[csp];
+            group = !strcmp(sp, "train") ? 0 : !strcmp(sp, "val") || !strcmp(sp, "valid") || !strcmp(sp, "validation") ? 1
+                    : !strcmp(sp, "test") ? 2 : -1;
+            if (group < 0) {
+                st = loaa_fail(LOAA_ERR_PARSE, "%s: split '%s' is not train, val or test", where, sp);
+                break;
+            }
+        } else if (cf >= 0) {
+            if (!parse_int(f[cf], &v) || v < 1 || v > 100) {
+                st = loaa_fail(LOAA_ERR_PARSE, "%s: fold '%s' is not 1..100", where, f[cf]);
+                break;
+            }
+            group = (int)v - 1;
+            maxfold = v > maxfold ? (int)v : maxfold;
+        } else {
+            uint64_t h = fnv(f[cp]) % 10;
+            group = h < 8 ? 0 : h == 8 ? 1 : 2;
+        }
+        if (cs >= 0 && f[cs][0] && (!parse_int(f[cs], &s) || s < 0)) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: start '%s' is not a sample offset", where, f[cs]);
+            break;
+        }
+        if (ce >= 0 && f[ce][0] && (!parse_int(f[ce], &e) || e <= (s > 0 ? s : 0))) {
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: end '%s' is not a sample offset after start", where, f[ce]);
+            break;
+        }
+        /* labels become class indices after all are seen (sorted names); hold the name in key for now */
+        int k = -1;
+        for (int i = 0; i < labels.n; i++)
+            if (!strcmp(labels.s[i], f[cl]))
+                k = i;
+        if (k < 0) {
+            if (!strlist_add(&labels, f[cl])) {
+                st = loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+                break;
+            }
+            k = labels.n - 1;
+        }
+        char *path = f[cp][0] == '/' ? strdup(f[cp]) : fmt("%s/%s", base, f[cp]);
+        char key[64];
+        snprintf(key, sizeof key, "%08d", p->n);
+        if ((st = add_item(p, path, strdup(key), strdup(where), k, group, s, e)))
+            break;
+    }
+    loaa_csv_close(c);
+    if (!st && p->n == 0)
+        st = loaa_fail(LOAA_ERR_PARSE, "%s: no rows", manifest);
+    if (!st && cf >= 0 && maxfold < 3)
+        st = loaa_fail(LOAA_ERR_PARSE, "%s: a k-fold manifest needs folds 1..K with K >= 3", manifest);
+    if (!st) {
+        /* class order: numeric labels by value, names alphabetically */
+        int numeric = 1;
+        long v;
+        for (int i = 0; i < labels.n; i++)
+            numeric &= parse_int(labels.s[i], &v);
+        int *order = malloc(sizeof(int) * labels.n), *rank = malloc(sizeof(int) * labels.n);
+        for (int i = 0; i < labels.n; i++)
+            order[i] = i;
+        for (int i = 1; i < labels.n; i++)
+            for (int j = i; j > 0; j--) {
+                const char *a = labels.s[order[j - 1]], *b = labels.s[order[j]];
+                long x = 0, y = 0;
+                int gt = numeric ? (parse_int(a, &x), parse_int(b, &y), x > y) : strcmp(a, b) > 0;
+                if (!gt)
+                    break;
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        for (int i = 0; i < labels.n && !st; i++) {
+            rank[order[i]] = i;
+            st = class_set(p, i, labels.s[order[i]]);
+        }
+        for (int i = 0; i < p->n; i++)
+            p->items[i].label = rank[p->items[i].label];
+        free(order);
+        free(rank);
+    }
+    strlist_free(&labels);
+    p->folds = cf >= 0 ? maxfold : 0;
+    p->name = "csv";
+    p->target_length = 1024;
+    p->mean = -4.2677393;
+    p->std = 4.5689974;
+    return st;
+}
+
+/* --- the writer --- */
+
+static loaa_status read_bytes(const char *path, void **out, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
+    if (!b || (len > 0 && fread(b, 1, (size_t)len, f) != (size_t)len)) {
+        free(b);
+        fclose(f);
+        return loaa_fail(LOAA_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    *out = b;
+    *size = (size_t)len;
+    return LOAA_OK;
+}
+
+static const char *audio_ext(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 5 && !strcasecmp(path + n - 5, ".flac"))
+        return "flac";
+    if (n > 4 && !strcasecmp(path + n - 4, ".ogg"))
+        return "ogg";
+    return "wav";
+}
+
+loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir, const loaa_pack_opts *o)
+{
+    plan p;
+    memset(&p, 0, sizeof p);
+    loaa_status st;
+    if (!strcmp(recipe, "esc50"))
+        st = recipe_esc50(&p, source);
+    else if (!strcmp(recipe, "spc2"))
+        st = recipe_spc2(&p, source);
+    else if (!strcmp(recipe, "epic-sounds"))
+        st = recipe_epic(&p, source, o);
+    else if (!strcmp(recipe, "csv"))
+        st = recipe_csv(&p, source);
+    else
+        st = loaa_fail(LOAA_ERR_USAGE, "unknown recipe '%s' (esc50, spc2, epic-sounds, csv)", recipe);
+    for (int i = 0; i < p.n_classes && !st; i++)
+        if (!p.classes[i])
+            st = loaa_fail(LOAA_ERR_PARSE, "%s: class index %d is never named (class ids must be 0..%d without gaps)", source, i,
+                           p.n_classes - 1);
+    if (!st && p.n == 0)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no samples found", source);
+    if (st) {
+        plan_free(&p);
+        return st;
+    }
+    int rate = o->resample > 0 ? o->resample : 16000;
+    json_t *m = json_object(), *classes = json_array(), *fb = json_object();
+    for (int i = 0; i < p.n_classes; i++)
+        json_array_append_new(classes, json_string(p.classes[i]));
+    json_object_set_new(m, "format", json_string("loaa-dataset"));
+    json_object_set_new(m, "version", json_integer(1));
+    json_object_set_new(m, "name", json_string(o->name ? o->name : p.name));
+    json_object_set_new(m, "classes", classes);
+    json_object_set_new(m, "multilabel", json_false());
+    json_object_set_new(m, "kind", json_string("audio"));
+    json_object_set_new(m, "sample_rate", json_integer(rate));
+    json_object_set_new(fb, "num_mel_bins", json_integer(o->mel > 0 ? o->mel : 128));
+    json_object_set_new(m, "fbank", fb);
+    json_object_set_new(m, "target_length", json_integer(o->target_length > 0 ? o->target_length : p.target_length));
+    if (o->features_fbank)
+        json_object_set_new(m, "features", json_string("fbank"));
+    char src[512];
+    snprintf(src, sizeof src, "loaa pack %s", recipe);
+    json_object_set_new(m, "source", json_string(src));
+
+    json_t *probe = json_deep_copy(m), *sp = json_object();
+    json_object_set_new(sp, "train", json_array());
+    json_object_set_new(sp, "val", json_array());
+    json_object_set_new(sp, "test", json_array());
+    json_object_set_new(probe, "splits", sp);
+    char *ptext = json_dumps(probe, 0);
+    json_decref(probe);
+    loaa_dataset *ds = NULL;
+    loaa_featurizer *feat = NULL;
+    loaa_dsw *w = NULL;
+    st = ptext ? loaa_dataset_parse(ptext, outdir, 0, &ds) : loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    free(ptext);
+    if (!st)
+        st = loaa_featurizer_create(ds, 0, &feat);
+    int groups = p.folds > 0 ? p.folds : 3;
+    if (!st)
+        st = loaa_dsw_open(outdir, groups, p.folds > 0, &o->shard, &w);
+    if (!st && p.test_is_val)
+        loaa_dsw_alias(w, 2, 1);
+    double sum = 0, sum2 = 0, count = 0;
+    for (int i = 0; i < p.n && !st; i++) {
+        item *it = &p.items[i];
+        float *wave = NULL;
+        size_t n = 0;
+        int src_rate = 0;
+        st = loaa_audio_read_segment(it->path, it->start, it->end, &wave, &n, &src_rate);
+        if (st) {
+            st = loaa_fail_prefix(st, "%s: ", it->where);
+            break;
+        }
+        int train = p.folds > 0 || it->group == 0;
+        float *raw = NULL;
+        int frames = 0;
+        if (o->features_fbank || (o->stats && train)) {
+            if ((st = loaa_featurizer_raw_wave(feat, wave, n, src_rate, it->path, &raw, &frames))) {
+                free(wave);
+                break;
+            }
+            if (o->stats && train) {
+                size_t cnt = (size_t)frames * loaa_featurizer_rows(feat);
+                for (size_t j = 0; j < cnt; j++) {
+                    sum += raw[j];
+                    sum2 += (double)raw[j] * raw[j];
+                }
+                count += (double)cnt;
+            }
+        }
+        void *data = NULL;
+        size_t size = 0;
+        const char *ext = "wav";
+        if (o->features_fbank) {
+            st = loaa_npy_encode(raw, frames, loaa_featurizer_rows(feat), &data, &size);
+            ext = "npy";
+        } else if (o->resample > 0 && src_rate != o->resample) {
+            float *r;
+            size_t m2;
+            if (!(st = loaa_audio_resample(wave, n, src_rate, o->resample, &r, &m2))) {
+                st = loaa_audio_encode_wav(r, m2, o->resample, 0, &data, &size);
+                free(r);
+            }
+        } else if (it->start >= 0 || it->end >= 0) {
+            st = loaa_audio_encode_wav(wave, n, src_rate, 0, &data, &size);
+        } else {
+            st = read_bytes(it->path, &data, &size);
+            ext = audio_ext(it->path);
+        }
+        free(raw);
+        free(wave);
+        if (!st) {
+            char cls[16];
+            snprintf(cls, sizeof cls, "%d", it->label);
+            st = loaa_dsw_add(w, it->group, it->key, ext, data, size, cls, NULL);
+        }
+        free(data);
+    }
+    if (!st) {
+        double mean = p.mean, sd = p.std;
+        if (o->stats) {
+            if (count <= 0) {
+                st = loaa_fail(LOAA_ERR_CONFIG, "--stats: the training split is empty");
+            } else {
+                mean = sum / count;
+                double var = sum2 / count - mean * mean;
+                sd = var > 0 ? sqrt(var) : 1;
+            }
+        }
+        json_object_set_new(m, "mean", json_real(mean));
+        json_object_set_new(m, "std", json_real(sd));
+    }
+    if (!st) {
+        st = loaa_dsw_finish(w, m);
+        w = NULL;
+    }
+    loaa_dsw_abort(w);
+    loaa_featurizer_free(feat);
+    loaa_dataset_free(ds);
+    json_decref(m);
+    plan_free(&p);
+    return st;
+}
