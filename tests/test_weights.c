@@ -4,6 +4,7 @@
  * transformers naming giving the same model, export -> import exact, and
  * corrupt or mismatched files refused naming the tensor.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +181,106 @@ static void test_adaptation(void)
     TAP_OK(loaa_adapt_pos_embed(out, in, 1, 2, 3, 2, 2) == LOAA_OK && out[0] == 1 && out[1] == 2 && out[2] == 4 &&
                out[3] == 5,
            "crop start is old/2 - new/2 (AST's int() arithmetic)");
+}
+
+/* float -> IEEE half, round to nearest even (normal range only: the fixture's values are small). */
+static uint16_t to_f16(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    uint32_t sign = (b >> 16) & 0x8000u;
+    int e = (int)((b >> 23) & 0xff) - 127 + 15;
+    uint32_t man = b & 0x7fffffu;
+    if (e <= 0)
+        return (uint16_t)sign; /* flush tiny values to zero */
+    uint32_t h = ((uint32_t)e << 10) | (man >> 13);
+    uint32_t rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+/* The timm fixture re-encoded as F16 or BF16, written by hand (loaa's writer only writes F32). */
+static int write_half_copy(const char *dst, int bf16)
+{
+    loaa_st_file *f;
+    if (loaa_st_open(timm_path, &f))
+        return -1;
+    json_t *hdr = json_object();
+    size_t total = 0;
+    for (size_t i = 0; i < loaa_st_count(f); i++)
+        total += loaa_st_tensor_at(f, i)->numel * 2;
+    uint8_t *data = malloc(total ? total : 1);
+    size_t at = 0;
+    for (size_t i = 0; i < loaa_st_count(f); i++) {
+        const loaa_st_tensor *t = loaa_st_tensor_at(f, i);
+        float *v = malloc(t->numel * sizeof(float) + 4);
+        loaa_st_read_f32(f, t, v, t->numel);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++)
+            json_array_append_new(shape, json_integer(t->shape[d]));
+        json_object_set_new(hdr, t->name, json_pack("{s:s, s:o, s:[I,I]}", "dtype", bf16 ? "BF16" : "F16", "shape",
+                                                    shape, "data_offsets", (json_int_t)at,
+                                                    (json_int_t)(at + 2 * t->numel)));
+        for (size_t k = 0; k < t->numel; k++) {
+            uint32_t b;
+            memcpy(&b, &v[k], 4);
+            uint16_t h = bf16 ? (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16) : to_f16(v[k]);
+            data[at++] = (uint8_t)h;
+            data[at++] = (uint8_t)(h >> 8);
+        }
+        free(v);
+    }
+    loaa_st_close(f);
+    char *text = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    FILE *fp = fopen(dst, "wb");
+    uint64_t n = strlen(text);
+    uint8_t lb[8];
+    for (int i = 0; i < 8; i++)
+        lb[i] = (uint8_t)(n >> (8 * i));
+    int bad = !fp || fwrite(lb, 1, 8, fp) != 8 || fwrite(text, 1, n, fp) != n || fwrite(data, 1, total, fp) != total;
+    if (fp)
+        fclose(fp);
+    free(text);
+    free(data);
+    return bad ? -1 : 0;
+}
+
+/* Half-precision files import to the F32 import within the precision of the format. */
+static void test_half_precision(void)
+{
+    loaa_model *ref = NULL;
+    if (model_for(timm_path, 12, 5, LOAA_METHOD_LINEAR, &ref) || loaa_weights_load_backbone(ref, timm_path)) {
+        TAP_OK(0, "reference import: %s", loaa_error_detail());
+        loaa_model_free(ref);
+        return;
+    }
+    for (int bf = 0; bf < 2; bf++) {
+        const char *p = tmp_path(bf ? "bf16.safetensors" : "f16.safetensors");
+        loaa_model *m = NULL;
+        loaa_status st = write_half_copy(p, bf) ? LOAA_ERR_IO : LOAA_OK;
+        if (!st)
+            st = model_for(p, 12, 5, LOAA_METHOD_LINEAR, &m);
+        if (!st)
+            st = loaa_weights_load_backbone(m, p);
+        double worst = 0;
+        size_t n;
+        const loaa_tensor_ref *ra = loaa_model_tensors(ref, &n), *rb = m ? loaa_model_tensors(m, &n) : ra;
+        for (size_t i = 0; !st && i < n; i++) {
+            if (!strncmp(ra[i].name, "head.", 5))
+                continue;
+            for (size_t k = 0; k < numel(&ra[i]); k++) {
+                double scale = fmax(fabs(ra[i].data[k]), 1.0);
+                worst = fmax(worst, fabs((double)ra[i].data[k] - rb[i].data[k]) / scale);
+            }
+        }
+        /* F16 keeps 11 significant bits, BF16 8; the channel sum adds three rounded values of up to ~2 */
+        TAP_OK(!st && worst <= (bf ? 2.5e-2 : 3e-3), "%s file imports like the F32 one (worst relative error %.3g): %s",
+               bf ? "BF16" : "F16", worst, st ? loaa_error_detail() : "ok");
+        loaa_model_free(m);
+    }
+    loaa_model_free(ref);
 }
 
 static void fill_random(float *x, size_t n, uint64_t seed)
@@ -393,6 +494,7 @@ int main(void)
         return 1;
     test_inspect();
     test_adaptation();
+    test_half_precision();
     test_export_round_trip();
     test_bad_files();
     char cmd[128];
