@@ -11,3 +11,7 @@ check_PROGRAMS += tests/test_worker_data
 tests_test_worker_data_SOURCES = tests/test_worker_data.c
 tests_test_worker_data_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_worker_data
+check_PROGRAMS += tests/test_worker_pack
+tests_test_worker_pack_SOURCES = tests/test_worker_pack.c
+tests_test_worker_pack_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_worker_pack

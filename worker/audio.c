@@ -190,6 +190,8 @@ loaa_status loaa_audio_read_segment(const char *path, long start, long end, floa
         return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
     }
     loaa_status st = LOAA_OK;
+    if (start < 0)
+        start = 0;
     if (end < 0)
         end = (long)info.frames;
     if (start < 0 || start >= end || end > info.frames || info.channels < 1 || info.channels > 64)

@@ -31,6 +31,7 @@ loaa_status loaa_csv_open(const char *path, loaa_csv **out)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
     }
     c->f = f;
+    *out = c;
     return LOAA_OK;
 }
 
