@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "worker/launcher.h"
 
 const loaa_command loaa_commands[] = {
     {"help", cmd_help, "show commands, or the full help of one (loaa help CMD; loaa help keys)",
@@ -44,6 +45,30 @@ const loaa_command loaa_commands[] = {
      "fbank .npy float32 [frames, mel]. The backbone's SHA-256 must match the one the adapter records;\n"
      "--backbone none (the default) is for adapters of trials trained from scratch, which hold every\n"
      "weight. --json prints one document with the top classes and the logits of every file.\n"},
+    {"sweep", cmd_sweep, "run a sweep file's trials under mpirun, recording results in SQLite",
+     "usage: mpirun -np N loaa sweep FILE.yaml --db results.db [--artifacts DIR] [--retry-failed]\n"
+     "                  [--max-trials N] [--progress|--no-progress]\n"
+     "       loaa sweep --dry-run FILE.yaml [--db results.db]\n"
+     "Rank 0 coordinates (the only database writer); ranks 1..N-1 train in groups of\n"
+     "ranks_per_trial. Rerunning the same command resumes: finished trials are kept,\n"
+     "interrupted ones continue from their last checkpoint; --retry-failed reruns failed\n"
+     "trials. --artifacts (default: 'artifacts' beside the database) holds checkpoints,\n"
+     "adapter files and per-trial logs. --dry-run prints the expanded trials and their count.\n"},
+    {"train", cmd_train, "train one trial config in this process (no MPI needed)",
+     "usage: loaa train [CONFIG.json] [--KEY VALUE ...] [--out DIR] [--json]\n"
+     "Runs one trial through the sweep's trial runner and prints a line per epoch and the\n"
+     "final metrics (--json: the result as JSON). --out DIR keeps checkpoints and the\n"
+     "adapter file there (and resumes from DIR/last.ckpt).\n"},
+    {"report", cmd_report, "leaderboards and the cross-dataset table of a results database",
+     "usage: loaa report --db results.db [--sweep S] [--dataset D] [--method M] [--where KEY=VALUE ...]\n"
+     "                   [--metric NAME] [--leaderboard] [--cross] [--top N]\n"
+     "                   [--format table|csv|json|markdown] [--html FILE]\n"
+     "--where takes KEY OP VALUE on the trial config (OP: = != < <= > >=). Cells of the\n"
+     "cross-dataset table are mean +- std over seeds and folds. --html writes one\n"
+     "self-contained page with learning curves and comparison charts.\n"},
+    {"export", cmd_export, "copy a finished trial's adapter (or backbone) file out, with a JSON card",
+     "usage: loaa export --db results.db (--trial N | --best --dataset D [--sweep S]) [--metric M]\n"
+     "                   [--backbone] [--out FILE]\n"},
     {"pack", cmd_pack, "turn a dataset on disk (esc50, spc2, epic-sounds, csv) into a loaa dataset folder",
      "usage: loaa pack RECIPE SOURCE OUTDIR [--samples-per-shard N | --bytes-per-shard B]\n"
      "                 [--compress none|gz|zst] [--resample RATE] [--features fbank] [--stats]\n"
@@ -112,6 +137,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const loaa_command *c = find_command(argv[i]);
+    /* Crash isolation: worker ranks fork their trial launcher before MPI_Init (worker/launcher.h). */
+    if (c && c->fn == cmd_sweep) {
+        int dry_run = 0;
+        for (int k = i + 1; k < argc; k++)
+            dry_run |= !strcmp(argv[k], "--dry-run");
+        if (!dry_run)
+            loaa_launcher_prefork();
+    }
     if (!c) {
         fprintf(stderr, "loaa: '%s' is not a loaa command.\n\n", argv[i]);
         print_command_list(stderr);

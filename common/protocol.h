@@ -17,8 +17,9 @@
  *
  * Messages (direction, tag, payload):
  *
- *   coord -> leader  TRIAL   {"trial_id": int, "number": int, "attempt": int,
- *                             "config": {identity keys + execution keys},
+ *   coord -> leader  TRIAL   {"trial_id": int, "attempt": int,
+ *                             "config": {identity keys, canonical},
+ *                             "exec": {execution keys: ranks_per_trial, grid, threads, fault},
  *                             "dir": "ARTIFACTS/SWEEP/HASH16",   trial folder
  *                             "early": bool}   true: wait for ANSWER after EPOCH
  *   leader -> coord  EPOCH   {"trial_id": int, "epoch": int (0-based),

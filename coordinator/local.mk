@@ -5,3 +5,7 @@ coordinator_libloaa_coordinator_a_SOURCES = \
 	coordinator/sweep.c coordinator/sweep.h \
 	coordinator/store.c coordinator/store.h \
 	common/protocol.h
+coordinator_libloaa_coordinator_a_SOURCES += \
+	coordinator/prune.c coordinator/prune.h \
+	coordinator/coordinator.c coordinator/coordinator.h \
+	coordinator/report.c coordinator/report.h

@@ -39,8 +39,8 @@ static const char *const query_text[Q_COUNT] = {
     [Q_TRIAL_LOOKUP] = "SELECT trial_id, state, attempts, exec_json FROM trials WHERE sweep_id = ? AND config_hash = ?",
     [Q_TRIAL_EXEC] = "UPDATE trials SET exec_json = ?, number = ? WHERE trial_id = ?",
     [Q_PARAM_INSERT] = "INSERT OR REPLACE INTO trial_params (trial_id, name, value) VALUES (?,?,?)",
-    [Q_TRIAL_CONFIG] = "SELECT config_json, exec_json, attempts FROM trials WHERE trial_id = ?",
-    [Q_TRIAL_STARTED] = "UPDATE trials SET state = 'running', started = ?, ranks = ?, log_path = ?, error = NULL WHERE trial_id = ?",
+    [Q_TRIAL_CONFIG] = "SELECT config_json, exec_json, attempts, config_hash FROM trials WHERE trial_id = ?",
+    [Q_TRIAL_STARTED] = "UPDATE trials SET state = 'running', started = ?, ranks = ?, log_path = COALESCE(?, log_path), error = NULL WHERE trial_id = ?",
     [Q_METRIC] = "INSERT OR REPLACE INTO trial_metrics (trial_id, epoch, split, name, value) VALUES (?,?,?,?,?)",
     [Q_LAST_EPOCH] = "UPDATE trials SET last_epoch = ? WHERE trial_id = ?",
     [Q_RESULT] = "INSERT OR REPLACE INTO trial_results (trial_id, name, value, best_epoch) VALUES (?,?,?,?)",
@@ -50,7 +50,7 @@ static const char *const query_text[Q_COUNT] = {
         " adapter_path = ?, backbone_export_path = ?, log_path = COALESCE(?, log_path), loaa_version = ?, blas = ?,"
         " scalapack = ?, gemm_backend = ?, host = ?, grid = ?, ranks = COALESCE(?, ranks), error = NULL WHERE trial_id = ?",
     [Q_FAIL_GET] = "SELECT attempts FROM trials WHERE trial_id = ?",
-    [Q_FAIL_SET] = "UPDATE trials SET state = ?, attempts = ?, error = ?, finished = ? WHERE trial_id = ?",
+    [Q_FAIL_SET] = "UPDATE trials SET state = ?, attempts = ?, error = ?, finished = ?, log_path = COALESCE(?, log_path) WHERE trial_id = ?",
 };
 
 struct loaa_store {
@@ -224,6 +224,7 @@ static loaa_status migrate(loaa_store *s)
                          version, latest);
     if (version == latest)
         return LOAA_OK;
+    int initial = version;
     if (!s->writer)
         return loaa_fail(LOAA_ERR_DB, "%s: schema version %d is older than %d; any `loaa sweep` on it migrates it", s->path,
                          version, latest);
@@ -246,7 +247,7 @@ static loaa_status migrate(loaa_store *s)
         free(sql);
         if (st)
             return st;
-        if (version > 0)
+        if (initial > 0) /* a new database is built quietly */
             loaa_info("%s: migrated the schema from version %d to %d", s->path, version, next);
         version = next;
     }
@@ -544,7 +545,8 @@ loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_sto
     return LOAA_OK;
 }
 
-loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts)
+loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts,
+                                    char hash[65])
 {
     sqlite3_stmt *q = stmt(s, Q_TRIAL_CONFIG);
     *config_json = *exec_json = NULL;
@@ -558,6 +560,7 @@ loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **conf
     *config_json = strdup((const char *)sqlite3_column_text(q, 0));
     *exec_json = strdup((const char *)sqlite3_column_text(q, 1));
     *attempts = sqlite3_column_int(q, 2);
+    snprintf(hash, 65, "%s", (const char *)sqlite3_column_text(q, 3));
     sqlite3_reset(q);
     if (!*config_json || !*exec_json) {
         free(*config_json);
@@ -695,8 +698,8 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
     return step_done(s, q, "recording a finished trial");
 }
 
-loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, int crash, int max_attempts,
-                                    int *requeue)
+loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, const char *log_path, int crash,
+                                    int max_attempts, int *requeue)
 {
     loaa_status st;
     *requeue = 0;
@@ -719,7 +722,8 @@ loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char 
     sqlite3_bind_int(q, 2, attempts);
     sqlite3_bind_text(q, 3, error, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(q, 4, loaa_wall_clock());
-    sqlite3_bind_int64(q, 5, trial_id);
+    bind_text_or_null(q, 5, log_path);
+    sqlite3_bind_int64(q, 6, trial_id);
     return step_done(s, q, "recording a failed trial");
 }
 

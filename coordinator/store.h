@@ -103,10 +103,11 @@ typedef struct loaa_store_trial_spec {
 loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_store_trial_spec *t, int64_t *trial_id,
                                  char *state, int *attempts);
 
-/* The stored config and execution settings of a trial; caller frees both. */
-loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts);
+/* The stored config, execution settings, attempts and identity of a trial; caller frees both texts. */
+loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts,
+                                    char hash[65]);
 
-/* running, started now, on a group of `ranks` ranks whose leader is world rank `leader`. */
+/* running, started now, on a group of `ranks` ranks; log_path NULL keeps the recorded one. */
 loaa_status loaa_store_trial_started(loaa_store *s, int64_t trial_id, int ranks, const char *log_path);
 
 /* One epoch's metrics (EPOCH payload's "metrics" object); train_*, val_*, lr go to their splits. */
@@ -120,8 +121,8 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
  * attempt; while attempts < max_attempts the trial goes back to pending and
  * *requeue is 1. Any other failure is final.
  */
-loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, int crash, int max_attempts,
-                                    int *requeue);
+loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, const char *log_path, int crash,
+                                    int max_attempts, int *requeue);
 
 /* Marks the sweep's running trials interrupted (SIGTERM: no attempt counted). */
 loaa_status loaa_store_mark_interrupted(loaa_store *s, int64_t sweep_id);

@@ -473,11 +473,14 @@ static loaa_status run_via_launcher(MPI_Comm world, json_t *msg, json_int_t tria
         consume_line(&out);
         if (!obj)
             continue;
-        const char *type = json_string_value(json_object_get(obj, "type"));
+        char type_buf[16] = "";
+        if (json_is_string(json_object_get(obj, "type")))
+            snprintf(type_buf, sizeof type_buf, "%s", json_string_value(json_object_get(obj, "type")));
+        const char *type = type_buf;
         loaa_status st = LOAA_OK;
-        json_object_del(obj, "type");
+        json_object_del(obj, "type"); /* frees the member: hence the copy above */
         json_object_set_new(obj, "trial_id", json_integer(trial_id));
-        if (type && !strcmp(type, "epoch")) {
+        if (!strcmp(type, "epoch")) {
             st = send_json(world, 0, LOAA_TAG_EPOCH, obj);
             if (!st && early) {
                 json_t *answer;
@@ -489,10 +492,10 @@ static loaa_status run_via_launcher(MPI_Comm world, json_t *msg, json_int_t tria
                     json_decref(answer);
                 }
             }
-        } else if (type && !strcmp(type, "result") && !reported) {
+        } else if (!strcmp(type, "result") && !reported) {
             st = send_json(world, 0, LOAA_TAG_RESULT, obj);
             reported = 1;
-        } else if (type && !strcmp(type, "failed") && !reported) {
+        } else if (!strcmp(type, "failed") && !reported) {
             if (dir) {
                 char log_path[LOAA_PATH_MAX + 64];
                 snprintf(log_path, sizeof log_path, "%s/trial.log", dir);
@@ -500,7 +503,7 @@ static loaa_status run_via_launcher(MPI_Comm world, json_t *msg, json_int_t tria
             }
             st = send_json(world, 0, LOAA_TAG_FAILED, obj);
             reported = 1;
-        } else if (type && !strcmp(type, "exit")) {
+        } else if (!strcmp(type, "exit")) {
             int sig = (int)json_integer_value(json_object_get(obj, "signal"));
             int status = (int)json_integer_value(json_object_get(obj, "status"));
             json_decref(obj);

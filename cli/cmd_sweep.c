@@ -1,0 +1,158 @@
+/*
+ * cmd_sweep.c - `loaa sweep FILE --db DB`: under mpirun, rank 0 coordinates
+ * and ranks 1..N-1 work in groups of ranks_per_trial; with --dry-run, a
+ * plain process prints the expanded trials.
+ *
+ * Every check (sweep file, database lock, chained backbones, expansion)
+ * happens on rank 0 before any worker starts; the outcome is broadcast (a
+ * non-blocking broadcast waited on with back-off, so waiting workers do not
+ * spin), and on failure every rank exits with status 1.
+ */
+#include "config.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/timer.h"
+#include "coordinator/coordinator.h"
+#include "worker/launcher.h"
+
+static int usage_error(const char *what)
+{
+    return loaa_cli_report("sweep", loaa_fail(LOAA_ERR_USAGE, "%s (usage: loaa sweep FILE --db DB [--artifacts DIR] "
+                                                              "[--retry-failed] [--dry-run] [--max-trials N] [--progress|--no-progress])",
+                                              what));
+}
+
+static void wait_request(MPI_Request *req)
+{
+    double wait = 20e-6;
+    int done = 0;
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return;
+        loaa_sleep(wait);
+        wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
+    }
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    loaa_sweep_opts o = {.progress = -1};
+    int dry_run = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--db") && i + 1 < argc)
+            o.db_path = argv[++i];
+        else if (!strcmp(a, "--artifacts") && i + 1 < argc)
+            o.artifacts = argv[++i];
+        else if (!strcmp(a, "--retry-failed"))
+            o.retry_failed = 1;
+        else if (!strcmp(a, "--dry-run"))
+            dry_run = 1;
+        else if (!strcmp(a, "--progress"))
+            o.progress = 1;
+        else if (!strcmp(a, "--no-progress"))
+            o.progress = 0;
+        else if (!strcmp(a, "--max-trials") && i + 1 < argc) {
+            char *end;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end || v < 1)
+                return usage_error("--max-trials needs a positive integer");
+            o.max_trials = v;
+        } else if (a[0] == '-')
+            return usage_error(a);
+        else if (!o.sweep_path)
+            o.sweep_path = a;
+        else
+            return usage_error("more than one sweep file");
+    }
+    if (!o.sweep_path)
+        return usage_error("no sweep file");
+    if (dry_run)
+        return loaa_cli_report("sweep", loaa_sweep_dry_run(&o, stdout));
+    if (!o.db_path)
+        return usage_error("--db is required");
+
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank > 0)
+        loaa_log_set_rank(rank);
+
+    /* info: status, ranks_per_trial, number of groups */
+    int info[3] = {LOAA_OK, 1, 0};
+    loaa_coordinator *c = NULL;
+    if (rank == 0) {
+        loaa_status st;
+        if (size < 2)
+            st = loaa_fail(LOAA_ERR_USAGE, "needs a coordinator and at least one worker: mpirun -np 2 (or more) loaa sweep ...");
+        else
+            st = loaa_coordinator_open(&c, &o);
+        if (!st) {
+            info[1] = loaa_coordinator_ranks_per_trial(c);
+            info[2] = (size - 1) / info[1];
+            if (info[2] == 0)
+                st = loaa_fail(LOAA_ERR_CONFIG, "ranks_per_trial %d needs at least %d ranks (one coordinator + one group), got %d",
+                               info[1], info[1] + 1, size);
+            else if ((size - 1) % info[1])
+                loaa_warn("%d worker ranks do not divide into groups of %d: %d rank(s) stay idle", size - 1, info[1],
+                          (size - 1) % info[1]);
+        }
+        info[0] = st;
+        if (st)
+            loaa_cli_report("sweep", st);
+    }
+    MPI_Request req;
+    MPI_Ibcast(info, 3, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    wait_request(&req);
+    if (info[0] != LOAA_OK) {
+        loaa_coordinator_close(c);
+        loaa_launcher_shutdown();
+        MPI_Finalize();
+        return info[0] == LOAA_ERR_USAGE ? 2 : 1;
+    }
+    int rpt = info[1], n_groups = info[2];
+    int color = rank == 0 ? 0 : ((rank - 1) / rpt < n_groups ? 1 + (rank - 1) / rpt : MPI_UNDEFINED);
+    MPI_Comm group;
+    MPI_Comm_split(MPI_COMM_WORLD, color, rank, &group);
+
+    loaa_status st = LOAA_OK;
+    if (rank == 0) {
+        int *leaders = malloc((size_t)n_groups * sizeof *leaders);
+        if (!leaders) {
+            st = loaa_fail(LOAA_ERR_NOMEM, "out of memory");
+        } else {
+            for (int g = 0; g < n_groups; g++)
+                leaders[g] = 1 + g * rpt;
+            st = loaa_coordinator_run(c, MPI_COMM_WORLD, leaders, n_groups);
+            if (st) {
+                loaa_cli_report("sweep", st);
+                /* The workers wait for work that will not come: end the job. */
+                loaa_coordinator_close(c);
+                c = NULL;
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+            free(leaders);
+        }
+        loaa_coordinator_close(c);
+    } else if (group != MPI_COMM_NULL) {
+        st = loaa_worker_run(MPI_COMM_WORLD, group);
+        if (st) {
+            loaa_cli_report("sweep", st);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    loaa_launcher_shutdown();
+    if (group != MPI_COMM_NULL)
+        MPI_Comm_free(&group);
+    MPI_Finalize();
+    return st ? 1 : 0;
+}

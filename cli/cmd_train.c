@@ -1,0 +1,103 @@
+/*
+ * cmd_train.c - `loaa train [CONFIG.json] [--KEY VALUE ...] [--out DIR]`:
+ * one trial in this process through the sweep's trial runner, for
+ * debugging and for users without MPI. Prints a line per epoch and the
+ * final metrics (--json: the RESULT payload of common/protocol.h).
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/status.h"
+#include "worker/trial.h"
+
+static char *read_file_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *p = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!p) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    loaa_config cfg;
+    loaa_status st;
+    const char *out_dir = NULL;
+    int as_json = 0, i = 1;
+    loaa_config_defaults(&cfg);
+    if (i < argc && strncmp(argv[i], "--", 2) != 0) {
+        char *text = read_file_text(argv[i]);
+        if (!text)
+            return loaa_cli_report("train", loaa_fail(LOAA_ERR_IO, "%s: cannot read", argv[i]));
+        st = loaa_config_parse(&cfg, text);
+        free(text);
+        if (st)
+            return loaa_cli_report("train", loaa_fail_prefix(st, "%s: ", argv[i]));
+        i++;
+    }
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+            continue;
+        }
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
+            return loaa_cli_report("train", loaa_fail(LOAA_ERR_USAGE, "expected --KEY VALUE, got '%s'", argv[i]));
+        if (!strcmp(argv[i], "--out"))
+            out_dir = argv[i + 1];
+        else if ((st = loaa_config_set_text(&cfg, argv[i] + 2, argv[i + 1])))
+            return loaa_cli_report("train", st);
+        i++;
+    }
+    if ((st = loaa_config_validate(&cfg)))
+        return loaa_cli_report("train", st);
+    if (cfg.backbone_kind == LOAA_BACKBONE_SWEEP)
+        return loaa_cli_report("train", loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': {sweep, best} is resolved by `loaa sweep`; "
+                                                                   "give the file (see `loaa export --best`)"));
+    loaa_trial_opts opts = {.dir = out_dir, .resume = 1, .group = MPI_COMM_NULL, .print_epochs = !as_json};
+    loaa_trial_result r;
+    if ((st = loaa_trial_run(&cfg, &opts, NULL, &r)))
+        return loaa_cli_report("train", st);
+    if (as_json) {
+        json_t *obj = loaa_trial_result_json(&r);
+        char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(obj);
+        if (!text)
+            return loaa_cli_report("train", loaa_fail(LOAA_ERR_NOMEM, "out of memory"));
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
+    printf("best epoch %d of %d (select_on %s)%s\n", r.best_epoch + 1, r.epochs_run, cfg.select_on, r.pruned ? ", stopped early" : "");
+    printf("val_acc %.4f  val_loss %.4f  val_map %.4f\n", r.val_acc, r.val_loss, r.val_map);
+    printf("test_acc %.4f  test_top5 %.4f  test_map %.4f  test_mpca %.4f\n", r.test_acc, r.test_top5, r.test_map, r.test_mpca);
+    printf("trainable %lld of %lld parameters (%.2f%%), %.1f samples/s, %.1f s, peak RSS %.1f MiB\n", r.trainable_params,
+           r.total_params, r.total_params ? 100.0 * (double)r.trainable_params / (double)r.total_params : 0.0, r.samples_per_s,
+           r.seconds, r.peak_rss / 1048576.0);
+    if (r.adapter[0])
+        printf("adapter %s\n", r.adapter);
+    return 0;
+}
