@@ -267,6 +267,47 @@ static void test_adapter_files(void)
     loaa_model_free(a);
 }
 
+static int same_fbank(const loaa_fbank_opts *a, const loaa_fbank_opts *b)
+{
+    return a->num_mel_bins == b->num_mel_bins && a->frame_shift_ms == b->frame_shift_ms &&
+           a->frame_length_ms == b->frame_length_ms && a->window == b->window && a->blackman_coeff == b->blackman_coeff &&
+           a->preemphasis == b->preemphasis && a->low_freq == b->low_freq && a->high_freq == b->high_freq &&
+           a->dither == b->dither && a->energy_floor == b->energy_floor && a->vtln_warp == b->vtln_warp &&
+           a->htk_compat == b->htk_compat && a->use_energy == b->use_energy && a->raw_energy == b->raw_energy &&
+           a->remove_dc_offset == b->remove_dc_offset && a->round_to_power_of_two == b->round_to_power_of_two &&
+           a->snip_edges == b->snip_edges && a->subtract_mean == b->subtract_mean &&
+           a->use_log_fbank == b->use_log_fbank && a->use_power == b->use_power && a->window == LOAA_WINDOW_HAMMING &&
+           a->snip_edges == 0 && a->dither == 0.5;
+}
+
+/* The front end written into adapter files rebuilds the same feature settings. */
+static void test_frontend_json(void)
+{
+    const char *text = "{\"format\":\"loaa-dataset\",\"version\":1,\"name\":\"x\",\"classes\":[\"a\",\"b\"],"
+                       "\"sample_rate\":22050,\"fbank\":{\"num_mel_bins\":40,\"window\":\"hamming\",\"dither\":0.5,"
+                       "\"snip_edges\":false,\"frame_shift_ms\":12.5},\"target_length\":300,\"mean\":-3.25,\"std\":2.5,"
+                       "\"multilabel\":true,\"splits\":{\"train\":[\"a.tar\"],\"val\":[],\"test\":[]}}";
+    loaa_dataset *ds = NULL, *back = NULL;
+    loaa_status st = loaa_dataset_parse(text, ".", 0, &ds);
+    char *fe = st ? NULL : loaa_dataset_frontend_json(ds, 0);
+    TAP_OK(fe != NULL, "front-end JSON of a dataset: %s", fe ? fe : loaa_error_detail());
+    if (fe) {
+        char whole[4096];
+        snprintf(whole, sizeof whole, "{\"format\":\"loaa-dataset\",\"version\":1,\"name\":\"y\",\"classes\":[\"a\",\"b\"],"
+                 "\"splits\":{\"train\":[],\"val\":[],\"test\":[]},%s", fe + 1);
+        st = loaa_dataset_parse(whole, ".", 0, &back);
+        TAP_OK(st == LOAA_OK && loaa_dataset_sample_rate(back) == 22050 && loaa_dataset_num_mel(back) == 40 &&
+                   loaa_dataset_target_length(back) == 300 && loaa_dataset_mean(back) == -3.25 &&
+                   loaa_dataset_std(back) == 2.5 && loaa_dataset_multilabel(back) &&
+                   same_fbank(loaa_dataset_fbank(back), loaa_dataset_fbank(ds)),
+               "it parses back to the same sample rate, fbank settings, length and statistics: %s",
+               st ? loaa_error_detail() : "ok");
+    }
+    free(fe);
+    loaa_dataset_free(ds);
+    loaa_dataset_free(back);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/loaa-test-ckpt-XXXXXX");
@@ -283,6 +324,7 @@ int main(void)
     }
     test_round_trip();
     test_adapter_files();
+    test_frontend_json();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
