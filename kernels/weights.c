@@ -305,6 +305,21 @@ loaa_status loaa_weights_configure(const loaa_backbone_info *info, loaa_config *
     return LOAA_OK;
 }
 
+loaa_status loaa_weights_prepare(loaa_config *cfg, loaa_model_shape *shape)
+{
+    if (cfg->backbone_kind == LOAA_BACKBONE_SWEEP)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': the sweep '%s' must be resolved to a file first", cfg->backbone);
+    if (cfg->backbone_kind == LOAA_BACKBONE_PATH) {
+        loaa_backbone_info bi;
+        loaa_status st = loaa_weights_inspect(cfg->backbone, &bi);
+        if (!st)
+            st = loaa_weights_configure(&bi, cfg, shape);
+        if (st)
+            return st;
+    }
+    return loaa_config_validate(cfg);
+}
+
 /* ---- import ---- */
 
 typedef struct plan_item {

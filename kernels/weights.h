@@ -71,6 +71,15 @@ loaa_status loaa_weights_inspect_file(const struct loaa_st_file *f, loaa_backbon
 loaa_status loaa_weights_configure(const loaa_backbone_info *info, loaa_config *cfg, loaa_model_shape *shape);
 
 /*
+ * The two calls above for a trial: with backbone_kind LOAA_BACKBONE_PATH,
+ * inspects cfg->backbone and configures cfg and shape from it, then
+ * validates cfg; with LOAA_BACKBONE_NONE only validates (shape->dist_token
+ * left as is). A sweep-named backbone must have been resolved to a path
+ * (LOAA_ERR_CONFIG otherwise). Errors name the file.
+ */
+loaa_status loaa_weights_prepare(loaa_config *cfg, loaa_model_shape *shape);
+
+/*
  * Copies every backbone tensor of the file into m after adaptation (all but
  * the head; adapters and LoRA untouched). The model must have the file's
  * dim, depth, MLP width and special tokens (LOAA_ERR_SHAPE naming the

@@ -110,6 +110,15 @@ static void test_inspect(void)
            "transformers naming with prefix 'deit.' recognised: %s", st ? loaa_error_detail() : "ok");
     loaa_config c = base_config();
     loaa_model_shape shape = {0};
+    loaa_config t = base_config();
+    loaa_model_shape tshape = {0};
+    loaa_config_set_text(&t, "backbone", hf_path);
+    TAP_OK(t.backbone_kind == LOAA_BACKBONE_PATH && loaa_weights_prepare(&t, &tshape) == LOAA_OK && t.dim == 8 &&
+               t.depth == 2 && tshape.dist_token == 1,
+           "prepare: a trial naming the backbone file gets its architecture: %s", loaa_error_detail());
+    loaa_config_set_text(&t, "backbone", "/nonexistent/vit.safetensors");
+    TAP_OK(loaa_weights_prepare(&t, &tshape) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "/nonexistent/vit"),
+           "prepare: a missing backbone file is named");
     c.heads = 3; /* a trial setting for another dim must not survive */
     TAP_OK(loaa_weights_configure(&bi, &c, &shape) == LOAA_OK && loaa_config_validate(&c) == LOAA_OK && c.dim == 8 &&
                c.depth == 2 && c.heads == 1 && (int)(c.mlp_ratio * c.dim) == 16 && shape.dist_token == 1 &&
