@@ -414,6 +414,18 @@ loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, flo
         return loaa_fail(LOAA_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16)",
                          f->path, t->name, t->dtype_name);
     const uint8_t *src = f->data + t->begin;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (t->dtype == LOAA_ST_F32 && dst) {
+        /* Bulk copy (the mapping may be unaligned, memcpy does not mind), then the finiteness scan. */
+        if (count)
+            memcpy(dst, src, count * sizeof(float));
+        for (size_t i = 0; i < count; i++)
+            if (!isfinite(dst[i]))
+                return loaa_fail(LOAA_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s", f->path, t->name, i,
+                                 isnan(dst[i]) ? "NaN" : "Inf");
+        return LOAA_OK;
+    }
+#endif
     for (size_t i = 0; i < count; i++) {
         float x;
         if (t->dtype == LOAA_ST_F32) {
@@ -611,6 +623,10 @@ static int write_all(int fd, const void *buf, size_t n)
 
 static int write_tensor(int fd, const w_entry *e)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The disk order already: a checkpoint of a full fine-tune is a gigabyte, so no copy. */
+    return e->numel ? write_all(fd, e->data, e->numel * sizeof(float)) : 0;
+#endif
     /* Little-endian on disk: convert through a small buffer so big-endian hosts stay correct. */
     uint8_t buf[4096];
     size_t fill = 0;
