@@ -175,13 +175,18 @@ static void gelu_deriv_range(void *arg, size_t begin, size_t end)
 {
     const ew_job *j = arg;
     const float inv_sqrt_2pi = 0.3989422804014327f;
-    float *out = j->out, *deriv = j->deriv;
-    const float *inp = j->a;
-    for (size_t i = begin; i < end; i++) {
-        float x = inp[i];
-        float cdf = gauss_cdf(x);
-        out[i] = x * cdf;
-        deriv[i] = cdf + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
+    float *restrict out = j->out, *restrict deriv = j->deriv;
+    /* deriv usually overwrites inp in place: staging a block keeps the loop free of aliasing, so it vectorises */
+    float buf[256];
+    for (size_t i0 = begin; i0 < end; i0 += 256) {
+        size_t n = end - i0 < 256 ? end - i0 : 256;
+        memcpy(buf, j->a + i0, n * sizeof(float));
+        for (size_t i = 0; i < n; i++) {
+            float x = buf[i];
+            float cdf = gauss_cdf(x);
+            out[i0 + i] = x * cdf;
+            deriv[i0 + i] = cdf + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
+        }
     }
 }
 
@@ -228,6 +233,67 @@ void loaa_mul(float *out, const float *a, const float *b, size_t n)
     loaa_parallel_for(n, 32768, mul_range, &j);
 }
 
+/*
+ * Row reductions in 8 interleaved lanes: a fixed order (so results do not
+ * depend on threads or alignment) that the compiler can vectorise without
+ * -ffast-math.
+ */
+static inline float row_max(const float *restrict r, int n)
+{
+    float m[8];
+    int k = 0;
+    for (int l = 0; l < 8; l++)
+        m[l] = r[0];
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++)
+            m[l] = r[k + l] > m[l] ? r[k + l] : m[l];
+    float mx = m[0];
+    for (int l = 1; l < 8; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    for (; k < n; k++)
+        mx = r[k] > mx ? r[k] : mx;
+    return mx;
+}
+
+static inline float row_dot(const float *restrict a, const float *restrict b, int n)
+{
+    float s[8] = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += a[k + l] * b[k + l];
+    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; k < n; k++)
+        t += a[k] * b[k];
+    return t;
+}
+
+static inline float row_sum(const float *restrict a, int n)
+{
+    float s[8] = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += a[k + l];
+    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; k < n; k++)
+        t += a[k];
+    return t;
+}
+
+/* r (n) = exp(r - mx), staged through a buffer: the in-place loop does not vectorise */
+static inline void exp_shift_row(float *r, int n, float mx)
+{
+    float buf[256];
+    for (int k0 = 0; k0 < n; k0 += 256) {
+        int m = n - k0 < 256 ? n - k0 : 256;
+        memcpy(buf, r + k0, m * sizeof(float));
+        float *restrict o = r + k0;
+        for (int k = 0; k < m; k++)
+            o[k] = fast_expf(buf[k] - mx);
+    }
+}
+
 typedef struct rows_job {
     float *a;
     const float *p;
@@ -241,24 +307,11 @@ static void softmax_range(void *arg, size_t begin, size_t end)
     int n = j->n;
     for (size_t i = begin; i < end; i++) {
         float *r = j->a + i * n;
-        float mx = r[0];
-        for (int k = 1; k < n; k++)
-            mx = r[k] > mx ? r[k] : mx;
-        for (int k = 0; k < n; k++)
-            r[k] = fast_expf(r[k] - mx);
-        float s = 0;
-        for (int k = 0; k < n; k++)
-            s += r[k];
-        float inv = 1.0f / s;
+        exp_shift_row(r, n, row_max(r, n));
+        float inv = 1.0f / row_sum(r, n);
         for (int k = 0; k < n; k++)
             r[k] *= inv;
     }
-}
-
-static void softmax_rows(float *a, int rows, int n)
-{
-    rows_job j = {.a = a, .n = n};
-    loaa_parallel_for(rows, 8, softmax_range, &j);
 }
 
 /* d (rows,n) <- scale * P (d - rowsum(P d)): softmax backward with the score scale folded in */
@@ -269,52 +322,81 @@ static void softmax_back_range(void *arg, size_t begin, size_t end)
     for (size_t i = begin; i < end; i++) {
         const float *p = j->p + i * n;
         float *d = j->a + i * n;
-        float s = 0;
-        for (int k = 0; k < n; k++)
-            s += p[k] * d[k];
+        float s = row_dot(p, d, n);
         for (int k = 0; k < n; k++)
             d[k] = j->scale * p[k] * (d[k] - s);
     }
 }
 
+/*
+ * Attention runs one (sample, head) pair per task on the pool, each task's
+ * GEMMs single-threaded: the per-head products (N x N x D/H) are too small
+ * for OpenBLAS to split well, and the pairs are independent.
+ */
+typedef struct att_job {
+    float *out, *att, *dqkv, *scratch;
+    const float *qkv, *dout, *catt;
+    int N, D, H;
+    float scale;
+} att_job;
+
+static void att_forward_range(void *arg, size_t begin, size_t end)
+{
+    const att_job *j = arg;
+    int N = j->N, D = j->D, H = j->H, hd = D / H;
+    size_t nn = (size_t)N * N;
+    loaa_gemm_ctx g;
+    loaa_gemm_ctx_init(&g);
+    for (size_t i = begin; i < end; i++) {
+        size_t b = i / H, h = i % H;
+        const float *q = j->qkv + b * N * 3 * D + h * hd;
+        float *a = j->att + i * nn;
+        /* scores (N,N) = scale * Q_h K_h^T; softmax; out_h (N,hd) = P V_h into the merged-heads layout */
+        loaa_gemm_local(&g, 0, 1, N, N, hd, j->scale, q, 3 * D, q + D, 3 * D, 0.0f, a, N);
+        rows_job sj = {.a = a, .n = N};
+        softmax_range(&sj, 0, N);
+        loaa_gemm_local(&g, 0, 0, N, hd, N, 1.0f, a, N, q + 2 * D, 3 * D, 0.0f, j->out + b * N * D + h * hd, D);
+    }
+}
+
 void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const float *qkv, int B, int N, int D, int H)
 {
-    int hd = D / H;
-    float scale = 1.0f / sqrtf((float)hd);
+    att_job j = {.out = out, .att = att, .qkv = qkv, .N = N, .D = D, .H = H, .scale = 1.0f / sqrtf((float)(D / H))};
+    loaa_parallel_for_blas1((size_t)B * H, 1, att_forward_range, &j);
+    g->flops += 4.0 * B * H * N * N * (D / H);
+}
+
+static void att_backward_range(void *arg, size_t begin, size_t end)
+{
+    const att_job *j = arg;
+    int N = j->N, D = j->D, H = j->H, hd = D / H;
     size_t nn = (size_t)N * N;
-    for (int b = 0; b < B; b++) {
-        const float *q = qkv + (size_t)b * N * 3 * D;
-        float *a = att + (size_t)b * H * nn;
-        /* scores (H,N,N) = scale * Q_h K_h^T, the heads side by side in the qkv rows */
-        loaa_gemm_strided_batched(g, 0, 1, N, N, hd, scale, q, 3 * D, hd, q + D, 3 * D, hd, 0.0f, a, N, nn, H);
-        softmax_rows(a, H * N, N);
-        /* out_h (N,hd) = P_h V_h, written straight into the merged-heads layout */
-        loaa_gemm_strided_batched(g, 0, 0, N, hd, N, 1.0f, a, N, nn, q + 2 * D, 3 * D, hd, 0.0f,
-                                  out + (size_t)b * N * D, D, hd, H);
+    loaa_gemm_ctx g;
+    loaa_gemm_ctx_init(&g);
+    for (size_t i = begin; i < end; i++) {
+        size_t b = i / H, h = i % H;
+        const float *q = j->qkv + b * N * 3 * D + h * hd;
+        const float *a = j->catt + i * nn;
+        const float *dy = j->dout + b * N * D + h * hd;
+        float *dq = j->dqkv + b * N * 3 * D + h * hd;
+        float *ds = j->scratch + i * nn;
+        /* dP (N,N) = dY_h V_h^T; dV_h = P^T dY_h; dS = scale P (dP - rowsum(P dP)); dQ_h = dS K_h; dK_h = dS^T Q_h */
+        loaa_gemm_local(&g, 0, 1, N, N, hd, 1.0f, dy, D, q + 2 * D, 3 * D, 0.0f, ds, N);
+        loaa_gemm_local(&g, 1, 0, N, hd, N, 1.0f, a, N, dy, D, 0.0f, dq + 2 * D, 3 * D);
+        rows_job sj = {.a = ds, .p = a, .n = N, .scale = j->scale};
+        softmax_back_range(&sj, 0, N);
+        loaa_gemm_local(&g, 0, 0, N, hd, N, 1.0f, ds, N, q + D, 3 * D, 0.0f, dq, 3 * D);
+        loaa_gemm_local(&g, 1, 0, N, hd, N, 1.0f, ds, N, q, 3 * D, 0.0f, dq + D, 3 * D);
     }
 }
 
 void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                              const float *att, int B, int N, int D, int H)
 {
-    int hd = D / H;
-    float scale = 1.0f / sqrtf((float)hd);
-    size_t nn = (size_t)N * N;
-    for (int b = 0; b < B; b++) {
-        const float *q = qkv + (size_t)b * N * 3 * D;
-        const float *a = att + (size_t)b * H * nn;
-        const float *dy = dout + (size_t)b * N * D;
-        float *dq = dqkv + (size_t)b * N * 3 * D;
-        /* dP_h (N,N) = dY_h V_h^T */
-        loaa_gemm_strided_batched(g, 0, 1, N, N, hd, 1.0f, dy, D, hd, q + 2 * D, 3 * D, hd, 0.0f, scratch, N, nn, H);
-        /* dV_h (N,hd) = P_h^T dY_h */
-        loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, a, N, nn, dy, D, hd, 0.0f, dq + 2 * D, 3 * D, hd, H);
-        rows_job sj = {.a = scratch, .p = a, .n = N, .scale = scale};
-        loaa_parallel_for((size_t)H * N, 8, softmax_back_range, &sj);
-        /* dQ_h = dS K_h; dK_h = dS^T Q_h */
-        loaa_gemm_strided_batched(g, 0, 0, N, hd, N, 1.0f, scratch, N, nn, q + D, 3 * D, hd, 0.0f, dq, 3 * D, hd, H);
-        loaa_gemm_strided_batched(g, 1, 0, N, hd, N, 1.0f, scratch, N, nn, q, 3 * D, hd, 0.0f, dq + D, 3 * D, hd, H);
-    }
+    att_job j = {.dqkv = dqkv, .scratch = scratch, .dout = dout, .qkv = qkv, .catt = att, .N = N, .D = D, .H = H,
+                 .scale = 1.0f / sqrtf((float)(D / H))};
+    loaa_parallel_for_blas1((size_t)B * H, 1, att_backward_range, &j);
+    g->flops += 8.0 * B * H * N * N * (D / H);
 }
 
 /* The token a tap reads for token n of a sample, or -1 (zero padding / special token off-centre). */

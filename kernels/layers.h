@@ -66,7 +66,7 @@ void loaa_mul(float *out, const float *a, const float *b, size_t n);
  * laid out [q | k | v], head h at columns h*D/H.. of each part.
  */
 void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const float *qkv, int B, int N, int D, int H);
-/* dqkv (B,N,3D) overwritten; scratch (H,N,N); from dout (B,N,D) */
+/* dqkv (B,N,3D) overwritten; scratch (B,H,N,N); from dout (B,N,D) */
 void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                              const float *att, int B, int N, int D, int H);
 

@@ -78,7 +78,7 @@ typedef struct acts_t {
     float *logits, *dlogits;         /* (B,C) */
     /* backward scratch, one block's worth */
     float *dres, *dln, *dqkv, *datty; /* (R,D), (R,D), (R,3D), (R,D) */
-    float *datt;                      /* (H,N,N) */
+    float *datt;                      /* (B,H,N,N) */
     float *dfc;                       /* (R,Hm) */
     float *daz, *dah, *dlr;           /* (R,k*r), (R,r), (R,r) */
     float *dpooled;                   /* (B,D) */
@@ -313,7 +313,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE(a->dln, R * D);
         CARVE(a->dqkv, R * 3 * D);
         CARVE(a->datty, R * D);
-        CARVE(a->datt, (size_t)H * N * N);
+        CARVE(a->datt, (size_t)B * H * N * N);
         CARVE(a->dfc, R * Hm);
         int kmax = m->taps[0].k > m->taps[1].k ? m->taps[0].k : m->taps[1].k;
         if (r > 0) {

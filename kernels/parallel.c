@@ -1,6 +1,7 @@
 /* parallel.c - the persistent thread pool behind loaa_parallel_for (see parallel.h). */
 #include "config.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -26,6 +27,14 @@ static void run_part(size_t part)
     size_t begin = pool.n * part / pool.parts, end = pool.n * (part + 1) / pool.parts;
     if (begin < end)
         pool.fn(pool.ctx, begin, end);
+}
+
+/* loaa_parallel_for_blas1 sets BLAS to one thread while the pool still runs with the caller's count */
+static int pool_threads_override;
+
+static int pool_threads(void)
+{
+    return pool_threads_override ? pool_threads_override : loaa_kernels_threads();
 }
 
 /* serialises whole jobs, so two models trained from two threads never share a job slot */
@@ -55,7 +64,7 @@ static void *worker(void *arg)
 /* Starts the workers for the current thread count; called with the lock held. */
 static void ensure_pool(void)
 {
-    int want = loaa_kernels_threads() - 1;
+    int want = pool_threads() - 1;
     if (want > MAX_THREADS - 1)
         want = MAX_THREADS - 1;
     pid_t me = getpid();
@@ -82,7 +91,7 @@ void loaa_parallel_for(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t 
 {
     if (n == 0)
         return;
-    size_t parts = loaa_kernels_threads();
+    size_t parts = pool_threads();
     if (min_chunk < 1)
         min_chunk = 1;
     if (parts > n / min_chunk)
@@ -116,4 +125,19 @@ void loaa_parallel_for(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t 
         pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&job_mu);
+}
+
+void loaa_parallel_for_blas1(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t begin, size_t end), void *ctx)
+{
+    int threads = loaa_kernels_threads();
+    if (threads <= 1 || n < 2 * min_chunk) {
+        fn(ctx, 0, n);
+        return;
+    }
+    /* the pool keeps its size: it was sized from the count that is restored below */
+    openblas_set_num_threads(1);
+    pool_threads_override = threads;
+    loaa_parallel_for(n, min_chunk, fn, ctx);
+    pool_threads_override = 0;
+    openblas_set_num_threads(threads);
 }

@@ -19,4 +19,10 @@
 /* fn(ctx, begin, end) over [0, n) in contiguous ranges; at least min_chunk items per range. */
 void loaa_parallel_for(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t begin, size_t end), void *ctx);
 
+/*
+ * The same, for tasks that call GEMMs themselves: BLAS runs single-threaded
+ * inside (each pool thread one product) and gets its thread count back after.
+ */
+void loaa_parallel_for_blas1(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t begin, size_t end), void *ctx);
+
 #endif

@@ -210,7 +210,7 @@ static void test_attention(void)
     size_t nq = 2 * 5 * 24, no = 2 * 5 * 8;
     t.qkv = randn(nq, 1), t.out = zeros(no), t.att = zeros(2 * 2 * 25), t.wo = randn(no, 1);
     att_eval(&t);
-    float *dqkv = zeros(nq), *scratch = zeros(2 * 25);
+    float *dqkv = zeros(nq), *scratch = zeros(2 * 2 * 25);
     loaa_attention_backward(&G, dqkv, scratch, t.wo, t.qkv, t.att, t.B, t.N, t.D, t.H);
     check_dir("attention d qkv", t.qkv, dqkv, nq, att_eval, &t, 1e-2, 2e-3);
     /* against a direct evaluation of one head of one sample */
