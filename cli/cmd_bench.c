@@ -31,9 +31,11 @@ typedef struct bench_sub {
 } bench_sub;
 
 static int bench_step(int argc, char **argv);
+int loaa_bench_data(int argc, char **argv); /* cli/cmd_bench_data.c */
 
 static const bench_sub bench_subs[] = {
     {"step", bench_step, "time training steps of one model/method configuration"},
+    {"data", loaa_bench_data, "clips/s of read + decode + resample + fbank on one thread"},
     {NULL, NULL, NULL},
 };
 

@@ -9,3 +9,4 @@ loaa_SOURCES += cli/cmd_synth.c
 loaa_SOURCES += cli/cmd_predict.c
 loaa_SOURCES += cli/cmd_bench_gemm.c
 loaa_SOURCES += cli/cmd_pack.c
+loaa_SOURCES += cli/cmd_bench_data.c

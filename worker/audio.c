@@ -68,7 +68,8 @@ static sf_count_t vio_write(const void *ptr, sf_count_t count, void *u)
 
 static sf_count_t vio_tell(void *u) { return ((membuf *)u)->pos; }
 
-static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **out, size_t *n,
+/* Reads all frames, down-mixed, into *buf (grown as needed; *cap in samples). */
+static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **buf, size_t *cap, size_t *n,
                                   int *rate)
 {
     if (info->channels < 1 || info->channels > 64 || info->samplerate < 1 || info->samplerate > 1000000)
@@ -78,68 +79,63 @@ static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *
         return loaa_fail(LOAA_ERR_LIMIT, "%s: %lld samples per channel, over the limit of %ld", name,
                          (long long)info->frames, LOAA_AUDIO_MAX_FRAMES);
     /* Some formats (Ogg, streamed WAV) report no length: read in chunks until EOF. */
-    size_t cap = info->frames > 0 && info->frames < SF_COUNT_MAX ? (size_t)info->frames : 16384;
+    size_t want = info->frames > 0 && info->frames < SF_COUNT_MAX ? (size_t)info->frames + 1 : 16384;
     int ch = info->channels;
-    float *mono = malloc((cap ? cap : 1) * sizeof(float));
-    float *chunk = malloc((size_t)4096 * ch * sizeof(float));
-    if (!mono || !chunk) {
-        free(mono);
-        free(chunk);
+    float *chunk = NULL;
+    if (ch > 1 && !(chunk = malloc((size_t)4096 * ch * sizeof(float))))
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
-    }
     size_t len = 0;
     for (;;) {
-        sf_count_t got = sf_readf_float(sf, chunk, 4096);
-        if (got <= 0)
-            break;
-        if (len + (size_t)got > (size_t)LOAA_AUDIO_MAX_FRAMES) {
-            free(mono);
-            free(chunk);
-            return loaa_fail(LOAA_ERR_LIMIT, "%s: more than %ld samples per channel", name, LOAA_AUDIO_MAX_FRAMES);
-        }
-        if (len + (size_t)got > cap) {
-            while (cap < len + (size_t)got)
-                cap *= 2;
-            float *m = realloc(mono, cap * sizeof(float));
+        if (len + 4096 > *cap || want > *cap) {
+            size_t nc = *cap ? *cap : 16384;
+            while (nc < len + 4096 || nc < want)
+                nc *= 2;
+            float *m = realloc(*buf, nc * sizeof(float));
             if (!m) {
-                free(mono);
                 free(chunk);
                 return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
             }
-            mono = m;
+            *buf = m;
+            *cap = nc;
         }
-        for (sf_count_t i = 0; i < got; i++) {
-            float s = 0;
-            for (int c = 0; c < ch; c++)
-                s += chunk[i * ch + c];
-            mono[len + i] = ch == 1 ? s : s / ch;
+        float *dst = *buf + len;
+        sf_count_t got = sf_readf_float(sf, ch == 1 ? dst : chunk, ch == 1 ? (sf_count_t)(*cap - len) : 4096);
+        if (got <= 0)
+            break;
+        if (len + (size_t)got > (size_t)LOAA_AUDIO_MAX_FRAMES) {
+            free(chunk);
+            return loaa_fail(LOAA_ERR_LIMIT, "%s: more than %ld samples per channel", name, LOAA_AUDIO_MAX_FRAMES);
         }
-        len += got;
+        if (ch > 1)
+            for (sf_count_t i = 0; i < got; i++) {
+                float v = 0;
+                for (int c = 0; c < ch; c++)
+                    v += chunk[i * ch + c];
+                dst[i] = v / ch;
+            }
+        len += (size_t)got;
     }
     free(chunk);
     int err = sf_error(sf);
-    if (err != SF_ERR_NO_ERROR) {
-        free(mono);
+    if (err != SF_ERR_NO_ERROR)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: %s", name, sf_error_number(err));
-    }
-    if (len == 0) {
-        free(mono);
+    if (len == 0)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio (no samples)", name);
-    }
-    for (size_t i = 0; i < len; i++)
-        if (!(mono[i] == mono[i]) || mono[i] > 1e6f || mono[i] < -1e6f) {
-            free(mono);
-            return loaa_fail(LOAA_ERR_NUMERIC, "%s: sample %zu is not a finite number", name, i);
-        }
-    *out = mono;
+    /* only floating-point encodings can hold NaN or Inf; integer PCM is finite by construction */
+    int sub = info->format & SF_FORMAT_SUBMASK;
+    const float *x = *buf;
+    if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE)
+        for (size_t i = 0; i < len; i++)
+            if (!(x[i] == x[i]) || x[i] > 1e6f || x[i] < -1e6f)
+                return loaa_fail(LOAA_ERR_NUMERIC, "%s: sample %zu is not a finite number", name, i);
     *n = len;
     *rate = info->samplerate;
     return LOAA_OK;
 }
 
-loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, float **out, size_t *n, int *rate)
+loaa_status loaa_audio_decode_into(const void *data, size_t size, const char *name, float **buf, size_t *cap, size_t *n,
+                                   int *rate)
 {
-    *out = NULL;
     *n = 0;
     if (size == 0)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio entry (0 bytes)", name);
@@ -150,8 +146,21 @@ loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, f
     SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &m);
     if (!sf)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", name, sf_strerror(NULL));
-    loaa_status st = decode_sndfile(sf, &info, name, out, n, rate);
+    loaa_status st = decode_sndfile(sf, &info, name, buf, cap, n, rate);
     sf_close(sf);
+    return st;
+}
+
+loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, float **out, size_t *n, int *rate)
+{
+    float *buf = NULL;
+    size_t cap = 0;
+    loaa_status st = loaa_audio_decode_into(data, size, name, &buf, &cap, n, rate);
+    if (st) {
+        free(buf);
+        buf = NULL;
+    }
+    *out = buf;
     return st;
 }
 
@@ -169,9 +178,14 @@ loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *
         fclose(f);
         return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
     }
-    loaa_status st = decode_sndfile(sf, &info, path, out, n, rate);
+    size_t cap = 0;
+    loaa_status st = decode_sndfile(sf, &info, path, out, &cap, n, rate);
     sf_close(sf);
     fclose(f);
+    if (st) {
+        free(*out);
+        *out = NULL;
+    }
     return st;
 }
 

@@ -24,6 +24,13 @@
  */
 loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, float **out, size_t *n, int *rate);
 
+/*
+ * As loaa_audio_decode into a caller-owned buffer *buf of *cap samples,
+ * grown with realloc when needed (the caller frees it, also after failure).
+ */
+loaa_status loaa_audio_decode_into(const void *data, size_t size, const char *name, float **buf, size_t *cap, size_t *n,
+                                   int *rate);
+
 /* As loaa_audio_decode for a file on disk. LOAA_ERR_NOTFOUND / LOAA_ERR_IO name the path. */
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate);
 
