@@ -501,13 +501,13 @@ static loaa_status adapter_parse(loaa_adapter *a)
     return LOAA_OK;
 }
 
-loaa_status loaa_adapter_open(const char *path, loaa_adapter **out)
+static loaa_status adapter_open(const char *path, const void *data, size_t size, loaa_adapter **out)
 {
     *out = NULL;
     loaa_adapter *a = calloc(1, sizeof *a);
     if (!a)
         return loaa_fail(LOAA_ERR_NOMEM, "%s", path);
-    loaa_status st = loaa_st_open(path, &a->f);
+    loaa_status st = data ? loaa_st_open_memory(data, size, path, &a->f) : loaa_st_open(path, &a->f);
     if (!st)
         st = adapter_parse(a);
     if (st) {
@@ -516,6 +516,18 @@ loaa_status loaa_adapter_open(const char *path, loaa_adapter **out)
     }
     *out = a;
     return LOAA_OK;
+}
+
+loaa_status loaa_adapter_open(const char *path, loaa_adapter **out)
+{
+    return adapter_open(path, NULL, 0, out);
+}
+
+loaa_status loaa_adapter_open_memory(const void *data, size_t size, const char *name, loaa_adapter **out)
+{
+    /* A zero-length buffer is still "in memory": point at a dummy byte so the NULL test above holds. */
+    static const char empty;
+    return adapter_open(name ? name : "(memory)", size ? data : &empty, size, out);
 }
 
 const loaa_config *loaa_adapter_config(const loaa_adapter *a) { return &a->cfg; }

@@ -95,6 +95,9 @@ typedef struct loaa_adapter loaa_adapter;
  * validated), class names, input shape. Caller closes.
  */
 loaa_status loaa_adapter_open(const char *path, loaa_adapter **out);
+
+/* As loaa_adapter_open on bytes in memory (fuzzing); they are not copied and must outlive the handle. */
+loaa_status loaa_adapter_open_memory(const void *data, size_t size, const char *name, loaa_adapter **out);
 void loaa_adapter_close(loaa_adapter *a);
 
 const loaa_config *loaa_adapter_config(const loaa_adapter *a);

@@ -27,7 +27,7 @@ tests_fuzz_fuzz_safetensors_LDADD = $(FUZZ_LDADD)
 TESTS += tests/fuzz/fuzz_safetensors.sh
 # The importer is instrumented; the model it fills comes from the ordinary libraries.
 check_PROGRAMS += tests/fuzz/fuzz_weights
-tests_fuzz_fuzz_weights_SOURCES = tests/fuzz/fuzz_weights.c kernels/safetensors.c kernels/weights.c
+tests_fuzz_fuzz_weights_SOURCES = tests/fuzz/fuzz_weights.c kernels/safetensors.c kernels/weights.c kernels/checkpoint.c
 tests_fuzz_fuzz_weights_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_weights_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_weights_LDADD = $(LOAA_LIBS) $(FUZZ_LDADD)

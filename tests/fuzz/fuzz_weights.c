@@ -2,7 +2,9 @@
  * fuzz_weights.c - libFuzzer harness for backbone import: any bytes that
  * open as safetensors go through shape inference, and a small enough
  * inferred ViT is built and the file imported into it (channel sum,
- * positional crop/interpolation, transformers qkv fusion). Every outcome
+ * positional crop/interpolation, transformers qkv fusion); bytes that open
+ * as an adapter file (what `loaa predict` reads from strangers) get their
+ * model built from the recorded config and the tensors applied. Every outcome
  * must be LOAA_OK or a status with a detail; ASan watches the reads.
  */
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "kernels/checkpoint.h"
 #include "kernels/model.h"
 #include "kernels/safetensors.h"
 #include "kernels/weights.h"
@@ -54,5 +57,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         loaa_model_free(m);
     }
     loaa_st_close(f);
+
+    loaa_adapter *ad = NULL;
+    loaa_error_clear();
+    st = loaa_adapter_open_memory(data, size, "fuzz", &ad);
+    must_explain(st);
+    if (!st) {
+        loaa_config c = *loaa_adapter_config(ad);
+        loaa_model_shape shape = loaa_adapter_shape(ad);
+        c.threads = 0;
+        if (c.dim <= 64 && c.depth <= 3 && c.mlp_ratio * c.dim <= 256 && c.fstride >= 4 && c.tstride >= 4 &&
+            shape.n_mel <= 64 && shape.n_frames <= 64 && shape.n_classes <= 64 && c.bottleneck <= 16 && c.kernel <= 9) {
+            loaa_model *m = NULL;
+            loaa_error_clear();
+            st = loaa_model_create(&m, &c, &shape);
+            must_explain(st);
+            if (!st) {
+                loaa_error_clear();
+                must_explain(loaa_adapter_apply(ad, m));
+            }
+            loaa_model_free(m);
+        }
+        loaa_adapter_close(ad);
+    }
     return 0;
 }
