@@ -271,6 +271,9 @@ static loaa_status read_fbank(loaa_dataset *ds, const json_t *fb)
                          ds->file, o->low_freq, hf, nyq);
     int win = (int)(ds->sample_rate * o->frame_length_ms * 0.001);
     int shift = (int)(ds->sample_rate * o->frame_shift_ms * 0.001);
+    if (win > (1 << 20) || shift > (1 << 20))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'fbank.frame_length_ms': a window of %d samples is over the limit of 2^20", ds->file,
+                         win);
     if (win < 2 || shift < 1 || (!o->round_to_power_of_two && win % 2))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'fbank.frame_length_ms': window of %d samples, shift %d (need >= 2, >= 1, "
                          "even unless round_to_power_of_two)", ds->file, win, shift);

@@ -15,3 +15,21 @@ check_PROGRAMS += tests/test_worker_pack
 tests_test_worker_pack_SOURCES = tests/test_worker_pack.c
 tests_test_worker_pack_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_worker_pack
+# libFuzzer harnesses for the shard reader (+ labels, decoding, features) and dataset.json.
+if FUZZERS
+check_PROGRAMS += tests/fuzz/fuzz_shard tests/fuzz/fuzz_dataset
+FUZZ_WORKER_SOURCES = worker/shard.c worker/audio.c worker/npy.c worker/fbank.c worker/features.c worker/loader.c \
+	common/dataset.c common/status.c common/rng.c
+tests_fuzz_fuzz_shard_SOURCES = tests/fuzz/fuzz_shard.c $(FUZZ_WORKER_SOURCES)
+tests_fuzz_fuzz_shard_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_shard_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_shard_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_dataset_SOURCES = tests/fuzz/fuzz_dataset.c common/dataset.c common/status.c common/rng.c worker/fbank.c
+tests_fuzz_fuzz_dataset_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_dataset_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_dataset_LDADD = $(FUZZ_LDADD)
+TESTS += tests/fuzz/fuzz_shard.sh tests/fuzz/fuzz_dataset.sh
+endif
+EXTRA_DIST += tests/fuzz/fuzz_shard.sh tests/fuzz/fuzz_dataset.sh
+TESTS += tests/worker_cli.sh
+EXTRA_DIST += tests/worker_cli.sh

@@ -81,45 +81,49 @@ static loaa_status make_mel(loaa_fbank *fb)
                          fb->o.high_freq, nyq);
     double bin_width = (double)fb->rate / fb->padded;
     double mlow = mel_scale(low), mhigh = mel_scale(high), delta = (mhigh - mlow) / (nb + 1);
-    float *dense = calloc((size_t)nb * nfft, sizeof(float));
     fb->lo = calloc(nb, sizeof(int));
     fb->hi = calloc(nb, sizeof(int));
     fb->off = calloc(nb, sizeof(int));
-    if (!dense || !fb->lo || !fb->hi || !fb->off) {
-        free(dense);
+    if (!fb->lo || !fb->hi || !fb->off)
         return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
-    }
-    int total = 0;
-    for (int b = 0; b < nb; b++) {
-        double left = mlow + b * delta, center = mlow + (b + 1.0) * delta, right = mlow + (b + 2.0) * delta;
-        int lo = -1, hi = -1;
-        for (int k = 0; k < nfft; k++) {
-            double mel = mel_scale(bin_width * k);
-            double up = (mel - left) / (center - left), down = (right - mel) / (right - center);
-            double w = up < down ? up : down;
-            if (w > 0) {
-                dense[(size_t)b * nfft + k] = (float)w;
+    /* two passes over the triangles, first their extent then their weights: no dense (bins x fft) matrix */
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int b = 0; b < nb; b++) {
+            double left = mlow + b * delta, center = mlow + (b + 1.0) * delta, right = mlow + (b + 2.0) * delta;
+            int lo = -1, hi = -1;
+            long k0 = (long)(700.0 * (exp(left / 1127.0) - 1.0) / bin_width) - 1; /* just below the left edge */
+            for (int k = k0 > 0 ? (int)k0 : 0; k < nfft; k++) {
+                double mel = mel_scale(bin_width * k);
+                if (mel <= left)
+                    continue;
+                if (mel >= right)
+                    break;
+                double up = (mel - left) / (center - left), down = (right - mel) / (right - center);
+                double w = up < down ? up : down;
+                if (w <= 0)
+                    continue;
                 if (lo < 0)
                     lo = k;
                 hi = k + 1;
+                if (pass == 1)
+                    fb->weights[fb->off[b] + k - fb->lo[b]] = (float)w;
+            }
+            if (pass == 0) {
+                if (lo < 0)
+                    lo = hi = 0;
+                fb->lo[b] = lo;
+                fb->hi[b] = hi;
+                fb->off[b] = (int)total;
+                total += (size_t)(hi - lo);
             }
         }
-        if (lo < 0)
-            lo = hi = 0;
-        fb->lo[b] = lo;
-        fb->hi[b] = hi;
-        fb->off[b] = total;
-        total += hi - lo;
+        if (pass == 0) {
+            fb->weights = calloc(total ? total : 1, sizeof(float));
+            if (!fb->weights)
+                return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
+        }
     }
-    fb->weights = malloc((size_t)(total ? total : 1) * sizeof(float));
-    if (!fb->weights) {
-        free(dense);
-        return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
-    }
-    for (int b = 0; b < nb; b++)
-        for (int k = fb->lo[b]; k < fb->hi[b]; k++)
-            fb->weights[fb->off[b] + k - fb->lo[b]] = dense[(size_t)b * nfft + k];
-    free(dense);
     return LOAA_OK;
 }
 

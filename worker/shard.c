@@ -48,30 +48,57 @@ void loaa_raw_sample_move(loaa_raw_sample *dst, loaa_raw_sample *src)
     memset(src, 0, sizeof *src);
 }
 
-loaa_status loaa_shard_open(const char *path, const loaa_shard_limits *limits, loaa_shard **out)
+static loaa_status shard_new(const char *name, const loaa_shard_limits *limits, loaa_shard **out)
 {
-    *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
     loaa_shard *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
+    if (!s || !(s->path = strdup(name))) {
         free(s);
-        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
     }
     s->lim.max_entry = limits && limits->max_entry ? limits->max_entry : (size_t)256 << 20;
     s->lim.max_ratio = limits && limits->max_ratio > 0 ? limits->max_ratio : 200;
     s->a = archive_read_new();
     if (!s->a) {
         loaa_shard_close(s);
-        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
     }
     archive_read_support_filter_none(s->a);
     archive_read_support_filter_gzip(s->a);
     archive_read_support_filter_zstd(s->a);
     archive_read_support_format_tar(s->a);
+    *out = s;
+    return LOAA_OK;
+}
+
+loaa_status loaa_shard_open(const char *path, const loaa_shard_limits *limits, loaa_shard **out)
+{
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    loaa_shard *s;
+    loaa_status st = shard_new(path, limits, &s);
+    if (st)
+        return st;
     if (archive_read_open_filename(s->a, path, 1 << 16) != ARCHIVE_OK) {
-        loaa_status st = loaa_fail(LOAA_ERR_FORMAT, "%s: %s", path, archive_error_string(s->a));
+        st = loaa_fail(LOAA_ERR_FORMAT, "%s: %s", path, archive_error_string(s->a));
+        loaa_shard_close(s);
+        return st;
+    }
+    *out = s;
+    return LOAA_OK;
+}
+
+loaa_status loaa_shard_open_memory(const void *buf, size_t size, const char *name, const loaa_shard_limits *limits,
+                                   loaa_shard **out)
+{
+    *out = NULL;
+    loaa_shard *s;
+    loaa_status st = shard_new(name, limits, &s);
+    if (st)
+        return st;
+    if (archive_read_open_memory(s->a, buf, size) != ARCHIVE_OK) {
+        st = loaa_fail(LOAA_ERR_FORMAT, "%s: %s", name, archive_error_string(s->a));
         loaa_shard_close(s);
         return st;
     }

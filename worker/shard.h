@@ -53,6 +53,9 @@ loaa_status loaa_shard_open(const char *path, const loaa_shard_limits *limits, l
  * after any failure the shard can only be closed.
  */
 loaa_status loaa_shard_next(loaa_shard *s, loaa_raw_sample *out, int *got);
+/* As loaa_shard_open over a memory buffer (borrowed; must outlive the shard); name appears in errors. */
+loaa_status loaa_shard_open_memory(const void *buf, size_t size, const char *name, const loaa_shard_limits *limits,
+                                   loaa_shard **out);
 const char *loaa_shard_path(const loaa_shard *s);
 void loaa_shard_close(loaa_shard *s);
 
