@@ -489,7 +489,7 @@ static loaa_status add_value(ctx *c, param *p, const ynode *n, json_t *v)
     loaa_status st = loaa_config_set_json(&scratch, p->name, v);
     if (st) {
         json_decref(v);
-        return loaa_fail(st, "%s:%d:%d: %s", c->file, n->line, n->col, loaa_error_detail());
+        return loaa_fail_prefix(st, "%s:%d:%d: ", c->file, n->line, n->col);
     }
     size_t i = json_array_size(p->values);
     int *lines = realloc(p->lines, (i + 1) * sizeof *lines);
@@ -592,8 +592,7 @@ static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, con
         st = loaa_config_set_json(&scratch, name, v);
         json_decref(v);
         if (st)
-            return loaa_fail(st, "%s:%d:%d: %s", c->file, end ? mx->line : mn->line, end ? mx->col : mn->col,
-                             loaa_error_detail());
+            return loaa_fail_prefix(st, "%s:%d:%d: ", c->file, end ? mx->line : mn->line, end ? mx->col : mn->col);
     }
     return LOAA_OK;
 }
@@ -1029,8 +1028,8 @@ typedef struct expand_state {
 static loaa_status describe_trial(const loaa_sweep *sw, const json_t *params, loaa_status st)
 {
     char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    st = loaa_fail(st, "%s:%d:%d: parameters give an invalid trial %s: %s", sw->file, sw->params_line, sw->params_col,
-                   text ? text : "", loaa_error_detail());
+    st = loaa_fail_prefix(st, "%s:%d:%d: parameters give an invalid trial %.300s: ", sw->file, sw->params_line, sw->params_col,
+                          text ? text : "");
     free(text);
     return st;
 }

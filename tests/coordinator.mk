@@ -1,1 +1,17 @@
 # tests/coordinator.mk - tests of the coordinator part (included by tests/local.mk).
+check_PROGRAMS += tests/test_sweep tests/test_store
+tests_test_sweep_SOURCES = tests/test_sweep.c
+tests_test_sweep_LDADD = $(TESTS_LDADD)
+tests_test_store_SOURCES = tests/test_store.c
+tests_test_store_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_sweep tests/test_store tests/sweep_mpi.sh
+EXTRA_DIST += tests/sweep_mpi.sh tests/fuzz/fuzz_sweep.sh
+
+if FUZZERS
+check_PROGRAMS += tests/fuzz/fuzz_sweep
+tests_fuzz_fuzz_sweep_SOURCES = tests/fuzz/fuzz_sweep.c coordinator/sweep.c common/config.c common/status.c common/sha256.c common/rng.c
+tests_fuzz_fuzz_sweep_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_sweep_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_sweep_LDADD = $(FUZZ_LDADD)
+TESTS += tests/fuzz/fuzz_sweep.sh
+endif

@@ -19,20 +19,15 @@
 
 /* ---- fault injection (tests only) ---- */
 
-const char *loaa_trial_fault(const loaa_config *cfg, char kind[32], double *arg)
+/* One "KIND[:ARG][@KEY=VALUE]" item: 1 when it applies to this trial (kind and arg filled). */
+static int fault_item(const loaa_config *cfg, char *spec, char kind[32], double *arg)
 {
-    char spec[LOAA_NAME_MAX];
-    kind[0] = '\0';
-    *arg = 0;
-    if (!cfg->fault[0])
-        return kind;
-    snprintf(spec, sizeof spec, "%s", cfg->fault);
     char *cond = strchr(spec, '@');
     if (cond) {
         *cond++ = '\0';
         char *eq = strchr(cond, '=');
         if (!eq)
-            return kind;
+            return 0;
         *eq = '\0';
         json_t *all = loaa_config_to_json(cfg, 1);
         json_t *v = all ? json_object_get(all, cond) : NULL;
@@ -41,7 +36,7 @@ const char *loaa_trial_fault(const loaa_config *cfg, char kind[32], double *arg)
         free(text);
         json_decref(all);
         if (!match)
-            return kind;
+            return 0;
     }
     char *colon = strchr(spec, ':');
     if (colon) {
@@ -49,6 +44,20 @@ const char *loaa_trial_fault(const loaa_config *cfg, char kind[32], double *arg)
         *arg = strtod(colon, NULL);
     }
     snprintf(kind, 32, "%s", spec);
+    return 1;
+}
+
+const char *loaa_trial_fault(const loaa_config *cfg, char kind[32], double *arg)
+{
+    char spec[LOAA_NAME_MAX];
+    kind[0] = '\0';
+    *arg = 0;
+    snprintf(spec, sizeof spec, "%s", cfg->fault);
+    /* A comma-separated list: the first item whose condition holds (fault is no identity key, so one value serves a sweep). */
+    char *save = NULL;
+    for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save))
+        if (fault_item(cfg, item, kind, arg))
+            break;
     return kind;
 }
 

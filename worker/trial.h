@@ -26,7 +26,9 @@
  * exists; it creates the marker first), nan (loss NaN in the first epoch),
  * fail (an ordinary error), sleep:SECONDS (sleeps that long in every epoch).
  * "@KEY=VALUE" limits the fault to trials whose key has that value (JSON
- * text or a bare string), so one sweep can hold a faulty trial among good ones.
+ * text or a bare string), so one sweep can hold a faulty trial among good
+ * ones; a comma-separated list takes the first item that applies (fault is
+ * an execution setting, so a sweep gives one value for all its trials).
  * Crashes fire after the first epoch's report, so partial metrics exist.
  *
  * Failure: the status with a detail; on_result is not called. A NaN loss is

@@ -1,0 +1,248 @@
+/* test_sweep.c - sweep files: parsing, every error class with file:line:col, caps, grid/random expansion, dedup; early termination. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coordinator/prune.h"
+#include "coordinator/sweep.h"
+#include "tests/tap.h"
+
+static char tmpdir[256];
+
+static loaa_status parse(const char *text, loaa_sweep **sw)
+{
+    return loaa_sweep_parse(sw, text, strlen(text), "t.yaml", 0);
+}
+
+/* The file must fail with `want` and a detail containing `needle`. */
+static void fails(const char *text, loaa_status want, const char *needle, const char *what)
+{
+    loaa_sweep *sw = NULL;
+    loaa_status st = parse(text, &sw);
+    int ok = st == want && strstr(loaa_error_detail(), needle) != NULL;
+    TAP_OK(ok, "%s: %s", what, loaa_error_detail());
+    if (!ok)
+        TAP_DIAG("status %d (%s), wanted %d with '%s'", st, loaa_strerror(st), want, needle);
+    loaa_sweep_free(sw);
+}
+
+typedef struct collected {
+    int n;
+    char hashes[64][65];
+    char params[64][256];
+    double lr[64];
+} collected;
+
+static loaa_status collect(void *p, const loaa_sweep_trial *t)
+{
+    collected *c = p;
+    if (c->n < 64) {
+        snprintf(c->hashes[c->n], 65, "%s", t->hash);
+        char *text = json_dumps(t->params, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(c->params[c->n], 256, "%s", text ? text : "");
+        free(text);
+        c->lr[c->n] = t->cfg->lr;
+    }
+    c->n++;
+    return LOAA_OK;
+}
+
+static void test_errors(void)
+{
+    fails("name: x\nmethod: grid\ndatasets: [d]\nparamters: {}\n", LOAA_ERR_CONFIG, "t.yaml:4:1: sweep: unknown key 'paramters'",
+          "unknown top-level key cites line and column");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lrr: {value: 1}\n", LOAA_ERR_CONFIG, "t.yaml:4:3: parameters: unknown key 'lrr'",
+          "unknown parameter key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  bottleneck: {value: abc}\n", LOAA_ERR_CONFIG, "t.yaml:4:23: key 'bottleneck'",
+          "wrong type cites the value");
+    fails("name: x\ndatasets: [d]\nparameters:\n  bottleneck: {values: [8, 0]}\n", LOAA_ERR_CONFIG, "t.yaml:4:28: key 'bottleneck'",
+          "out-of-range list item cites that item");
+    fails("name: x\ndatasets: []\n", LOAA_ERR_CONFIG, "t.yaml:2:11: datasets is empty", "empty axis");
+    fails("name: x\ndatasets: [d]\nseeds: []\n", LOAA_ERR_CONFIG, "t.yaml:3:8: seeds is empty", "empty seeds axis");
+    fails("name: x\nmethod: bayes\ndatasets: [d]\n", LOAA_ERR_CONFIG, "t.yaml:2:9: unknown method 'bayes'", "unknown sweep method");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [lora, loaa-diag]}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:27: key 'method': unknown value 'loaa-diag'", "unknown training method");
+    fails("datasets: [d]\n", LOAA_ERR_CONFIG, "t.yaml:1:1: 'name' is required", "missing name");
+    fails("name: x\n", LOAA_ERR_CONFIG, "'datasets' is required", "missing datasets");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.2}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:22: parameter 'lr': a distribution needs 'method: random'", "distribution in a grid");
+    fails("name: x\nmethod: random\ndatasets: [d]\n", LOAA_ERR_CONFIG, "run_cap", "random without run_cap");
+    fails("name: x\nmethod: random\nrun_cap: 3\ndatasets: [d]\nparameters:\n  lr: {distribution: log_uniform_values, min: 0, max: 1}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:47: parameter 'lr': log_uniform_values needs min > 0", "log-uniform from zero");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: 1, values: [2]}\n", LOAA_ERR_CONFIG, "exactly one of", "two forms");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: 0.1\n", LOAA_ERR_CONFIG, "t.yaml:4:7: parameter 'lr': expected {value",
+          "bare value instead of {value}");
+    fails("name: x\nname: y\ndatasets: [d]\n", LOAA_ERR_CONFIG, "t.yaml:2:1: sweep: duplicate key 'name'", "duplicate key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  dataset: {value: d}\n", LOAA_ERR_CONFIG, "datasets are an axis", "dataset parameter");
+    fails("name: x\ndatasets: [d]\nparameters:\n  ranks_per_trial: {value: 2}\n", LOAA_ERR_CONFIG, "one value per sweep",
+          "ranks_per_trial as a parameter");
+    fails("name: x\ndatasets: [d]\nranks_per_trial: 0\n", LOAA_ERR_CONFIG, "t.yaml:3:18: ranks_per_trial must be between",
+          "ranks_per_trial 0");
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: hyperbandit}\n", LOAA_ERR_CONFIG, "t.yaml:3:25: early_terminate: unknown type",
+          "unknown early_terminate type");
+    fails("name: x\ndatasets: [d]\nmetric: {name: accuracy}\n", LOAA_ERR_CONFIG, "t.yaml:3:16: metric: unknown name 'accuracy'",
+          "unknown metric");
+    fails("name: x\ndatasets: [d\n", LOAA_ERR_PARSE, "t.yaml:3:1: YAML syntax", "YAML syntax error cites the position");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: *nope}\n", LOAA_ERR_PARSE, "t.yaml:4:15: alias *nope",
+          "alias to no anchor");
+    fails("name: x\ndatasets: [d]\nparameters:\n  backbone: &a {value: *a}\n", LOAA_ERR_PARSE, "names no finished anchor",
+          "self-referencing alias refused (no cycles)");
+    fails("- a\n- b\n", LOAA_ERR_CONFIG, "t.yaml:1:1: a sweep file is a mapping", "not a mapping");
+    fails("", LOAA_ERR_PARSE, "empty sweep file", "empty file");
+    fails("name: x\ndatasets: [d]\n---\nname: y\n", LOAA_ERR_PARSE, "one YAML document", "two documents");
+    fails("name: x\ndatasets: [d]\nparameters:\n  select_on: {values: [val_acc, val_loss]}\nearly_terminate: {type: median}\n",
+          LOAA_ERR_CONFIG, "one select_on metric", "early termination over two select_on metrics");
+
+    /* Resource bombs. */
+    char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "[");
+    fails(deep, LOAA_ERR_LIMIT, "nested deeper than", "nesting bomb refused");
+    char bomb[8192];
+    snprintf(bomb, sizeof bomb,
+             "name: x\ndatasets: [d]\n"
+             "description: [&a [1,1,1,1,1,1,1,1,1,1], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b],\n"
+             "    &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e],\n"
+             "    &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f], &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]]\n"
+             "parameters:\n  backbone: {value: *h}\n");
+    fails(bomb, LOAA_ERR_LIMIT, "alias bomb", "alias expansion bomb refused");
+}
+
+static void test_expansion(void)
+{
+    loaa_sweep *sw;
+    const char *text = "name: grid1\n"
+                       "metric: {name: val_loss}\n"
+                       "datasets: [d1, d2]\n"
+                       "seeds: [0, 1]\n"
+                       "parameters:\n"
+                       "  method: {values: [lora, adapter]}\n"
+                       "  lr: {values: [1e-3, 0.001, 5e-3]}   # 1e-3 is a number (YAML 1.2 core schema) and equals 0.001\n"
+                       "  model: {value: vit-micro}\n"
+                       "  backbone: {value: {sweep: pre, best: true}}\n";
+    loaa_status st = parse(text, &sw);
+    TAP_OK(st == LOAA_OK, "a grid with axes parses: %s", loaa_error_detail());
+    if (st)
+        return;
+    TAP_OK(!strcmp(loaa_sweep_goal(sw), "minimize"), "a loss metric defaults to minimize");
+    int64_t count = 0, unique = 0, dups = 0;
+    TAP_OK(loaa_sweep_count(sw, 1000, &count) == LOAA_OK && count == 2 * 3 * 2 * 2, "count before dedup: %lld", (long long)count);
+    TAP_OK(loaa_sweep_count(sw, 10, &count) == LOAA_ERR_LIMIT && strstr(loaa_error_detail(), "--max-trials"),
+           "over the trial cap refused: %s", loaa_error_detail());
+    collected c = {0};
+    st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    TAP_OK(st == LOAA_ERR_CONFIG && strstr(loaa_error_detail(), "not resolved"), "unresolved chained backbone refused");
+    st = loaa_sweep_resolve_backbone(sw, "pre", "runs/pre/backbone.safetensors");
+    TAP_OK(st == LOAA_OK, "chained backbone resolves");
+    memset(&c, 0, sizeof c);
+    st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    TAP_OK(st == LOAA_OK && unique == 16 && dups == 8 && c.n == 16, "1e-3 and 0.001 are one trial: %lld unique, %lld dropped",
+           (long long)unique, (long long)dups);
+    TAP_OK(strstr(c.params[0], "\"seed\":0") && strstr(c.params[1], "\"seed\":1") && strstr(c.params[0], "\"dataset\":\"d1\"") &&
+               strstr(c.params[2], "\"dataset\":\"d2\""),
+           "seeds vary fastest, then datasets: %s | %s", c.params[0], c.params[2]);
+    int distinct = 1;
+    for (int i = 0; i < c.n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(c.hashes[i], c.hashes[j]))
+                distinct = 0;
+    TAP_OK(distinct, "identities are distinct");
+    collected again = {0};
+    loaa_sweep_expand(sw, 1000, 0, collect, &again, NULL, NULL);
+    TAP_OK(again.n == c.n && !memcmp(again.hashes, c.hashes, sizeof c.hashes), "expansion is deterministic");
+    loaa_sweep_free(sw);
+
+    text = "name: rnd\nmethod: random\nrun_cap: 5\ndatasets: [d]\nseeds: [0, 1]\nparameters:\n"
+           "  lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}\n"
+           "  bottleneck: {distribution: int_uniform, min: 4, max: 64}\n"
+           "  method: {values: [lora, adapter, loaa-tf]}\n";
+    st = parse(text, &sw);
+    TAP_OK(st == LOAA_OK, "a random sweep parses: %s", loaa_error_detail());
+    if (st)
+        return;
+    memset(&c, 0, sizeof c);
+    st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    int in_range = 1;
+    for (int i = 0; i < c.n; i++)
+        in_range &= c.lr[i] >= 1e-4 && c.lr[i] <= 1e-2;
+    TAP_OK(st == LOAA_OK && c.n == 10 && in_range, "run_cap points x seeds, lr within its range (%d trials)", c.n);
+    TAP_OK(c.lr[0] == c.lr[1] && c.lr[0] != c.lr[2], "each sampled point runs with every seed");
+    loaa_sweep_free(sw);
+    st = parse("name: rnd\nmethod: random\nrun_cap: 7\ndatasets: [d]\nseeds: [0, 1]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}\n"
+               "  bottleneck: {distribution: int_uniform, min: 4, max: 64}\n"
+               "  method: {values: [lora, adapter, loaa-tf]}\n",
+               &sw);
+    collected more = {0};
+    if (!st)
+        loaa_sweep_expand(sw, 1000, 0, collect, &more, NULL, NULL);
+    TAP_OK(!st && more.n == 14 && !memcmp(more.hashes, c.hashes, 10 * sizeof c.hashes[0]),
+           "a larger run_cap keeps the earlier samples (only new trials run)");
+    loaa_sweep_free(sw);
+
+    /* Files: a missing dataset is refused with the position of its name. */
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-sweep-%ld", (long)getpid());
+    mkdir(tmpdir, 0755);
+    char path[512], yaml[1024];
+    snprintf(path, sizeof path, "%s/s.yaml", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "name: files\ndatasets:\n  - %s/nope\n", tmpdir);
+    fclose(f);
+    st = loaa_sweep_load(&sw, path);
+    snprintf(yaml, sizeof yaml, "%s:3:5: dataset", path);
+    TAP_OK(st == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), yaml), "missing dataset cites file:line:col: %s",
+           loaa_error_detail());
+    snprintf(yaml, sizeof yaml, "%s/ds", tmpdir);
+    mkdir(yaml, 0755);
+    snprintf(yaml, sizeof yaml, "%s/ds/dataset.json", tmpdir);
+    f = fopen(yaml, "w");
+    fprintf(f, "{\"name\": \"t\"}\n");
+    fclose(f);
+    f = fopen(path, "w");
+    fprintf(f, "name: files\ndatasets: [%s/ds]\nparameters:\n  backbone: {value: %s/missing.safetensors}\n", tmpdir, tmpdir);
+    fclose(f);
+    st = loaa_sweep_load(&sw, path);
+    TAP_OK(st == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), ":4:21: backbone"), "missing backbone file cites its position: %s",
+           loaa_error_detail());
+    unlink(yaml);
+    snprintf(yaml, sizeof yaml, "%s/ds", tmpdir);
+    rmdir(yaml);
+    unlink(path);
+    rmdir(tmpdir);
+}
+
+static void test_prune(void)
+{
+    loaa_early_terminate med = {LOAA_EARLY_MEDIAN, 2, 3};
+    loaa_pruner *p = loaa_pruner_new(&med, 1);
+    /* Trials 1..3 reach two epochs with best-so-far 0.5, 0.6, 0.7. */
+    for (int t = 1; t <= 3; t++) {
+        TAP_OK(!loaa_pruner_report(p, t, 0, 0.1 * t), "median: nothing stops before min_epochs (trial %d)", t);
+        loaa_pruner_report(p, t, 1, 0.4 + 0.1 * t);
+    }
+    TAP_OK(loaa_pruner_report(p, 4, 0, 0.05) == 0, "median: epoch 1 is below min_epochs 2");
+    TAP_OK(loaa_pruner_report(p, 4, 1, 0.55) == 1, "median: below the others' median (0.6) stops");
+    TAP_OK(loaa_pruner_report(p, 5, 1, 0.65) == 0, "median: above the median continues");
+    TAP_OK(loaa_pruner_report(p, 6, 1, NAN) == 1, "a NaN metric stops");
+    loaa_pruner_free(p);
+
+    loaa_early_terminate asha = {LOAA_EARLY_ASHA, 1, 2};
+    p = loaa_pruner_new(&asha, 0); /* minimize a loss */
+    TAP_OK(loaa_pruner_report(p, 1, 0, 1.0) == 0, "asha: the first trial at a rung continues");
+    TAP_OK(loaa_pruner_report(p, 2, 0, 2.0) == 1, "asha: a worse second trial stops (keep 1 of 2)");
+    TAP_OK(loaa_pruner_report(p, 3, 0, 0.5) == 0, "asha: a better one continues");
+    TAP_OK(loaa_pruner_report(p, 1, 1, 0.9) == 0, "asha: rung 2 (epoch 2) first arrival continues");
+    TAP_OK(loaa_pruner_report(p, 1, 2, 0.8) == 0, "asha: epoch 3 is no rung (1, 2, 4, ...)");
+    loaa_pruner_free(p);
+}
+
+int main(void)
+{
+    test_errors();
+    test_expansion();
+    test_prune();
+    return tap_done();
+}
