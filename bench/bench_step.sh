@@ -17,7 +17,7 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 echo "== loaa bench step $flags"
 "$loaa" bench step $flags | tee /tmp/bench_step_loaa.$$
 echo "== $python bench_step_torch.py $flags"
-OMP_NUM_THREADS= "$python" "$here/bench_step_torch.py" $flags | tee /tmp/bench_step_torch.$$
+env -u OMP_NUM_THREADS "$python" "$here/bench_step_torch.py" $flags | tee /tmp/bench_step_torch.$$
 get() { sed -n "s/^result:.*$2=\([0-9.]*\).*/\1/p" "$1"; }
 ls=$(get /tmp/bench_step_loaa.$$ samples_per_s); ts=$(get /tmp/bench_step_torch.$$ samples_per_s)
 lm=$(get /tmp/bench_step_loaa.$$ rss_mib); tm=$(get /tmp/bench_step_torch.$$ rss_mib)
