@@ -13,9 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dataset.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/timer.h"
+#include "kernels/checkpoint.h"
+#include "kernels/metrics.h"
+#include "kernels/model.h"
+#include "kernels/schedule.h"
+#include "kernels/weights.h"
+#include "worker/loader.h"
 
 /* ---- fault injection (tests only) ---- */
 
@@ -279,6 +286,366 @@ static loaa_status run_noop(const loaa_config *cfg, const loaa_trial_opts *opts,
     return LOAA_OK;
 }
 
+
+/* ---- real training ---- */
+
+typedef struct split_eval {
+    double loss, top1, top5, map, mpca;
+    long n;
+} split_eval;
+
+typedef struct bufs {
+    float *x, *y, *logits;
+    int *labels;
+    float *all_logits, *all_targets; /* (N, C) accumulated over a split */
+    int *all_labels;
+    long cap;                        /* samples the accumulators hold */
+} bufs;
+
+static loaa_status grow_eval(bufs *b, long need, int c)
+{
+    if (need <= b->cap)
+        return LOAA_OK;
+    long cap = b->cap ? b->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    float *l = realloc(b->all_logits, (size_t)cap * (size_t)c * sizeof *l);
+    if (l)
+        b->all_logits = l;
+    float *t = realloc(b->all_targets, (size_t)cap * (size_t)c * sizeof *t);
+    if (t)
+        b->all_targets = t;
+    int *y = realloc(b->all_labels, (size_t)cap * sizeof *y);
+    if (y)
+        b->all_labels = y;
+    if (!l || !t || !y)
+        return loaa_fail(LOAA_ERR_NOMEM, "evaluation: out of memory for %ld samples", cap);
+    b->cap = cap;
+    return LOAA_OK;
+}
+
+/* Loss and metrics of one whole split (validation or test), never augmented. */
+static loaa_status evaluate(loaa_model *m, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split, int epoch, bufs *b,
+                            int c, split_eval *out)
+{
+    loaa_loader *l;
+    loaa_status st = loaa_loader_open(&l, ds, cfg, split, epoch);
+    if (st)
+        return st;
+    long n = 0;
+    double loss_sum = 0;
+    int count;
+    while (!(st = loaa_loader_next(l, b->x, b->y, b->labels, &count)) && count > 0) {
+        float loss;
+        if ((st = grow_eval(b, n + count, c)) ||
+            (st = loaa_model_evaluate(m, b->x, b->y, count, b->all_logits + (size_t)n * (size_t)c, &loss)))
+            break;
+        memcpy(b->all_targets + (size_t)n * (size_t)c, b->y, (size_t)count * (size_t)c * sizeof *b->y);
+        memcpy(b->all_labels + n, b->labels, (size_t)count * sizeof *b->labels);
+        loss_sum += (double)loss * count;
+        n += count;
+    }
+    loaa_loader_close(l);
+    if (st)
+        return st;
+    if (n == 0)
+        return loaa_fail(LOAA_ERR_CONFIG, "the %s split has no samples", split == LOAA_SPLIT_VAL ? "validation" : "test");
+    loaa_metrics met;
+    st = loaa_metrics_compute(&met, b->all_logits, loaa_dataset_multilabel(ds) ? NULL : b->all_labels,
+                              loaa_dataset_multilabel(ds) ? b->all_targets : NULL, (int)n, c, NULL);
+    if (st)
+        return st;
+    out->loss = loss_sum / n;
+    out->top1 = met.top1;
+    out->top5 = met.top5;
+    out->map = met.map;
+    out->mpca = met.mpca;
+    out->n = n;
+    return LOAA_OK;
+}
+
+/* Training samples of the trial's split from the manifest's "counts" (written by pack/synth); -1 if absent. */
+static long train_count(const loaa_config *cfg, const loaa_dataset *ds)
+{
+    char path[LOAA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/dataset.json", cfg->dataset);
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *counts = json_object_get(root, "counts");
+    long n = -1;
+    int k = loaa_dataset_num_folds(ds);
+    if (json_is_object(counts) && k == 0 && json_is_integer(json_object_get(counts, "train"))) {
+        n = (long)json_integer_value(json_object_get(counts, "train"));
+    } else if (json_is_object(counts) && k > 0 && cfg->fold >= 1) {
+        n = 0;
+        for (int f = 1; f <= k && n >= 0; f++) {
+            if (f == cfg->fold || f == cfg->fold % k + 1)
+                continue;
+            char name[32];
+            snprintf(name, sizeof name, "fold%d", f);
+            json_t *v = json_object_get(counts, name);
+            n = json_is_integer(v) ? n + (long)json_integer_value(v) : -1;
+        }
+    }
+    json_decref(root);
+    return n;
+}
+
+/* The front end an adapter file records: dataset.json without its lists of data. */
+static char *frontend_json(const loaa_config *cfg)
+{
+    char path[LOAA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/dataset.json", cfg->dataset);
+    json_t *root = json_load_file(path, 0, NULL);
+    if (!root)
+        return NULL;
+    const char *drop[] = {"classes", "splits", "folds", "counts", "name", "format", "version", "source", "created_by"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        json_object_del(root, drop[i]);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    return text;
+}
+
+typedef struct best_state {
+    int epoch;
+    double value;
+    loaa_epoch_report r;
+    split_eval test;
+} best_state;
+
+static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples)
+{
+    json_t *o = json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:f,s:I}", "best_epoch", b->epoch, "best_value",
+                          isfinite(b->value) ? b->value : 0.0, "train_loss", b->r.train_loss, "val_loss", b->r.val_loss, "val_acc",
+                          b->r.val_acc, "val_map", b->r.val_map, "test_acc", b->test.top1, "test_top5", b->test.top5, "test_map",
+                          b->test.map, "test_mpca", b->test.mpca, "batches", (json_int_t)batches, "seconds", seconds, "samples",
+                          (json_int_t)samples);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    snprintf(extra, cap, "%s", text ? text : "");
+    free(text);
+    json_decref(o);
+}
+
+static void extra_read(const char *extra, best_state *b, long *batches, double *seconds, long *samples)
+{
+    json_t *o = json_loads(extra, 0, NULL);
+    if (!o)
+        return;
+    b->epoch = (int)json_integer_value(json_object_get(o, "best_epoch"));
+    b->value = json_number_value(json_object_get(o, "best_value"));
+    b->r.train_loss = json_number_value(json_object_get(o, "train_loss"));
+    b->r.val_loss = json_number_value(json_object_get(o, "val_loss"));
+    b->r.val_acc = json_number_value(json_object_get(o, "val_acc"));
+    b->r.val_map = json_number_value(json_object_get(o, "val_map"));
+    b->test.top1 = json_number_value(json_object_get(o, "test_acc"));
+    b->test.top5 = json_number_value(json_object_get(o, "test_top5"));
+    b->test.map = json_number_value(json_object_get(o, "test_map"));
+    b->test.mpca = json_number_value(json_object_get(o, "test_mpca"));
+    *batches = (long)json_integer_value(json_object_get(o, "batches"));
+    *seconds = json_number_value(json_object_get(o, "seconds"));
+    *samples = (long)json_integer_value(json_object_get(o, "samples"));
+    json_decref(o);
+}
+
+static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks, const char *fault,
+                             double fault_arg, loaa_trial_result *out)
+{
+    loaa_config cfg = *cfg_in;
+    loaa_dataset *ds = NULL;
+    loaa_model *m = NULL;
+    bufs b = {0};
+    loaa_status st;
+    int grank = 0, gsize = 1;
+    if (opts->group != MPI_COMM_NULL) {
+        MPI_Comm_rank(opts->group, &grank);
+        MPI_Comm_size(opts->group, &gsize);
+    }
+    int writer = grank == 0 && opts->dir; /* one rank of a group writes the files */
+    if ((st = loaa_dataset_open(cfg.dataset, &ds)))
+        return loaa_fail_prefix(st, "key 'dataset': ");
+    int c = loaa_dataset_num_classes(ds);
+    loaa_model_shape shape = {.n_mel = loaa_dataset_num_mel(ds),
+                              .n_frames = cfg.target_length ? cfg.target_length : loaa_dataset_target_length(ds),
+                              .n_classes = c, .max_batch = cfg.batch_size};
+    if ((st = loaa_weights_prepare(&cfg, &shape)) || (st = loaa_model_create(&m, &cfg, &shape)))
+        goto done;
+    if (gsize > 1 && (st = loaa_model_set_group(m, opts->group, cfg.grid_p, cfg.grid_q)))
+        goto done;
+    if ((st = loaa_model_init(m, (uint64_t)cfg.seed)))
+        goto done;
+    if (cfg.backbone_kind == LOAA_BACKBONE_PATH && (st = loaa_weights_load_backbone(m, cfg.backbone)))
+        goto done;
+    size_t per = (size_t)shape.n_mel * (size_t)shape.n_frames;
+    b.x = malloc((size_t)cfg.batch_size * per * sizeof *b.x);
+    b.y = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.y);
+    b.logits = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.logits);
+    b.labels = malloc((size_t)cfg.batch_size * sizeof *b.labels);
+    if (!b.x || !b.y || !b.logits || !b.labels) {
+        st = loaa_fail(LOAA_ERR_NOMEM, "batch buffers of %d samples", cfg.batch_size);
+        goto done;
+    }
+    char last[LOAA_PATH_MAX + 64] = "", bestp[LOAA_PATH_MAX + 64] = "";
+    if (opts->dir) {
+        snprintf(last, sizeof last, "%s/last.ckpt", opts->dir);
+        snprintf(bestp, sizeof bestp, "%s/best.ckpt", opts->dir);
+    }
+    best_state best = {.epoch = -1, .value = NAN};
+    long batches_per_epoch = -1, samples = 0;
+    double train_seconds = 0;
+    int start = 0;
+    loaa_checkpoint_state cs;
+    memset(&cs, 0, sizeof cs);
+    if (opts->dir && opts->resume && access(last, R_OK) == 0) {
+        /* Parameters, AdamW moments and step come back; the data order depends on (seed, epoch) only. */
+        if ((st = loaa_checkpoint_load(last, m, &cfg, &cs)))
+            goto done;
+        start = (int)cs.epoch;
+        extra_read(cs.extra, &best, &batches_per_epoch, &train_seconds, &samples);
+        printf("resumed from %s after epoch %d\n", last, start);
+    }
+    long train_n = train_count(&cfg, ds);
+    if (train_n > 0)
+        batches_per_epoch = (train_n + cfg.batch_size - 1) / cfg.batch_size;
+    for (int e = start; e < cfg.epochs; e++) {
+        double te = loaa_now();
+        loaa_loader *l;
+        if ((st = loaa_loader_open(&l, ds, &cfg, LOAA_SPLIT_TRAIN, e)))
+            goto done;
+        long nb = 0, epoch_samples = 0;
+        double loss_sum = 0;
+        int count;
+        while (!(st = loaa_loader_next(l, b.x, b.y, b.labels, &count)) && count > 0) {
+            /* Fractional epochs for warm-up and cosine; an unknown epoch length counts from the last epoch's. */
+            double frac = batches_per_epoch > 0 ? (double)nb / (double)batches_per_epoch : 0;
+            double lr = loaa_schedule_lr(&cfg, e + (frac < 1 ? frac : 1));
+            float loss;
+            if (!strcmp(fault, "nan") && e == 0)
+                st = loaa_fail(LOAA_ERR_NUMERIC, "loss is NaN (fault injection)");
+            else
+                st = loaa_model_train_step(m, b.x, b.y, count, lr, &loss);
+            if (st)
+                break;
+            loss_sum += (double)loss * count;
+            samples += count;
+            epoch_samples += count;
+            nb++;
+            if (!strcmp(fault, "sleep"))
+                loaa_sleep(fault_arg / 10);
+        }
+        loaa_loader_close(l);
+        if (st) {
+            loaa_fail_prefix(st, "epoch %d: ", e + 1);
+            goto done;
+        }
+        if (nb == 0) {
+            st = loaa_fail(LOAA_ERR_CONFIG, "the training split has no samples");
+            goto done;
+        }
+        if (batches_per_epoch <= 0 || train_n <= 0)
+            batches_per_epoch = nb;
+        train_seconds += loaa_now() - te;
+        split_eval val;
+        if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_VAL, e, &b, c, &val))) {
+            loaa_fail_prefix(st, "epoch %d: validation: ", e + 1);
+            goto done;
+        }
+        loaa_epoch_report r = {.epoch = e, .train_loss = loss_sum / (double)epoch_samples, .val_loss = val.loss,
+                               .val_acc = val.top1, .val_map = val.map, .lr = loaa_schedule_lr(&cfg, e + 1.0),
+                               .seconds = loaa_now() - te};
+        int improved = is_better(&cfg, &r, best.value, best.epoch >= 0);
+        if (improved) {
+            split_eval test;
+            if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_TEST, e, &b, c, &test))) {
+                loaa_fail_prefix(st, "epoch %d: test: ", e + 1);
+                goto done;
+            }
+            best.epoch = e;
+            best.value = selected(&cfg, &r);
+            best.r = r;
+            best.test = test;
+        }
+        if (opts->print_epochs)
+            printf("epoch %d/%d  lr %.3g  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_map %.4f%s  %.1fs\n", e + 1, cfg.epochs,
+                   r.lr, r.train_loss, r.val_loss, r.val_acc, r.val_map, improved ? "  *" : "", r.seconds);
+        cs.epoch = e + 1;
+        cs.batch = 0;
+        extra_write(cs.extra, sizeof cs.extra, &best, batches_per_epoch, train_seconds, samples);
+        if (writer && ((st = loaa_checkpoint_save(last, m, &cfg, &cs)) || (improved && (st = loaa_checkpoint_save(bestp, m, &cfg, &cs)))))
+            goto done;
+        out->epochs_run = e + 1;
+        loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
+        if (e == start && (!strcmp(fault, "crash") || !strcmp(fault, "abort") ||
+                           (!strcmp(fault, "crash-once") && crash_once_armed(opts->dir))))
+            crash_now(fault);
+        if (act == LOAA_TRIAL_STOP && e + 1 < cfg.epochs) {
+            out->pruned = 1;
+            break;
+        }
+    }
+    if (out->epochs_run == 0)
+        out->epochs_run = start;
+    out->best_epoch = best.epoch;
+    out->train_loss = best.r.train_loss;
+    out->val_loss = best.r.val_loss;
+    out->val_acc = best.r.val_acc;
+    out->val_map = best.r.val_map;
+    out->test_acc = best.test.top1;
+    out->test_top5 = best.test.top5;
+    out->test_map = best.test.map;
+    out->test_mpca = best.test.mpca;
+    out->seconds = train_seconds;
+    out->samples_per_s = train_seconds > 0 ? samples / train_seconds : 0;
+    out->peak_rss = loaa_peak_rss();
+    out->trainable_params = (long long)loaa_model_trainable_params(m);
+    out->total_params = (long long)loaa_model_total_params(m);
+    int gp = 1, gq = 1;
+    snprintf(out->gemm_backend, sizeof out->gemm_backend, "%s", loaa_model_backend(m, &gp, &gq));
+    snprintf(out->grid, sizeof out->grid, "%dx%d", gp, gq);
+    if (writer) {
+        snprintf(out->checkpoint, sizeof out->checkpoint, "%s", last);
+        if (best.epoch >= 0)
+            snprintf(out->best_checkpoint, sizeof out->best_checkpoint, "%s", bestp);
+        /* The adapter holds the best epoch's weights: reload them when training went past it. */
+        if (best.epoch >= 0 && best.epoch + 1 != out->epochs_run) {
+            loaa_checkpoint_state bs;
+            if ((st = loaa_checkpoint_load(bestp, m, &cfg, &bs)))
+                goto done;
+        }
+        const char **names = malloc((size_t)c * sizeof *names);
+        char *front = frontend_json(&cfg);
+        if (!names) {
+            free(front);
+            st = loaa_fail(LOAA_ERR_NOMEM, "adapter export");
+            goto done;
+        }
+        for (int k = 0; k < c; k++)
+            names[k] = loaa_dataset_class_name(ds, k);
+        loaa_adapter_info info = {.class_names = names, .n_classes = c, .fbank_json = front,
+                                  .backbone_path = cfg.backbone_kind == LOAA_BACKBONE_PATH ? cfg.backbone : NULL,
+                                  .n_mel = shape.n_mel, .n_frames = shape.n_frames, .dist_token = shape.dist_token};
+        snprintf(out->adapter, sizeof out->adapter, "%s/adapter.safetensors", opts->dir);
+        st = loaa_adapter_export(out->adapter, m, &cfg, &info);
+        free(names);
+        free(front);
+        /* A trial that trained every tensor is a backbone for chained sweeps. */
+        if (!st && cfg.method == LOAA_METHOD_FULL) {
+            snprintf(out->backbone, sizeof out->backbone, "%s/backbone.safetensors", opts->dir);
+            st = loaa_weights_export_backbone(out->backbone, m, &cfg);
+        }
+    }
+done:
+    loaa_model_free(m);
+    loaa_dataset_free(ds);
+    free(b.x);
+    free(b.y);
+    free(b.logits);
+    free(b.labels);
+    free(b.all_logits);
+    free(b.all_targets);
+    free(b.all_labels);
+    return st;
+}
+
 loaa_status loaa_trial_run(const loaa_config *cfg, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks,
                            loaa_trial_result *out)
 {
@@ -295,9 +662,10 @@ loaa_status loaa_trial_run(const loaa_config *cfg, const loaa_trial_opts *opts, 
         return st;
     if (!strcmp(fault, "fail"))
         return loaa_fail(LOAA_ERR_CONFIG, "fault injection: this trial fails on purpose");
-    if (cfg->method != LOAA_METHOD_NOOP)
-        return loaa_fail(LOAA_ERR_UNSUPPORTED, "method '%s': training is not wired yet", loaa_method_name(cfg->method));
-    st = run_noop(cfg, opts, hooks, fault, fault_arg, out);
+    if (cfg->method == LOAA_METHOD_NOOP)
+        st = run_noop(cfg, opts, hooks, fault, fault_arg, out);
+    else
+        st = run_model(cfg, opts, hooks, fault, fault_arg, out);
     if (st)
         return st;
     if (hooks && hooks->on_result)
