@@ -1,0 +1,121 @@
+#!/bin/sh
+# MPI integration tests of `loaa sweep` with real training on tiny synthetic
+# data (vit-micro, a few seconds in all): a sweep end to end on 3 and 4
+# ranks, a trial crashing once after its first epoch resumes from its
+# checkpoint with metrics equal to an uninterrupted run, a group of two ranks
+# trains one trial, a chained two-stage sweep (vision pretraining -> audio
+# with {sweep, best}) really loads the stage-1 export and records its
+# SHA-256, and loaa export / loaa train.
+n=0; failed=0
+result() {
+    n=$((n+1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
+}
+tmp=$(mktemp -d /tmp/loaa-sweep-train.XXXXXX)
+cleanup() {
+    pkill -9 -f "loaa sweep $tmp/" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp" || exit 1
+mpirun() { "$MPIRUN" --oversubscribe "$@"; }
+if command -v sqlite3 > /dev/null; then
+    sq() { sqlite3 "$1" "$2"; }
+else
+    sq() { python3 -c "import sqlite3,sys; print('\n'.join('|'.join('' if v is None else str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))" "$1" "$2"; }
+fi
+
+"$LOAA" synth --kind audio --seed 1 --clips 48 audio > synth.log 2>&1 &&
+    "$LOAA" synth --kind images --seed 1 --clips 48 images >> synth.log 2>&1
+result $? "tiny synthetic audio and image datasets" synth.log
+
+cat > base.yaml <<'YAML'
+datasets: [audio]
+folds: [1]
+seeds: [0, 1]
+parameters:
+  method: {values: [loaa-tf, lora, linear]}
+  model: {value: vit-micro}
+  epochs: {value: 3}
+  batch_size: {value: 8}
+  fstride: {value: 16}
+  tstride: {value: 16}
+YAML
+{ echo "name: micro"; cat base.yaml; } > a.yaml
+{ echo "name: micro"; cat base.yaml; echo '  fault: {value: "crash-once@seed=1"}'; } > b.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/a.yaml" --db "$tmp/a.db" > outa 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq a.db "select count(*) from trials where state = 'done' and adapter_path is not null")" = 6 ]
+result $? "3 ranks: six vit-micro trials train and export adapters" outa
+[ "$(sq a.db "select count(*) from trials where trainable_params > 0 and total_params > trainable_params and samples_per_s > 0 and peak_rss > 0 and gemm_backend = 'blas' and loaa_version is not null")" = 6 ]
+result $? "parameter counts, samples/s, peak RSS and provenance recorded"
+[ "$(sq a.db "select count(*) from trial_metrics where name = 'val_acc'")" = 18 ] &&
+    [ "$(sq a.db "select count(*) from trial_results where name in ('test_acc', 'test_top5', 'test_map', 'test_mpca')")" = 24 ]
+result $? "per-epoch validation metrics and best-epoch test metrics"
+f=$(sq a.db "select best_checkpoint_path from trials limit 1"); g=$(sq a.db "select checkpoint_path from trials limit 1")
+[ -f "$f" ] && [ -f "$g" ]
+result $? "best and last checkpoints kept"
+mpirun -np 4 "$LOAA" sweep "$tmp/b.yaml" --db "$tmp/b.db" --artifacts "$tmp/art-b" > outb 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq b.db "select count(*) from trials where state = 'done'")" = 6 ] &&
+    [ "$(sq b.db "select sum(attempts) from trials")" = 3 ]
+result $? "4 ranks: three trials crash after their first epoch and finish on their second attempt" outb
+grep -q "resumed from" art-b/micro/*/trial.log
+result $? "the retried trials resume from their epoch checkpoint"
+sq a.db "select config_hash, name, value from trials join trial_results using (trial_id) order by 1, 2" > a.txt
+sq b.db "select config_hash, name, value from trials join trial_results using (trial_id) order by 1, 2" > b.txt
+[ -s a.txt ] && cmp -s a.txt b.txt
+result $? "resumed trials end with exactly the metrics of uninterrupted ones"
+
+{ echo "name: pair"; echo "ranks_per_trial: 2"; sed 's/seeds: \[0, 1\]/seeds: [0]/; s/values: \[loaa-tf, lora, linear\]/values: [loaa-tf]/' base.yaml; } > g.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/g.yaml" --db "$tmp/g.db" > outg 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq g.db "select count(*) from trials where state = 'done' and ranks = 2")" = 1 ]
+result $? "a group of two ranks trains one trial" outg
+
+cat > pre.yaml <<'YAML'
+name: vision-pretrain
+datasets: [images]
+folds: [1]
+parameters:
+  method: {value: full}
+  model: {value: vit-micro}
+  epochs: {value: 2}
+  batch_size: {value: 8}
+  fstride: {value: 16}
+  tstride: {value: 16}
+YAML
+cat > audio.yaml <<'YAML'
+name: audio-from-vision
+datasets: [audio]
+folds: [1]
+parameters:
+  method: {values: [loaa-tf, linear]}
+  backbone: {values: [none, {sweep: vision-pretrain, best: true}]}
+  model: {value: vit-micro}
+  epochs: {value: 2}
+  batch_size: {value: 8}
+  fstride: {value: 16}
+  tstride: {value: 16}
+YAML
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc1 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "no sweep 'vision-pretrain'" outc1
+result $? "stage 2 before stage 1 is refused" outc1
+mpirun -np 3 "$LOAA" sweep "$tmp/pre.yaml" --db "$tmp/c.db" > outc2 2>&1 &&
+    mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc3 2>&1
+result $? "stage 1 then stage 2 run" outc3
+bb=$(sq c.db "select backbone_export_path from trials where method = 'full'")
+sha=$(sha256sum "$bb" 2>/dev/null | cut -d' ' -f1)
+[ -n "$sha" ] && [ "$(sq c.db "select count(*) from trials where backbone_ref = 'vision-pretrain' and backbone_sha256 = '$sha' and backbone = '$bb' and state = 'done'")" = 2 ]
+result $? "stage 2 trials record the stage-1 export and its SHA-256"
+"$LOAA" report --db c.db --sweep audio-from-vision --cross > rep.txt 2>&1
+grep -q "best of vision-pretrain" rep.txt && grep -q "none" rep.txt
+result $? "the report shows which backbone each trial used" rep.txt
+"$LOAA" export --db c.db --best --dataset audio --sweep audio-from-vision --out best.safetensors > outx 2>&1; rc=$?
+[ $rc -eq 0 ] && [ -s best.safetensors ] && python3 -c "import json; c = json.load(open('best.safetensors.json')); assert c['kind'] == 'adapter' and 'test_acc' in c['results'] and len(c['sha256']) == 64"
+result $? "loaa export --best copies the adapter with its card" outx
+"$LOAA" export --db c.db --trial 1 --backbone --out bb.safetensors > outx2 2>&1
+result $? "loaa export --backbone copies the stage-1 backbone" outx2
+"$LOAA" train --dataset audio --fold 1 --method loaa-tf --model vit-micro --epochs 2 --batch_size 8 --fstride 16 --tstride 16 --out tr > tr.txt 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "^epoch 2/2" tr.txt && grep -q "^test_acc" tr.txt && [ -f tr/adapter.safetensors ]
+result $? "loaa train trains one trial through the same runner" tr.txt
+
+echo "1..$n"
+exit $failed
