@@ -3,8 +3,8 @@
 # (bench_step_torch.py under Debian's /usr/bin/python3), side by side, then the ratios.
 # Default configuration: the issue's target (vit-tiny, loaa-tf, r=32, batch 8, 128x512,
 # stride 16, 2 threads). Example: bench/bench_step.sh build/loaa -- --model vit-small
-# The two run one after the other on the same machine; run it on a quiet machine and
-# repeat: only the ratio is meaningful on a shared one.
+# The two alternate REPEAT times (default 3) on the same machine and the best run of
+# each counts: on a shared machine only the best runs and the ratio mean anything.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 loaa=${1:-${LOAA:-loaa}}
@@ -12,16 +12,30 @@ loaa=${1:-${LOAA:-loaa}}
 [ "$1" = "--" ] && shift
 flags="--model vit-tiny --method loaa-tf --bottleneck 32 --batch 8 --mel 128 --frames 512 --fstride 16 --tstride 16 --threads 2 --steps 10 $*"
 python=${PYTHON:-/usr/bin/python3}
+repeat=${REPEAT:-3}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== loaa bench step $flags"
-"$loaa" bench step $flags | tee /tmp/bench_step_loaa.$$
-echo "== $python bench_step_torch.py $flags"
-env -u OMP_NUM_THREADS "$python" "$here/bench_step_torch.py" $flags | tee /tmp/bench_step_torch.$$
-get() { sed -n "s/^result:.*$2=\([0-9.]*\).*/\1/p" "$1"; }
-ls=$(get /tmp/bench_step_loaa.$$ samples_per_s); ts=$(get /tmp/bench_step_torch.$$ samples_per_s)
-lm=$(get /tmp/bench_step_loaa.$$ rss_mib); tm=$(get /tmp/bench_step_torch.$$ rss_mib)
-rm -f /tmp/bench_step_loaa.$$ /tmp/bench_step_torch.$$
-awk -v ls="$ls" -v ts="$ts" -v lm="$lm" -v tm="$tm" 'BEGIN {
-    printf "== ratio: loaa %.2f samples/s vs PyTorch %.2f: %.2fx; peak RSS loaa %.0f MiB vs PyTorch %.0f MiB: %.2fx\n",
-        ls, ts, ls / ts, lm, tm, lm / tm }'
+echo "== flags: $flags"
+i=1
+while [ $i -le "$repeat" ]; do
+    echo "== run $i: loaa bench step"
+    "$loaa" bench step $flags | tee "$tmp/loaa.$i"
+    echo "== run $i: $python bench_step_torch.py"
+    env -u OMP_NUM_THREADS "$python" "$here/bench_step_torch.py" $flags | tee "$tmp/torch.$i"
+    i=$((i + 1))
+done
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+cat "$tmp"/loaa.* | sed -n 's/^result: //p' | sed 's/^/loaa  /' > "$tmp/all"
+cat "$tmp"/torch.* | sed -n 's/^result: //p' | sed 's/^/torch /' >> "$tmp/all"
+awk '{
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[$1, kv[1]] = kv[2] + 0 }
+    if (v[$1, "samples_per_s"] > best[$1]) { best[$1] = v[$1, "samples_per_s"]; rss[$1] = v[$1, "rss_mib"];
+        gf[$1] = v[$1, "gflops"]; pk[$1] = v[$1, "peak_gflops"] }
+    printf "   %s %.2f samples/s, peak RSS %.0f MiB\n", $1, v[$1, "samples_per_s"], v[$1, "rss_mib"]
+} END {
+    printf "== best: loaa %.2f samples/s (%.1f GFLOP/s, %.0f%% of the sgemm peak of its run, %.0f), PyTorch %.2f samples/s: %.2fx\n",
+        best["loaa"], gf["loaa"], (pk["loaa"] > 0 ? 100 * gf["loaa"] / pk["loaa"] : 0), pk["loaa"], best["torch"],
+        best["loaa"] / best["torch"]
+    printf "== peak RSS: loaa %.0f MiB, PyTorch %.0f MiB: %.2fx\n", rss["loaa"], rss["torch"], rss["loaa"] / rss["torch"]
+}' "$tmp/all"

@@ -121,7 +121,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--classes", type=int, default=50)
-    a = ap.parse_args()
+    a, _ = ap.parse_known_args()  # loaa-only flags (--peak-seconds, ...) are ignored
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = ViT(a)
