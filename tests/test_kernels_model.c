@@ -360,6 +360,35 @@ static void test_bad_input(void)
     loaa_model_free(m);
 }
 
+static void test_evaluate_and_blocks(void)
+{
+    loaa_config c = make_cfg(LOAA_METHOD_LOAA_TF, 3);
+    loaa_model *m = build(c, 1, 21);
+    wake_adapters(m);
+    float x[BATCH * NMEL * NFR], y[BATCH * NCLS], l1[BATCH * NCLS], l2[BATCH * NCLS], le, lg;
+    batch(x, y, BATCH);
+    loaa_model_predict(m, x, BATCH, l1);
+    loaa_model_evaluate(m, x, y, BATCH, l2, &le);
+    loaa_model_gradients(m, x, y, BATCH, &lg);
+    TAP_OK(memcmp(l1, l2, sizeof l1) == 0 && le == lg, "predict, evaluate and the training forward agree (loss %.6f)", le);
+    loaa_model_free(m);
+    c.blocks = 1;
+    m = build(c, 1, 21);
+    TAP_OK(!find(m, "blocks.0.adapter_attn.down.weight") && find(m, "blocks.1.adapter_attn.down.weight") &&
+               find(m, "blocks.1.adapter_mlp.down.weight"),
+           "blocks 1: adapters in the last block only");
+    loaa_model_free(m);
+    c.blocks = 0;
+    c.placement = LOAA_PLACE_MHSA;
+    m = build(c, 1, 21);
+    TAP_OK(find(m, "blocks.0.adapter_attn.up.weight") && !find(m, "blocks.0.adapter_mlp.up.weight"),
+           "placement mhsa: no adapters beside the MLP");
+    const loaa_tensor_ref *dw = find(m, "blocks.0.adapter_attn.down.weight");
+    TAP_OK(dw && dw->ndim == 3 && dw->shape[0] == 3 && dw->shape[1] == 4 && dw->shape[2] == 32,
+           "a LoAA down weight is (k, r, D)");
+    loaa_model_free(m);
+}
+
 static void test_noop(void)
 {
     loaa_config c = make_cfg(LOAA_METHOD_NOOP, 3);
@@ -406,6 +435,7 @@ int main(void)
     test_step0_frozen();
     test_counts();
     test_bad_input();
+    test_evaluate_and_blocks();
     test_noop();
     test_step_moves();
     return tap_done();
