@@ -491,7 +491,10 @@ static void test_loader(void)
     float pad = (float)((0 - loaa_dataset_mean(ds)) / (2 * loaa_dataset_std(ds)));
     TAP_OK(T == 38 && fabsf(f1[T - 1] - pad) > 1e-6 && loaa_features_from_file("/nonexistent.wav", ds, 64, f1) == LOAA_ERR_NOTFOUND,
            "(M, T) layout, T = 38 frames of a 0.4 s clip; a missing file is NOTFOUND");
-    st = loaa_features_from_file(wavpath, ds, 64, realloc(f1, sizeof(float) * M * 64));
+    float *f64 = realloc(f1, sizeof(float) * M * 64);
+    st = loaa_features_from_file(wavpath, ds, 64, f64);
+    TAP_OK(st == LOAA_OK, "target_length 64 from the file front end");
+    free(f64);
     free(f2);
     free(wav);
     free(clip);
@@ -546,12 +549,40 @@ static void test_images(void)
     loaa_dataset_free(ds);
 }
 
+static void test_labels(void)
+{
+    const char *json = "{\"name\": \"m\", \"classes\": [\"a\", \"b\", \"c\"], \"multilabel\": true,"
+                       " \"splits\": {\"train\": [], \"val\": [], \"test\": []}}";
+    loaa_dataset *ml, *sl;
+    loaa_dataset_parse(json, "/x", 0, &ml);
+    loaa_dataset_parse("{\"name\": \"s\", \"classes\": [\"a\", \"b\", \"c\"], \"splits\": {\"train\": [], \"val\": [], \"test\": []}}",
+                       "/x", 0, &sl);
+    float y[3];
+    int label;
+    long s, e;
+    loaa_status st = loaa_parse_label(ml, "0, c\n", NULL, "k", y, &label, &s, &e);
+    TAP_OK(!st && y[0] == 1 && y[1] == 0 && y[2] == 1 && label == -1, "multi-label .cls '0, c': multi-hot, label -1");
+    st = loaa_parse_label(ml, NULL, "{\"labels\": [1, \"c\"], \"start\": 5, \"end\": 90}", "k", y, &label, &s, &e);
+    TAP_OK(!st && y[1] == 1 && y[2] == 1 && s == 5 && e == 90, "multi-label .json labels and start/end cut");
+    st = loaa_parse_label(sl, " b \n", NULL, "k", y, &label, &s, &e);
+    TAP_OK(!st && label == 1 && y[1] == 1 && s == -1 && e == -1, "single label by class name, whitespace trimmed");
+    st = loaa_parse_label(sl, "0 2", NULL, "shard.tar: key 'k'", y, &label, &s, &e);
+    TAP_OK(st == LOAA_ERR_FORMAT, "two labels for a single-label dataset refused: %s", loaa_error_detail());
+    st = loaa_parse_label(sl, NULL, "{\"label\": 1, \"start\": -4}", "shard.tar: key 'k'", y, &label, &s, &e);
+    TAP_OK(st == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "key 'k'"), "negative cut refused naming the key: %s", loaa_error_detail());
+    st = loaa_parse_label(sl, NULL, "[1]", "shard.tar: key 'k'", y, &label, &s, &e);
+    TAP_OK(st == LOAA_ERR_FORMAT, "a .json that is no object refused");
+    loaa_dataset_free(ml);
+    loaa_dataset_free(sl);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-worker-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
     test_manifest();
+    test_labels();
     test_shards();
     test_bad_inputs();
     test_loader();
