@@ -12,6 +12,7 @@
 #include "tap.h"
 #include "worker/audio.h"
 #include "worker/fbank.h"
+#include "worker/features.h"
 
 static float *read_f32(const char *dir, const char *name, size_t *n)
 {
@@ -161,6 +162,43 @@ static void test_resample(const char *top)
     free(ref);
 }
 
+/* dither is honoured, and deterministic per clip (seeded by the clip, not by call order) */
+static void test_dither(void)
+{
+    const char *fmt = "{\"name\": \"d\", \"classes\": [\"a\"], \"fbank\": {\"num_mel_bins\": 40, \"dither\": %s},"
+                      " \"target_length\": 30, \"splits\": {\"train\": [], \"val\": [], \"test\": []}}";
+    char json[512];
+    float a[40 * 30], b[40 * 30], c[40 * 30], other[40 * 30];
+    float x[4000];
+    for (int i = 0; i < 4000; i++)
+        x[i] = (float)(0.2 * sin(i * 0.05)) * (i > 2000);
+    void *wav, *wav2;
+    size_t ws, ws2;
+    loaa_audio_encode_wav(x, 4000, 16000, 1, &wav, &ws);
+    x[3000] += 0.1f;
+    loaa_audio_encode_wav(x, 4000, 16000, 1, &wav2, &ws2);
+    loaa_dataset *d0, *d1;
+    snprintf(json, sizeof json, fmt, "0");
+    loaa_dataset_parse(json, "/x", 0, &d0);
+    snprintf(json, sizeof json, fmt, "1.0");
+    loaa_dataset_parse(json, "/x", 0, &d1);
+    loaa_featurizer *f0, *f1;
+    loaa_featurizer_create(d0, 0, &f0);
+    loaa_featurizer_create(d1, 0, &f1);
+    loaa_featurizer_run(f0, a, wav, ws, "wav", 0, -1, "a");
+    loaa_featurizer_run(f1, b, wav, ws, "wav", 0, -1, "b");
+    loaa_featurizer_run(f1, other, wav2, ws2, "wav", 0, -1, "other");
+    loaa_featurizer_run(f1, c, wav, ws, "wav", 0, -1, "c");
+    TAP_OK(memcmp(a, b, sizeof a) != 0, "dither 1.0 changes the features (the silent half is no longer at the floor)");
+    TAP_OK(!memcmp(b, c, sizeof b), "dithered features are the same for the same clip, whatever came between");
+    free(wav);
+    free(wav2);
+    loaa_featurizer_free(f0);
+    loaa_featurizer_free(f1);
+    loaa_dataset_free(d0);
+    loaa_dataset_free(d1);
+}
+
 int main(void)
 {
     const char *top = getenv("top_srcdir");
@@ -168,5 +206,6 @@ int main(void)
         top = ".";
     test_fixtures(top);
     test_resample(top);
+    test_dither();
     return tap_done();
 }

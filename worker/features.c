@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <soxr.h>
+#include <stdint.h>
 
 #include "worker/audio.h"
 #include "worker/fbank.h"
@@ -181,7 +182,21 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
     int dim = loaa_fbank_dim(f->fb);
     if (!grow(&f->fe, &f->fe_cap, (size_t)T * dim + 1))
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
-    loaa_fbank_compute(f->fb, f->fe, f->rs, m, NULL);
+    if (loaa_dataset_fbank(f->ds)->dither != 0) {
+        /* Kaldi's dither is random; here it is seeded by the clip itself, so a clip gets the
+           same features whichever thread or rank decodes it, in whatever order */
+        uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)m;
+        for (size_t i = 0; i < m; i += 1 + m / 4096) {
+            uint32_t u;
+            memcpy(&u, &f->rs[i], 4);
+            h = (h ^ u) * 0x100000001b3ULL;
+        }
+        loaa_rng r;
+        loaa_rng_seed(&r, h);
+        loaa_fbank_compute(f->fb, f->fe, f->rs, m, &r);
+    } else {
+        loaa_fbank_compute(f->fb, f->fe, f->rs, m, NULL);
+    }
     *frames = T;
     return LOAA_OK;
 }
