@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/bench_group.h"
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/rng.h"
@@ -36,6 +37,7 @@ int loaa_bench_data(int argc, char **argv); /* cli/cmd_bench_data.c */
 static const bench_sub bench_subs[] = {
     {"step", bench_step, "time training steps of one model/method configuration"},
     {"data", loaa_bench_data, "clips/s of read + decode + resample + fbank on one thread"},
+    {"gemm", loaa_bench_gemm, "the model's GEMM shapes: cblas_sgemm vs ScaLAPACK psgemm_ on 1x1/1x2/2x1 grids (mpirun)"},
     {NULL, NULL, NULL},
 };
 
@@ -101,6 +103,7 @@ static int bench_step(int argc, char **argv)
         "usage: loaa bench step [--model NAME] [--method NAME] [--bottleneck R] [--kernel K] [--batch B]\n"
         "                       [--mel M] [--frames T] [--fstride S] [--tstride S] [--threads N]\n"
         "                       [--steps N] [--warmup N] [--classes C] [--dist 0|1] [--peak-seconds S]\n"
+        "                       [--ranks-per-trial G [--grid PxQ]]   (G > 1: under mpirun -np a multiple of G)\n"
         "Times training steps (forward, loss, backward, clipping, AdamW) on random data.\n"
         "Any other --KEY VALUE is a trial key (loaa help keys).\n";
     loaa_config cfg;
@@ -135,6 +138,8 @@ static int bench_step(int argc, char **argv)
             st = parse_int(flag, val, 1, &classes);
         else if (!strcmp(key, "dist"))
             st = parse_int(flag, val, 0, &dist);
+        else if (!strcmp(key, "ranks-per-trial")) /* the sweep's spelling is ranks_per_trial; both work */
+            st = loaa_config_set_text(&cfg, "ranks_per_trial", val);
         else if (!strcmp(key, "peak-seconds")) {
             char *end;
             peak_seconds = strtod(val, &end);
@@ -157,10 +162,13 @@ static int bench_step(int argc, char **argv)
         free(x), free(y);
         return loaa_cli_report("bench step", loaa_fail(LOAA_ERR_NOMEM, "input batch"));
     }
-    if ((st = loaa_model_create(&m, &cfg, &shape)) || (st = loaa_model_init(m, (uint64_t)cfg.seed))) {
+    int world_rank = 0;
+    if ((st = loaa_model_create(&m, &cfg, &shape)) || (st = loaa_model_init(m, (uint64_t)cfg.seed)) ||
+        (st = loaa_bench_join_group(m, &cfg, &world_rank))) {
         free(x), free(y);
         loaa_model_free(m);
-        return loaa_cli_report("bench step", st);
+        loaa_bench_finish();
+        return world_rank == 0 ? loaa_cli_report("bench step", st) : 1; /* agreed: rank 0 reports it */
     }
     loaa_rng rng;
     loaa_rng_seed(&rng, 1);
@@ -169,6 +177,9 @@ static int bench_step(int argc, char **argv)
     for (int b = 0; b < batch; b++)
         y[(size_t)b * classes + b % classes] = 1;
 
+    /* HPL style: rank 0 reports for everyone (should /dev/null fail, the others merely print as well) */
+    if (world_rank != 0 && !freopen("/dev/null", "w", stdout))
+        clearerr(stdout);
     int fgrid = 0, tgrid = 0;
     int tokens = cfg.method == LOAA_METHOD_NOOP ? 0 : loaa_model_tokens(m, &fgrid, &tgrid);
     size_t total = loaa_model_total_params(m), train = loaa_model_trainable_params(m);
@@ -182,15 +193,21 @@ static int bench_step(int argc, char **argv)
     float loss = 0;
     for (int s = 0; s < warmup && !st; s++)
         st = loaa_model_train_step(m, x, y, batch, 1e-4, &loss);
+    loaa_bench_world_barrier();
     double f0 = loaa_model_gemm_flops(m), t0 = loaa_now();
     for (int s = 0; s < steps && !st; s++)
         st = loaa_model_train_step(m, x, y, batch, 1e-4, &loss);
-    double secs = loaa_now() - t0, flops = loaa_model_gemm_flops(m) - f0;
+    double secs = loaa_bench_world_reduce(loaa_now() - t0, 0), flops = loaa_model_gemm_flops(m) - f0;
+    int groups = cfg.ranks_per_trial > 1 ? (int)loaa_bench_world_reduce(1, 1) / cfg.ranks_per_trial : 1;
+    flops = loaa_bench_world_reduce(flops, 1) / groups; /* each rank counts its own rows */
     double rss = loaa_peak_rss() / 1048576.0; /* before the sgemm peak's own buffers */
+    int bp = 1, bq = 1;
+    const char *backend = loaa_model_backend(m, &bp, &bq);
     loaa_model_free(m);
+    loaa_bench_finish();
     free(x), free(y);
     if (st)
-        return loaa_cli_report("bench step", st);
+        return world_rank == 0 ? loaa_cli_report("bench step", st) : 1;
     double peak = peak_seconds > 0 ? sgemm_peak(1024, peak_seconds) : 0;
     double sps = steps * batch / secs, gflops = flops / secs / 1e9;
     printf("steps: %d timed (+%d warm-up), %.4f s/step, %.2f samples/s, last loss %.4f\n", steps, warmup,
@@ -198,6 +215,7 @@ static int bench_step(int argc, char **argv)
     printf("gemm: %.2f GFLOP/step, %.1f GFLOP/s achieved; sgemm peak %.1f GFLOP/s (1024^3, same threads): %.1f %%\n",
            flops / steps / 1e9, gflops, peak, peak > 0 ? 100 * gflops / peak : 0.0);
     printf("peak RSS: %.1f MiB\n", rss);
+    printf("gemm backend: %s, grid %dx%d, %d rank(s) per trial\n", backend, bp, bq, cfg.ranks_per_trial);
     printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops, peak, rss);
     return 0;
 }

@@ -24,14 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/bench_group.h"
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/status.h"
 #include "common/timer.h"
+#include "kernels/model.h"
 #include "kernels/pgemm.h"
-
-/* The `loaa bench gemm` entry of cmd_bench.c's subcommand table. */
-int loaa_bench_gemm(int argc, char **argv);
 
 typedef struct gemm_shape {
     char name[16];
@@ -382,4 +381,62 @@ int loaa_bench_gemm(int argc, char **argv)
     if (!inited)
         MPI_Finalize();
     return rc;
+}
+
+/* ---- `loaa bench step --ranks-per-trial g`: the step benchmark on a group (cmd_bench.c calls these) ---- */
+
+static int bench_mpi_started;
+
+loaa_status loaa_bench_join_group(loaa_model *m, const loaa_config *cfg, int *world_rank)
+{
+    int inited = 0, size = 1;
+    *world_rank = 0;
+    if (cfg->ranks_per_trial <= 1)
+        return LOAA_OK;
+    MPI_Initialized(&inited);
+    if (!inited) {
+        if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
+            return loaa_fail(LOAA_ERR_MPI, "MPI_Init failed");
+        bench_mpi_started = 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size % cfg->ranks_per_trial)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'ranks_per_trial': %d ranks do not split into groups of %d (run under "
+                         "mpirun -np a multiple of it)", size, cfg->ranks_per_trial);
+    /* Groups of consecutive ranks, as the sweep makes them; each group trains its own copy side by side. */
+    MPI_Comm group;
+    MPI_Comm_split(MPI_COMM_WORLD, *world_rank / cfg->ranks_per_trial, *world_rank, &group);
+    loaa_status st = loaa_model_set_group(m, group, cfg->grid_p, cfg->grid_q);
+    MPI_Comm_free(&group);
+    return st;
+}
+
+int loaa_bench_in_world(void)
+{
+    int inited = 0, fin = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&fin);
+    return inited && !fin;
+}
+
+void loaa_bench_world_barrier(void)
+{
+    if (loaa_bench_in_world())
+        MPI_Barrier(MPI_COMM_WORLD);
+}
+
+double loaa_bench_world_reduce(double v, int sum)
+{
+    double r = v;
+    if (loaa_bench_in_world())
+        MPI_Allreduce(&v, &r, 1, MPI_DOUBLE, sum ? MPI_SUM : MPI_MAX, MPI_COMM_WORLD);
+    return r;
+}
+
+void loaa_bench_finish(void)
+{
+    if (bench_mpi_started && loaa_bench_in_world())
+        MPI_Finalize();
+    bench_mpi_started = 0;
 }

@@ -7,6 +7,6 @@ loaa_SOURCES += cli/cmd_bench.c
 loaa_SOURCES += cli/cmd_sweep.c cli/cmd_train.c cli/cmd_report.c cli/cmd_export.c
 loaa_SOURCES += cli/cmd_synth.c
 loaa_SOURCES += cli/cmd_predict.c
-loaa_SOURCES += cli/cmd_bench_gemm.c
+loaa_SOURCES += cli/cmd_bench_gemm.c cli/bench_group.h
 loaa_SOURCES += cli/cmd_pack.c
 loaa_SOURCES += cli/cmd_bench_data.c

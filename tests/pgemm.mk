@@ -4,5 +4,5 @@ tests_test_pgemm_SOURCES = tests/test_pgemm.c
 tests_test_pgemm_LDADD = $(TESTS_LDADD)
 tests_test_model_dist_SOURCES = tests/test_model_dist.c
 tests_test_model_dist_LDADD = $(TESTS_LDADD)
-TESTS += tests/pgemm.sh tests/model_dist.sh
-EXTRA_DIST += tests/pgemm.sh tests/model_dist.sh tests/mpi_ranks.sh
+TESTS += tests/pgemm.sh tests/model_dist.sh tests/bench_pgemm.sh
+EXTRA_DIST += tests/pgemm.sh tests/model_dist.sh tests/mpi_ranks.sh tests/bench_pgemm.sh
