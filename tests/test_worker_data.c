@@ -164,6 +164,30 @@ static void test_shards(void)
         TAP_OK(st == LOAA_OK && n == 5 && ok, "%s shard streams 5 grouped samples, detected from content", ext[c]);
     }
     free(wav);
+
+    /* the decompression-ratio guard: 8 MiB of zeros in a gzip shard is a bomb at a 200x cap */
+    char bomb[1024];
+    snprintf(bomb, sizeof bomb, "%s/bomb.tar.gz", tmpdir);
+    loaa_shard_writer *w;
+    size_t big = 8u << 20;
+    void *zeros = calloc(1, big);
+    loaa_status st = loaa_shard_writer_open(bomb, LOAA_COMPRESS_GZ, &w);
+    if (!st)
+        st = loaa_shard_writer_add(w, "z.npy", zeros, big);
+    if (!st)
+        st = loaa_shard_writer_finish(w);
+    free(zeros);
+    loaa_shard *sh;
+    loaa_raw_sample s;
+    memset(&s, 0, sizeof s);
+    int got = 0;
+    if (!st && !(st = loaa_shard_open(bomb, NULL, &sh))) {
+        st = loaa_shard_next(sh, &s, &got);
+        loaa_raw_sample_clear(&s);
+        loaa_shard_close(sh);
+    }
+    TAP_OK(st == LOAA_ERR_LIMIT && strstr(loaa_error_detail(), "key 'z'") && strstr(loaa_error_detail(), "compression ratio"),
+           "compression-ratio guard: %s", loaa_error_detail());
 }
 
 /* Bad-input shards: each built by hand with libarchive, then streamed through a loader. */
