@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "common/dataset.h"
+#include "common/log.h"
 #include "worker/audio.h"
 #include "worker/csv.h"
 #include "worker/features.h"
@@ -694,6 +695,8 @@ loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir
             st = loaa_dsw_add(w, it->group, it->key, ext, data, size, cls, NULL);
         }
         free(data);
+        if ((i + 1) % 1000 == 0 || i + 1 == p.n)
+            loaa_info("pack %s: %d of %d files", recipe, i + 1, p.n);
     }
     if (!st) {
         double mean = p.mean, sd = p.std;
