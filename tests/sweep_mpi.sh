@@ -209,5 +209,15 @@ result $? "export of a trial without an adapter file is refused clearly" outx
 [ $rc -eq 0 ] && grep -q "^epoch 2/2" train.txt && grep -q "^test_acc" train.txt
 result $? "loaa train runs one trial and prints epochs and final metrics" train.txt
 
+# The shipped sweep files parse and expand (datasets and weights faked: only their hashes are read).
+mkdir -p exp/data/esc50 exp/data/spc2 exp/data/epic-sounds exp/audio exp/weights
+for d in data/esc50 data/spc2 data/epic-sounds audio; do echo "{\"name\": \"$d\"}" > "exp/$d/dataset.json"; done
+echo fake > exp/weights/deit_base_distilled_patch16_384.safetensors
+ok=0
+for f in "$top_srcdir"/experiments/*.yaml; do
+    (cd exp && "$LOAA" sweep --dry-run "$f") > exp.out 2>&1 && grep -q "^[1-9][0-9]* trials" exp.out || { ok=1; cat exp.out >> exp.all; }
+done
+result $ok "every sweep file under experiments/ parses and expands" exp.all
+
 echo "1..$n"
 exit $failed
