@@ -33,3 +33,4 @@ include tests/worker.mk
 include tests/coordinator.mk
 include tests/weights.mk
 include tests/pgemm.mk
+include tests/reliability.mk

@@ -55,6 +55,12 @@ loaa_status loaa_featurizer_create(const loaa_dataset *ds, int target_length, lo
     f->T = target_length > 0 ? target_length : loaa_dataset_target_length(ds);
     f->rate = loaa_dataset_sample_rate(ds);
     f->image = loaa_dataset_is_image(ds);
+    if ((size_t)f->M * (size_t)f->T > LOAA_FEATURES_MAX_VALUES) {
+        loaa_fail(LOAA_ERR_LIMIT, "dataset '%s': input of %d x %d values a sample is over the cap of %zu",
+                  loaa_dataset_name(ds), f->M, f->T, LOAA_FEATURES_MAX_VALUES);
+        free(f);
+        return LOAA_ERR_LIMIT;
+    }
     f->mean = (float)loaa_dataset_mean(ds);
     f->inv = (float)(1.0 / (2.0 * loaa_dataset_std(ds)));
     if (!f->image) {
@@ -180,6 +186,9 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
         f->rs[i] -= mu;
     int T = loaa_fbank_num_frames(f->fb, m);
     int dim = loaa_fbank_dim(f->fb);
+    if ((size_t)T * (size_t)dim > LOAA_FEATURES_MAX_VALUES)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: %d frames x %d bins of features is over the cap of %zu values", name, T, dim,
+                         LOAA_FEATURES_MAX_VALUES);
     if (!grow(&f->fe, &f->fe_cap, (size_t)T * dim + 1))
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
     if (loaa_dataset_fbank(f->ds)->dither != 0) {

@@ -22,6 +22,14 @@
 typedef struct loaa_featurizer loaa_featurizer;
 
 /*
+ * Most float values in one sample's features, the (M, T) input or the raw
+ * (frames, M) fbank of a clip (1 GiB): a bound for hostile dataset.json
+ * settings and clips, refused with LOAA_ERR_LIMIT instead of an allocation
+ * that the kernel would grant and then kill the process for.
+ */
+#define LOAA_FEATURES_MAX_VALUES ((size_t)1 << 28)
+
+/*
  * Features for ds at target_length frames (0 = the dataset's). Holds FFTW
  * plans and scratch space; use from one thread at a time. Caller frees.
  */
