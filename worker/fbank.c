@@ -25,7 +25,8 @@ struct loaa_fbank {
     int *lo, *hi, *off;
     float *frame;     /* (padded) FFT input */
     fftwf_complex *spec;
-    float *power;     /* (padded/2 + 1) */
+    float *power;     /* (padded/2 + 1, LANES): the power spectra of a block of frames, interleaved */
+    double energy[8];
     fftwf_plan plan;
 };
 
@@ -159,7 +160,7 @@ loaa_status loaa_fbank_create(const loaa_fbank_opts *opts, int sample_rate, loaa
     fb->nbins = fb->padded / 2 + 1;
     fb->dim = loaa_fbank_opts_dim(opts);
     fb->window = malloc(fb->win * sizeof(float));
-    fb->power = malloc(fb->nbins * sizeof(float));
+    fb->power = malloc((size_t)fb->nbins * 8 * sizeof(float));
     if (!fb->window || !fb->power) {
         loaa_fbank_free(fb);
         return loaa_fail(LOAA_ERR_NOMEM, "fbank: out of memory");
@@ -255,79 +256,99 @@ static double sumsq_centered(const float *x, int n, float m)
     return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-void loaa_fbank_compute(loaa_fbank *fb, float *out, const float *wave, size_t n, loaa_rng *dither_rng)
+/* Frames per block: the mel projection runs over 8 frames at once, 8 independent sums per weight. */
+#define LANES 8
+
+/* Frame t's windowed, padded samples into fb->frame; its raw or windowed energy into *energy. */
+static void prepare_frame(loaa_fbank *fb, const float *wave, size_t n, int t, loaa_rng *dither_rng, double *energy)
 {
     const loaa_fbank_opts *o = &fb->o;
-    int frames = loaa_fbank_num_frames(fb, n), win = fb->win, nb = o->num_mel_bins;
-    const float eps = FLT_EPSILON;
+    int win = fb->win;
     long pad = fb->win / 2 - fb->shift / 2;
     float *x = fb->frame;
     const float *w = fb->window;
     float c = (float)o->preemphasis;
-    int mel_at = o->use_energy && !o->htk_compat ? 1 : 0;
-    int energy_at = o->htk_compat ? nb : 0;
     /* the common case (AST's): frames read straight from the waveform, no copy before the fused pass */
     int direct = o->snip_edges && o->dither == 0;
-    for (int t = 0; t < frames; t++) {
-        long start = (long)t * fb->shift;
-        const float *src;
-        if (direct) {
-            src = wave + start;
-        } else {
-            if (o->snip_edges)
-                memcpy(x, wave + start, win * sizeof(float));
-            else
-                for (int j = 0; j < win; j++)
-                    x[j] = reflect_at(wave, (long)n, start + j - pad);
-            if (o->dither != 0 && dither_rng)
-                for (int j = 0; j < win; j++)
-                    x[j] += (float)(loaa_rng_normal(dither_rng) * o->dither);
-            src = x;
+    long start = (long)t * fb->shift;
+    const float *src;
+    if (direct) {
+        src = wave + start;
+    } else {
+        if (o->snip_edges)
+            memcpy(x, wave + start, win * sizeof(float));
+        else
+            for (int j = 0; j < win; j++)
+                x[j] = reflect_at(wave, (long)n, start + j - pad);
+        if (o->dither != 0 && dither_rng)
+            for (int j = 0; j < win; j++)
+                x[j] += (float)(loaa_rng_normal(dither_rng) * o->dither);
+        src = x;
+    }
+    float m = o->remove_dc_offset ? sum8(src, win) / win : 0.0f;
+    *energy = 0;
+    if (o->use_energy && o->raw_energy)
+        *energy = sumsq_centered(src, win, m);
+    /* one fused pass: remove DC, pre-emphasise (x[-1] = x[0], as Kaldi), window */
+    float first = (src[0] - m) - c * (src[0] - m);
+    if (direct) {
+        float cm = m - c * m;
+        for (int j = 1; j < win; j++)
+            x[j] = (src[j] - c * src[j - 1] - cm) * w[j];
+    } else {
+        for (int j = win - 1; j > 0; j--) /* in place: going down reads x[j - 1] before it changes */
+            x[j] = ((src[j] - m) - c * (src[j - 1] - m)) * w[j];
+    }
+    x[0] = first * w[0];
+    for (int j = win; j < fb->padded; j++)
+        x[j] = 0;
+    if (o->use_energy && !o->raw_energy)
+        *energy = sumsq_centered(x, win, 0.0f);
+}
+
+void loaa_fbank_compute(loaa_fbank *fb, float *out, const float *wave, size_t n, loaa_rng *dither_rng)
+{
+    const loaa_fbank_opts *o = &fb->o;
+    int frames = loaa_fbank_num_frames(fb, n), nb = o->num_mel_bins;
+    const float eps = FLT_EPSILON;
+    int mel_at = o->use_energy && !o->htk_compat ? 1 : 0;
+    int energy_at = o->htk_compat ? nb : 0;
+    for (int t0 = 0; t0 < frames; t0 += LANES) {
+        int lanes = frames - t0 < LANES ? frames - t0 : LANES;
+        for (int f = 0; f < lanes; f++) {
+            prepare_frame(fb, wave, n, t0 + f, dither_rng, &fb->energy[f]);
+            fftwf_execute(fb->plan);
+            for (int k = 0; k < fb->nbins; k++) {
+                float re = fb->spec[k][0], im = fb->spec[k][1];
+                float p = re * re + im * im;
+                fb->power[k * LANES + f] = o->use_power ? p : sqrtf(p);
+            }
         }
-        float m = o->remove_dc_offset ? sum8(src, win) / win : 0.0f;
-        double energy = 0;
-        if (o->use_energy && o->raw_energy)
-            energy = sumsq_centered(src, win, m);
-        /* one fused pass: remove DC, pre-emphasise (x[-1] = x[0], as Kaldi), window */
-        float first = (src[0] - m) - c * (src[0] - m);
-        if (direct) {
-            float cm = m - c * m;
-            for (int j = 1; j < win; j++)
-                x[j] = (src[j] - c * src[j - 1] - cm) * w[j];
-        } else {
-            for (int j = win - 1; j > 0; j--) /* in place: going down reads x[j - 1] before it changes */
-                x[j] = ((src[j] - m) - c * (src[j - 1] - m)) * w[j];
-        }
-        x[0] = first * w[0];
-        for (int j = win; j < fb->padded; j++)
-            x[j] = 0;
-        if (o->use_energy && !o->raw_energy)
-            energy = sumsq_centered(x, win, 0.0f);
-        fftwf_execute(fb->plan);
-        for (int k = 0; k < fb->nbins; k++) {
-            float re = fb->spec[k][0], im = fb->spec[k][1];
-            fb->power[k] = re * re + im * im;
-        }
-        if (!o->use_power)
+        for (int f = lanes; f < LANES; f++)
             for (int k = 0; k < fb->nbins; k++)
-                fb->power[k] = sqrtf(fb->power[k]);
-        float *row = out + (size_t)t * fb->dim;
+                fb->power[k * LANES + f] = 0;
         for (int b = 0; b < nb; b++) {
             const float *wt = fb->weights + fb->off[b];
-            const float *p = fb->power + fb->lo[b];
-            float s = 0;
+            const float *p = fb->power + (size_t)fb->lo[b] * LANES;
+            float acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (int k = 0, mm = fb->hi[b] - fb->lo[b]; k < mm; k++)
-                s += wt[k] * p[k];
-            row[mel_at + b] = s;
+                for (int f = 0; f < LANES; f++)
+                    acc[f] += wt[k] * p[k * LANES + f];
+            for (int f = 0; f < lanes; f++)
+                out[(size_t)(t0 + f) * fb->dim + mel_at + b] = acc[f];
         }
-        if (o->use_log_fbank)
-            for (int b = 0; b < nb; b++)
-                row[mel_at + b] = fast_log(row[mel_at + b] > eps ? row[mel_at + b] : eps);
-        if (o->use_energy) {
-            double le = log(energy > eps ? energy : eps);
-            if (o->energy_floor > 0 && le < log(o->energy_floor))
-                le = log(o->energy_floor);
-            row[energy_at] = (float)le;
+        for (int f = 0; f < lanes; f++) {
+            float *row = out + (size_t)(t0 + f) * fb->dim;
+            if (o->use_log_fbank)
+                for (int b = 0; b < nb; b++)
+                    row[mel_at + b] = fast_log(row[mel_at + b] > eps ? row[mel_at + b] : eps);
+            if (o->use_energy) {
+                double e = fb->energy[f];
+                double le = log(e > eps ? e : eps);
+                if (o->energy_floor > 0 && le < log(o->energy_floor))
+                    le = log(o->energy_floor);
+                row[energy_at] = (float)le;
+            }
         }
     }
     if (o->subtract_mean && frames > 0) {
