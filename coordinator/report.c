@@ -97,6 +97,8 @@ static loaa_status parse_where(const char *text, cond *c)
     return LOAA_OK;
 }
 
+static void reduce_params(rows *rs);
+
 /* Finished trials matching the filters, with their metric value (NULL value = metric missing). */
 static loaa_status load_rows(loaa_store *s, const loaa_report_opts *o, rows *rs)
 {
@@ -185,10 +187,50 @@ static loaa_status load_rows(loaa_store *s, const loaa_report_opts *o, rows *rs)
     if (!st && rc != SQLITE_DONE)
         st = loaa_fail(LOAA_ERR_DB, "report query: %s", sqlite3_errmsg(loaa_store_db(s)));
     sqlite3_finalize(q);
+    if (!st)
+        reduce_params(rs);
 done:
     for (int i = 0; i < n_conds; i++)
         json_decref(conds[i].value);
     return st;
+}
+
+
+/* Drops from every row's parameters the keys whose value is the same in all rows: the leaderboard shows what differs. */
+static void reduce_params(rows *rs)
+{
+    if (rs->n < 2)
+        return;
+    json_t **p = calloc(rs->n, sizeof *p);
+    if (!p)
+        return;
+    for (size_t i = 0; i < rs->n; i++)
+        p[i] = json_loads(rs->r[i].params, 0, NULL);
+    json_t *constant = json_object();
+    const char *key;
+    json_t *v;
+    if (p[0] && constant)
+        json_object_foreach(p[0], key, v) {
+            int same = 1;
+            for (size_t i = 1; i < rs->n && same; i++)
+                same = p[i] && json_equal(v, json_object_get(p[i], key));
+            if (same)
+                json_object_set(constant, key, v);
+        }
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!p[i])
+            continue;
+        json_object_foreach(constant, key, v)
+            json_object_del(p[i], key);
+        char *text = json_dumps(p[i], JSON_COMPACT | JSON_SORT_KEYS);
+        if (text) {
+            free(rs->r[i].params);
+            rs->r[i].params = text;
+        }
+        json_decref(p[i]);
+    }
+    json_decref(constant);
+    free(p);
 }
 
 /* ---- the cross-dataset table ---- */
