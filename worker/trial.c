@@ -3,6 +3,7 @@
 
 #include "worker/trial.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -179,6 +180,8 @@ json_t *loaa_trial_result_json(const loaa_trial_result *r)
     put_text(prov, "loaa_version", PACKAGE_VERSION);
     put_text(prov, "host", host);
     put_text(prov, "gemm_backend", r->gemm_backend);
+    put_text(prov, "blas", openblas_get_config());
+    put_text(prov, "scalapack", !strcmp(r->gemm_backend, "scalapack") ? "scalapack-openmpi" : "none");
     put_text(prov, "grid", r->grid);
     json_object_set_new(prov, "ranks", json_integer(r->ranks > 0 ? r->ranks : 1));
     json_object_set_new(obj, "pruned", json_boolean(r->pruned));
