@@ -18,6 +18,7 @@
 
 #include "common/dataset.h"
 #include "common/log.h"
+#include "common/rng.h"
 #include "worker/audio.h"
 #include "worker/csv.h"
 #include "worker/features.h"
@@ -600,6 +601,19 @@ loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir
     if (st) {
         plan_free(&p);
         return st;
+    }
+    /*
+     * Release layouts list files by class (SPC-2 by word folder): shards written in that
+     * order would each hold one or two classes, more than a shuffle buffer can mix. So the
+     * items are shuffled once, with a fixed seed: the same input always packs the same.
+     */
+    loaa_rng order;
+    loaa_rng_seed(&order, 0x10aa);
+    for (int i = p.n - 1; i > 0; i--) {
+        int k = (int)loaa_rng_below(&order, (uint64_t)i + 1);
+        item t = p.items[i];
+        p.items[i] = p.items[k];
+        p.items[k] = t;
     }
     int rate = o->resample > 0 ? o->resample : 16000;
     json_t *m = json_object(), *classes = json_array(), *fb = json_object();

@@ -15,6 +15,10 @@
  *                (1..K) makes a k-fold dataset, a split column (train/val/test)
  *                a split one, neither splits 80/10/10 by a hash of the path
  *
+ * Items are shuffled once with a fixed seed before sharding (release layouts
+ * list files by class), so shards mix classes and the same input always
+ * packs to the same bytes.
+ *
  * Every input file is decoded once while packing, so a missing or unreadable
  * file stops the pack with its name (and the CSV line that named it).
  */
