@@ -74,7 +74,9 @@ static void crash_now(const char *kind)
     fflush(NULL);
     if (!strcmp(kind, "abort"))
         abort();
-    /* A real invalid write, so the signal is what a bug would give. */
+    /* A real invalid write, so the signal is what a bug would give; the default action first, so a
+     * sanitizer's handler (which would exit with a status instead) does not mask the signal. */
+    signal(SIGSEGV, SIG_DFL);
     volatile int *volatile p = NULL;
     *p = 1;
     raise(SIGSEGV);
