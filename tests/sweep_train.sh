@@ -65,6 +65,31 @@ sq b.db "select config_hash, name, value from trials join trial_results using (t
 [ -s a.txt ] && cmp -s a.txt b.txt
 result $? "resumed trials end with exactly the metrics of uninterrupted ones"
 
+# kill -9 of mpirun in the middle of real training, twice; the rerun continues the interrupted trials
+# from their epoch checkpoints and ends with the metrics of the uninterrupted run (a.db).
+{ echo "name: micro"; cat base.yaml; echo '  fault: {value: "sleep:0.5"}'; } > k.yaml
+gone() { for i in $(seq 1 50); do pgrep -f "loaa sweep $tmp/k.yaml" > /dev/null || return 0; sleep 0.1; done; return 1; }
+for k in 1 2; do
+    "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/k.yaml" --db "$tmp/k.db" --artifacts "$tmp/art-k" > outk$k 2>&1 &
+    pid=$!
+    # kill once a trial has written an epoch checkpoint, so the kill lands mid-trial
+    for i in $(seq 1 200); do ls art-k/micro/*/last.ckpt > /dev/null 2>&1 && break; sleep 0.05; done
+    sleep 0.1
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    gone
+    result $? "kill -9 of mpirun during training ($k): nothing left running"
+done
+[ "$(sq k.db "pragma integrity_check")" = ok ]
+result $? "the killed sweep's database is intact"
+mpirun -np 3 "$LOAA" sweep "$tmp/k.yaml" --db "$tmp/k.db" --artifacts "$tmp/art-k" > outk 2>&1; rc=$?
+sq k.db "select config_hash, name, value from trials join trial_results using (trial_id) order by 1, 2" > k.txt
+[ $rc -eq 0 ] && [ "$(sq k.db "select count(*) from trials where state = 'done'")" = 6 ] && [ "$(sq k.db "select max(attempts) from trials")" = 0 ] &&
+    cmp -s a.txt k.txt
+result $? "the rerun finishes every trial once, with the metrics of an uninterrupted run" outk
+grep -q "resumed from" art-k/micro/*/trial.log
+result $? "interrupted trials continued from their epoch checkpoints"
+
 { echo "name: pair"; echo "ranks_per_trial: 2"; sed 's/seeds: \[0, 1\]/seeds: [0]/; s/values: \[loaa-tf, lora, linear\]/values: [loaa-tf]/' base.yaml; } > g.yaml
 mpirun -np 3 "$LOAA" sweep "$tmp/g.yaml" --db "$tmp/g.db" > outg 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq g.db "select count(*) from trials where state = 'done' and ranks = 2")" = 1 ]
