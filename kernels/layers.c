@@ -135,9 +135,11 @@ void loaa_layernorm_backward(float *dinp, float *dw, float *db, const float *dou
  * everywhere, i.e. float precision: this stays the exact (erf) GELU, not the
  * tanh approximation.
  */
-static inline float fast_expf(float x)
+static inline float fast_expf(float xin)
 {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    /* the clamp sends NaN to -87 (a float-to-int conversion of NaN is undefined); the select below gives it back */
+    float x = xin > -87.0f ? xin : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     /* floor(t + 0.5) by truncation of a positive number: floorf is a libm call that stops vectorisation */
     float n = (float)((int)(x * 1.44269504f + 128.5f) - 128);
     float r = x - n * 0.693145752f - n * 1.42860677e-6f;
@@ -147,7 +149,7 @@ static inline float fast_expf(float x)
         int i;
         float f;
     } u = {.i = ((int)n + 127) << 23};
-    return p * u.f;
+    return xin == xin ? p * u.f : xin;
 }
 
 /* erfc(z) for z >= 0 */

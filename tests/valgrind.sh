@@ -1,0 +1,15 @@
+#!/bin/sh
+# tests/valgrind.sh - stands in for the loaa binary when LOAA_VALGRIND=1
+# (Makefile.am points $LOAA here; scripts/check --valgrind sets it): runs
+# $LOAA_BIN under valgrind memcheck, as mpirun starts it on every rank. A
+# memory error makes the process exit 99, which the test sees as a failure;
+# the launcher and trial processes it forks stay under valgrind. Leaks are
+# LeakSanitizer's job (scripts/check --sanitizers), so they are not reported
+# here; Open MPI's own suppressions silence its known false positives.
+# Each process logs to $LOAA_VALGRIND_LOGS/PID.log (empty when clean).
+supp=
+for f in /usr/share/openmpi/openmpi-valgrind.supp; do
+    [ -f "$f" ] && supp="$supp --suppressions=$f"
+done
+exec valgrind --tool=memcheck -q --error-exitcode=99 --leak-check=no --track-origins=no \
+    --log-file="${LOAA_VALGRIND_LOGS:-/tmp}/loaa-valgrind.%p.log" $supp "$LOAA_BIN" "$@"
