@@ -164,7 +164,9 @@ gone() { for i in $(seq 1 50); do pgrep -f "loaa sweep $tmp/resume.yaml" > /dev/
 for k in 1 2; do
     "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/resume.yaml" --db "$tmp/k.db" > outk$k 2>&1 &
     pid=$! # mpirun itself, not a subshell
-    sleep 1
+    # kill once trials are being recorded (mpirun's start-up time varies with the machine's load)
+    for i in $(seq 1 200); do [ "$(sq k.db "select count(*) from trials where state = 'done'" 2>/dev/null)" -ge $k ] 2>/dev/null && break; sleep 0.05; done
+    sleep 0.2
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     gone
