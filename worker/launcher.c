@@ -309,9 +309,12 @@ static void launcher_main(int in_fd, int out_fd)
 
 static int world_rank_from_env(void)
 {
+    /* Open MPI's mpirun sets the first; PMIx and PMI launchers (srun --mpi=pmix) the others. */
     const char *r = getenv("OMPI_COMM_WORLD_RANK");
     if (!r)
         r = getenv("PMIX_RANK");
+    if (!r)
+        r = getenv("PMI_RANK");
     if (!r)
         return -1;
     char *end;
