@@ -3,11 +3,14 @@
 
 #include "coordinator/coordinator.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -84,6 +87,23 @@ static void safe_name(const char *in, char *out, size_t cap)
     out[i] = '\0';
     if (!strcmp(out, ".") || !strcmp(out, ".."))
         out[0] = '_';
+}
+
+static loaa_status make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
+    return LOAA_OK;
 }
 
 static void default_artifacts(const char *db, char *out, size_t cap)
@@ -175,6 +195,21 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
     int64_t count;
     if ((st = loaa_sweep_count(c->sw, c->opts.max_trials, &count)))
         goto fail;
+    if (opts->artifacts)
+        snprintf(c->artifacts, sizeof c->artifacts, "%s", opts->artifacts);
+    else
+        default_artifacts(opts->db_path, c->artifacts, sizeof c->artifacts);
+    /* Made now (an unwritable place fails before any trial runs) and recorded absolute, so the paths in the
+     * database stay valid from any working directory (chained sweeps, loaa export). */
+    if ((st = make_dirs(c->artifacts)))
+        goto fail;
+    char *abs_path = realpath(c->artifacts, NULL);
+    if (!abs_path) {
+        st = loaa_fail(LOAA_ERR_IO, "--artifacts %s: %s", c->artifacts, strerror(errno));
+        goto fail;
+    }
+    snprintf(c->artifacts, sizeof c->artifacts, "%s", abs_path);
+    free(abs_path);
     if ((st = loaa_store_open(&c->store, opts->db_path, LOAA_STORE_WRITER)))
         goto fail;
     if ((st = resolve_backbones(c->sw, c->store)))
@@ -205,10 +240,6 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
         if ((st = loaa_store_metric_history(c->store, c->sweep_id, sel, seed_pruner, c->pruner)))
             goto fail;
     }
-    if (opts->artifacts)
-        snprintf(c->artifacts, sizeof c->artifacts, "%s", opts->artifacts);
-    else
-        default_artifacts(opts->db_path, c->artifacts, sizeof c->artifacts);
     char name[256], prefix[4400];
     safe_name(loaa_sweep_name(c->sw), name, sizeof name);
     snprintf(prefix, sizeof prefix, "%s/%s", c->artifacts, name);

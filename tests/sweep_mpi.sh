@@ -140,6 +140,9 @@ mpirun -np 3 "$LOAA" sweep "$tmp/bad2.yaml" --db "$tmp/b.db" > outb2 2>&1; rc=$?
 result $? "a missing dataset is refused citing its position" outb2
 [ ! -f b.db ]
 result $? "no database was even created"
+mpirun -np 2 "$LOAA" sweep "$tmp/grid.yaml" --db "$tmp/p.db" --artifacts /proc/loaa-cannot-exist/x > outp 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "artifacts: cannot create /proc/loaa-cannot-exist" outp && [ ! -f p.db ]
+result $? "an artifacts folder that cannot be created is refused before any trial runs" outp
 printf 'name: chained\ndatasets: [ds]\nparameters:\n  backbone: {value: {sweep: grid, best: true}}\n' > chained.yaml
 mpirun -np 2 "$LOAA" sweep "$tmp/chained.yaml" --db "$tmp/a.db" > outch 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "exported no backbone" outch
