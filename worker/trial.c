@@ -418,6 +418,49 @@ typedef struct best_state {
     split_eval test;
 } best_state;
 
+/*
+ * Per-epoch reports of a trial, one line each in DIR/epochs.txt, written
+ * (and synced) before the epoch's checkpoint: a job killed after the
+ * checkpoint but before the coordinator committed the epoch's metrics would
+ * otherwise resume after that epoch with its metrics lost. A resumed trial
+ * replays the reports of the epochs it skips (the store overwrites the same
+ * keys). A torn last line (killed mid-write) is ignored.
+ */
+static void history_append(const char *dir, const loaa_epoch_report *r)
+{
+    char path[LOAA_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/epochs.txt", dir);
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    fprintf(f, "%d %.17g %.17g %.17g %.17g %.17g %.17g\n", r->epoch, r->train_loss, r->val_loss, r->val_acc, r->val_map, r->lr,
+            r->seconds);
+    fflush(f);
+    fsync(fileno(f));
+    fclose(f);
+}
+
+static void history_replay(const char *dir, int before, const loaa_trial_hooks *hooks)
+{
+    char path[LOAA_PATH_MAX + 64], line[512];
+    snprintf(path, sizeof path, "%s/epochs.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    int sent = -1;
+    while (fgets(line, sizeof line, f)) {
+        loaa_epoch_report r;
+        if (!strchr(line, '\n') || sscanf(line, "%d %lf %lf %lf %lf %lf %lf", &r.epoch, &r.train_loss, &r.val_loss, &r.val_acc,
+                                           &r.val_map, &r.lr, &r.seconds) != 7)
+            continue;
+        if (r.epoch > sent && r.epoch < before) {
+            hooks->on_epoch(hooks->ctx, &r); /* already decided: the run went on after this epoch */
+            sent = r.epoch;
+        }
+    }
+    fclose(f);
+}
+
 static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples)
 {
     json_t *o = json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:f,s:I}", "best_epoch", b->epoch, "best_value",
@@ -501,12 +544,30 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     loaa_checkpoint_state cs;
     memset(&cs, 0, sizeof cs);
     if (opts->dir && opts->resume && access(last, R_OK) == 0) {
-        /* Parameters, AdamW moments and step come back; the data order depends on (seed, epoch) only. */
-        if ((st = loaa_checkpoint_load(last, m, &cfg, &cs)))
-            goto done;
-        start = (int)cs.epoch;
-        extra_read(cs.extra, &best, &batches_per_epoch, &train_seconds, &samples);
-        printf("resumed from %s after epoch %d\n", last, start);
+        /* Parameters, AdamW moments and step come back; the data order depends on (seed, epoch) only.
+         * A damaged checkpoint (truncated by a full disk, say) leaves the model as initialised: the trial
+         * starts over instead of failing, and the bad file is kept aside for inspection. */
+        if ((st = loaa_checkpoint_load(last, m, &cfg, &cs))) {
+            char aside[LOAA_PATH_MAX + 80];
+            snprintf(aside, sizeof aside, "%s.bad", last);
+            printf("cannot resume from %s (%s: %s); starting over, the file is kept as %s\n", last, loaa_strerror(st),
+                   loaa_error_detail(), aside);
+            if (writer) {
+                rename(last, aside);
+                char hist[LOAA_PATH_MAX + 80], hist_aside[LOAA_PATH_MAX + 90];
+                snprintf(hist, sizeof hist, "%s/epochs.txt", opts->dir);
+                snprintf(hist_aside, sizeof hist_aside, "%s/epochs.txt.bad", opts->dir);
+                rename(hist, hist_aside); /* its epochs belong to the run that is discarded */
+            }
+            memset(&cs, 0, sizeof cs);
+            st = LOAA_OK;
+        } else {
+            start = (int)cs.epoch;
+            extra_read(cs.extra, &best, &batches_per_epoch, &train_seconds, &samples);
+            printf("resumed from %s after epoch %d\n", last, start);
+        }
+        if (hooks && hooks->on_epoch)
+            history_replay(opts->dir, start, hooks);
     }
     long train_n = train_count(&cfg, ds);
     if (train_n > 0)
@@ -575,7 +636,10 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         cs.epoch = e + 1;
         cs.batch = 0;
         extra_write(cs.extra, sizeof cs.extra, &best, batches_per_epoch, train_seconds, samples);
-        if (writer && ((st = loaa_checkpoint_save(last, m, &cfg, &cs)) || (improved && (st = loaa_checkpoint_save(bestp, m, &cfg, &cs)))))
+        if (writer && opts->dir)
+            history_append(opts->dir, &r);
+        /* best before last: a kill between the two must not leave a last.ckpt whose best epoch has no best.ckpt */
+        if (writer && ((improved && (st = loaa_checkpoint_save(bestp, m, &cfg, &cs))) || (st = loaa_checkpoint_save(last, m, &cfg, &cs))))
             goto done;
         out->epochs_run = e + 1;
         loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
