@@ -72,14 +72,17 @@ static sf_count_t vio_tell(void *u) { return ((membuf *)u)->pos; }
 static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **buf, size_t *cap, size_t *n,
                                   int *rate)
 {
-    if (info->channels < 1 || info->channels > 64 || info->samplerate < 1 || info->samplerate > 1000000)
+    /* below 1 kHz no recording is plausible, and resampling up from it would multiply the work */
+    if (info->channels < 1 || info->channels > 64 || info->samplerate < 1000 || info->samplerate > 1000000)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: bad audio header (%d channels, %d Hz)", name, info->channels,
                          info->samplerate);
     if (info->frames > LOAA_AUDIO_MAX_FRAMES)
         return loaa_fail(LOAA_ERR_LIMIT, "%s: %lld samples per channel, over the limit of %ld", name,
                          (long long)info->frames, LOAA_AUDIO_MAX_FRAMES);
     /* Some formats (Ogg, streamed WAV) report no length: read in chunks until EOF. */
-    size_t want = info->frames > 0 && info->frames < SF_COUNT_MAX ? (size_t)info->frames + 1 : 16384;
+    /* the header's length sizes the first allocation, up to 4 Mi samples: a hostile header
+       cannot make a small entry reserve gigabytes; real data grows the buffer as it comes */
+    size_t want = info->frames > 0 && info->frames < (1 << 22) ? (size_t)info->frames + 1 : 16384;
     int ch = info->channels;
     float *chunk = NULL;
     if (ch > 1 && !(chunk = malloc((size_t)4096 * ch * sizeof(float))))
@@ -258,6 +261,9 @@ loaa_status loaa_audio_resample(const float *in, size_t n, int from, int to, flo
     if (from <= 0 || to <= 0)
         return loaa_fail(LOAA_ERR_CONFIG, "resample: bad rates %d -> %d Hz", from, to);
     size_t m = from == to ? n : (size_t)((double)n * to / from + 0.5);
+    if (m > (size_t)LOAA_AUDIO_MAX_FRAMES)
+        return loaa_fail(LOAA_ERR_LIMIT, "resample %d -> %d Hz: %zu samples, over the limit of %ld", from, to, m,
+                         LOAA_AUDIO_MAX_FRAMES);
     float *o = malloc((m ? m : 1) * sizeof(float));
     if (!o)
         return loaa_fail(LOAA_ERR_NOMEM, "resample: out of memory (%zu samples)", m);

@@ -124,6 +124,9 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
     size_t m = n;
     if (rate != f->rate) {
         m = (size_t)((double)n * f->rate / rate + 0.5);
+        if (m > (size_t)LOAA_AUDIO_MAX_FRAMES)
+            return loaa_fail(LOAA_ERR_LIMIT, "%s: %zu samples after resampling %d -> %d Hz, over the limit of %ld", name, m, rate,
+                             f->rate, LOAA_AUDIO_MAX_FRAMES);
         if (!grow(&f->rs, &f->rs_cap, m + 1))
             return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
         if (f->sox && f->sox_from != rate) {
