@@ -34,3 +34,4 @@ include tests/coordinator.mk
 include tests/weights.mk
 include tests/pgemm.mk
 include tests/reliability.mk
+include tests/demo.mk
