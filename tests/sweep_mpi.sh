@@ -215,8 +215,8 @@ result $? "export of a trial without an adapter file is refused clearly" outx
 result $? "loaa train runs one trial and prints epochs and final metrics" train.txt
 
 # The shipped sweep files parse and expand (datasets and weights faked: only their hashes are read).
-mkdir -p exp/data/esc50 exp/data/spc2 exp/data/epic-sounds exp/audio exp/weights
-for d in data/esc50 data/spc2 data/epic-sounds audio; do echo "{\"name\": \"$d\"}" > "exp/$d/dataset.json"; done
+mkdir -p exp/data/esc50 exp/data/spc2 exp/data/epic-sounds exp/audio exp/images exp/weights
+for d in data/esc50 data/spc2 data/epic-sounds audio images; do echo "{\"name\": \"$d\"}" > "exp/$d/dataset.json"; done
 echo fake > exp/weights/deit_base_distilled_patch16_384.safetensors
 ok=0
 for f in "$top_srcdir"/experiments/*.yaml; do
