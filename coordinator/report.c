@@ -774,7 +774,8 @@ static loaa_status load_curve(loaa_store *s, long long trial, const char *name, 
 {
     sqlite3_stmt *q;
     memset(c, 0, sizeof *c);
-    if (sqlite3_prepare_v2(loaa_store_db(s), "SELECT epoch, value FROM trial_metrics WHERE trial_id = ? AND name = ? ORDER BY epoch",
+    /* "+name": the primary key (trial_id first) finds a trial's few rows; the (name, epoch) index would scan every trial's. */
+    if (sqlite3_prepare_v2(loaa_store_db(s), "SELECT epoch, value FROM trial_metrics WHERE trial_id = ? AND +name = ? ORDER BY epoch",
                            -1, &q, NULL) != SQLITE_OK)
         return loaa_fail(LOAA_ERR_DB, "report: %s", sqlite3_errmsg(loaa_store_db(s)));
     sqlite3_bind_int64(q, 1, trial);
@@ -888,6 +889,7 @@ static void svg_bars(FILE *f, const xtable *x, size_t d, const char *metric)
 }
 
 #define HTML_MAX_CURVES 200
+#define HTML_MAX_ROWS 2000
 
 loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const char *path)
 {
@@ -947,7 +949,7 @@ loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const cha
         fprintf(f, "<h2>Leaderboard</h2>\n<table><tr><th>dataset</th><th>trial</th><th>sweep</th><th>method</th><th>backbone</th>"
                    "<th>seed</th><th>fold</th><th>metric</th><th>value</th><th>trainable %%</th><th>parameters</th></tr>\n");
         const row **v = ranked(&rs);
-        for (size_t i = 0; v && i < rs.n; i++) {
+        for (size_t i = 0; v && i < rs.n && i < HTML_MAX_ROWS; i++) {
             const row *r = v[i];
             char val[32];
             fmt_value(r->metric, r->value, val, sizeof val);
@@ -971,7 +973,10 @@ loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const cha
             html_text(f, r->params);
             fprintf(f, "</td></tr>\n");
         }
-        fprintf(f, "</table>\n<h2>Learning curves</h2>\n");
+        fprintf(f, "</table>\n");
+        if (rs.n > HTML_MAX_ROWS)
+            fprintf(f, "<p>The first %d of %zu rows (loaa report --format csv --leaderboard lists all).</p>\n", HTML_MAX_ROWS, rs.n);
+        fprintf(f, "<h2>Learning curves</h2>\n");
         if (rs.n > HTML_MAX_CURVES)
             fprintf(f, "<p>The %d best trials of %zu.</p>\n", HTML_MAX_CURVES, rs.n);
         fprintf(f, "<div class='curves'>\n");
