@@ -39,7 +39,9 @@
  *                                            "scalapack", "gemm_backend",
  *                                            "host", "ranks", "grid"}}
  *   leader -> coord  FAILED  {"trial_id": int, "error": text,
- *                             "crash": bool,    the trial's own process died
+ *                             "crash": bool,    the trial's own process died (counts an attempt)
+ *                             "interrupted": bool, stopped from outside (SIGTERM/SIGINT/SIGHUP):
+ *                                               runs again, no attempt counted
  *                             "signal": int}    0 unless killed by a signal
  *   coord -> leader  STOP    {}   no more work: the group shuts down
  *

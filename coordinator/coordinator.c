@@ -529,6 +529,17 @@ loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int 
                 break;
             const char *error = json_string_value(json_object_get(msg, "error"));
             int crash = json_is_true(json_object_get(msg, "crash")), requeue = 0;
+            if (json_is_true(json_object_get(msg, "interrupted"))) {
+                /* Stopped from outside: runs again, no attempt counted (its checkpoint carries it on). */
+                loaa_warn("trial %lld: %s; it runs again", (long long)id, error ? error : "interrupted");
+                st = loaa_store_trial_requeue(c->store, id);
+                if (!st)
+                    st = queue_push(c, id);
+                was_stopped(c, id, 1);
+                g->trial_id = -1;
+                c->running--;
+                break;
+            }
             st = loaa_store_trial_failed(c->store, id, error ? error : "failed", json_string_value(json_object_get(msg, "log")), crash,
                                          loaa_sweep_max_attempts(c->sw), &requeue);
             if (!st && requeue) {

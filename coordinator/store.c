@@ -727,6 +727,20 @@ loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char 
     return step_done(s, q, "recording a failed trial");
 }
 
+loaa_status loaa_store_trial_requeue(loaa_store *s, int64_t trial_id)
+{
+    loaa_status st;
+    sqlite3_stmt *q;
+    if ((st = begin(s)))
+        return st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE trials SET state = 'pending' WHERE trial_id = ?", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, "trials");
+    sqlite3_bind_int64(q, 1, trial_id);
+    st = step_done(s, q, "requeueing a trial");
+    sqlite3_finalize(q);
+    return st;
+}
+
 loaa_status loaa_store_mark_interrupted(loaa_store *s, int64_t sweep_id)
 {
     loaa_status st;

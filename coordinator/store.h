@@ -124,6 +124,9 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
 loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, const char *log_path, int crash,
                                     int max_attempts, int *requeue);
 
+/* A trial stopped from outside goes back to pending, its attempts unchanged. */
+loaa_status loaa_store_trial_requeue(loaa_store *s, int64_t trial_id);
+
 /* Marks the sweep's running trials interrupted (SIGTERM: no attempt counted). */
 loaa_status loaa_store_mark_interrupted(loaa_store *s, int64_t sweep_id);
 

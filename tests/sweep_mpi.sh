@@ -206,6 +206,35 @@ mpirun -np 3 "$LOAA" sweep "$tmp/resume.yaml" --db "$tmp/l.db" > outl2 2>&1
 [ "$(sq l.db "select count(*) from trials where state = 'done'")" = 12 ]
 result $? "the interrupted sweep resumes to the end" outl2
 
+# A trial process stopped from outside (SIGTERM) runs again without costing an attempt.
+cat > term.yaml <<'YAML'
+name: term
+datasets: [ds]
+seeds: [0, 1, 2, 3]
+parameters:
+  method: {value: noop}
+  epochs: {value: 4}
+  fault: {value: "sleep:0.3"}
+YAML
+"$MPIRUN" --oversubscribe -np 2 "$LOAA" sweep "$tmp/term.yaml" --db "$tmp/t.db" > outt 2>&1 &
+pid=$!
+trialpid=
+for i in $(seq 1 100); do
+    for p in $(pgrep -f "loaa sweep $tmp/term.yaml"); do
+        # a trial process: its parent is a launcher, whose parent is a worker rank, whose parent is mpirun
+        l=$(ps -o ppid= -p "$p" | tr -d ' '); w=$(ps -o ppid= -p "$l" 2>/dev/null | tr -d ' ')
+        [ -n "$w" ] && [ "$(ps -o ppid= -p "$w" 2>/dev/null | tr -d ' ')" = "$pid" ] && trialpid=$p
+    done
+    [ -n "$trialpid" ] && break
+    sleep 0.05
+done
+sleep 0.4
+[ -n "$trialpid" ] && kill -TERM "$trialpid"
+wait $pid; rc=$?
+[ -n "$trialpid" ] && [ $rc -eq 0 ] && [ "$(sq t.db "select count(*) from trials where state = 'done' and attempts = 0")" = 4 ] &&
+    grep -q "signal 15 (SIGTERM); it runs again" outt
+result $? "a trial process stopped with SIGTERM runs again, no attempt counted" outt
+
 # loaa export needs an adapter file (noop trials write none: a clear refusal); loaa train runs one trial.
 "$LOAA" export --db a.db --best --dataset ds > outx 2>&1; rc=$?
 [ $rc -eq 1 ] && grep -q "recorded no adapter file" outx

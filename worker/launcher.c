@@ -428,9 +428,11 @@ static loaa_status send_json(MPI_Comm comm, int dest, int tag, const json_t *obj
     return rc == MPI_SUCCESS ? LOAA_OK : loaa_fail(LOAA_ERR_MPI, "MPI_Send to rank %d failed", dest);
 }
 
+/* crash: 0 an ordinary failure, 1 the trial's own process died, 2 it was stopped from outside ("interrupted"). */
 static loaa_status send_failed(MPI_Comm world, json_int_t trial_id, const char *error, int crash, int sig, const char *dir)
 {
-    json_t *obj = json_pack("{s:I,s:s,s:b,s:i}", "trial_id", trial_id, "error", error, "crash", crash, "signal", sig);
+    json_t *obj = json_pack("{s:I,s:s,s:b,s:b,s:i}", "trial_id", trial_id, "error", error, "crash", crash == 1, "interrupted",
+                            crash == 2, "signal", sig);
     if (!obj)
         return loaa_fail(LOAA_ERR_NOMEM, "protocol: out of memory");
     if (dir) {
@@ -517,7 +519,9 @@ static loaa_status run_via_launcher(MPI_Comm world, json_t *msg, json_int_t tria
                 snprintf(error, sizeof error, "trial process killed by signal %d (%s)", sig, signal_words(sig));
             else
                 snprintf(error, sizeof error, "trial process exited with status %d without a result", status);
-            return send_failed(world, trial_id, error, 1, sig, dir);
+            /* Stopped from outside (the job ending, a user): no fault of the trial, so no attempt is counted. */
+            int stopped = sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+            return send_failed(world, trial_id, error, stopped ? 2 : 1, sig, dir);
         }
         json_decref(obj);
         if (st)
