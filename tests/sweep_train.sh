@@ -94,6 +94,11 @@ result $? "interrupted trials continued from their epoch checkpoints"
 mpirun -np 3 "$LOAA" sweep "$tmp/g.yaml" --db "$tmp/g.db" > outg 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq g.db "select count(*) from trials where state = 'done' and ranks = 2")" = 1 ]
 result $? "a group of two ranks trains one trial" outg
+h=$(sq g.db "select config_hash from trials")
+sq g.db "select name, printf('%.4f', value) from trial_results order by 1" > g.txt
+sq a.db "select name, printf('%.4f', value) from trial_results join trials using (trial_id) where config_hash = '$h' order by 1" > g1.txt
+[ -s g.txt ] && cmp -s g.txt g1.txt && [ "$(sq g.db "select gemm_backend from trials")" = scalapack ]
+result $? "the two-rank group (ScaLAPACK, each rank decoding half of every batch) matches the one-rank trial"
 
 cat > pre.yaml <<'YAML'
 name: vision-pretrain

@@ -329,18 +329,64 @@ static loaa_status grow_eval(bufs *b, long need, int c)
     return LOAA_OK;
 }
 
+/* The ranks sharing a trial: each decodes its block of every batch (the loader's slice mode) and the group completes x. */
+typedef struct group_io {
+    MPI_Comm comm; /* MPI_COMM_NULL: one process */
+    int rank, size;
+    size_t per;    /* floats per sample: M * T */
+    int *counts, *displs;
+} group_io;
+
+static loaa_status group_open(loaa_loader **l, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split, int epoch,
+                              const group_io *g)
+{
+    loaa_loader_opts o;
+    loaa_loader_opts_default(&o);
+    if (g->size > 1) {
+        o.rank = g->rank;
+        o.ranks = g->size;
+    }
+    return loaa_loader_open_opts(l, ds, cfg, split, epoch, &o);
+}
+
+/*
+ * loaa_loader_next for the group: every rank learns whether any rank failed (HPL style, so none waits in a
+ * collective the others left), then the blocks of x are gathered in place. Same count on every rank.
+ */
+static loaa_status group_next(loaa_loader *l, const loaa_config *cfg, group_io *g, float *x, float *y, int *labels, int *count)
+{
+    loaa_status st = loaa_loader_next(l, x, y, labels, count);
+    if (g->size <= 1)
+        return st;
+    int bad = st != LOAA_OK, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, g->comm);
+    if (any)
+        return st ? st : loaa_fail(LOAA_ERR_IO, "another rank of the trial's group could not read its part of the batch");
+    if (*count == 0)
+        return LOAA_OK;
+    for (int r = 0; r < g->size; r++) {
+        int lo, hi;
+        loaa_loader_slice_rows(cfg->batch_size, *count, r, g->size, &lo, &hi);
+        g->counts[r] = (int)((size_t)(hi - lo) * g->per);
+        g->displs[r] = (int)((size_t)lo * g->per);
+    }
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, g->counts, g->displs, MPI_FLOAT, g->comm) != MPI_SUCCESS)
+        return loaa_fail(LOAA_ERR_MPI, "MPI_Allgatherv of a batch failed");
+    return LOAA_OK;
+}
+
 /* Loss and metrics of one whole split (validation or test), never augmented. */
 static loaa_status evaluate(loaa_model *m, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split, int epoch, bufs *b,
-                            int c, split_eval *out)
+                            int c, group_io *g, split_eval *out)
 {
     loaa_loader *l;
-    loaa_status st = loaa_loader_open(&l, ds, cfg, split, epoch);
+    loaa_status st = group_open(&l, ds, cfg, split, epoch, g);
     if (st)
         return st;
     long n = 0;
     double loss_sum = 0;
     int count;
-    while (!(st = loaa_loader_next(l, b->x, b->y, b->labels, &count)) && count > 0) {
+    while (!(st = group_next(l, cfg, g, b->x, b->y, b->labels, &count)) && count > 0) {
         float loss;
         if ((st = grow_eval(b, n + count, c)) ||
             (st = loaa_model_evaluate(m, b->x, b->y, count, b->all_logits + (size_t)n * (size_t)c, &loss)))
@@ -502,6 +548,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     loaa_dataset *ds = NULL;
     loaa_model *m = NULL;
     bufs b = {0};
+    group_io gio = {0};
     loaa_status st;
     int grank = 0, gsize = 1;
     if (opts->group != MPI_COMM_NULL) {
@@ -524,6 +571,18 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     if (cfg.backbone_kind == LOAA_BACKBONE_PATH && (st = loaa_weights_load_backbone(m, cfg.backbone)))
         goto done;
     size_t per = (size_t)shape.n_mel * (size_t)shape.n_frames;
+    gio.comm = opts->group;
+    gio.rank = grank;
+    gio.size = gsize;
+    gio.per = per;
+    if (gsize > 1) {
+        gio.counts = malloc((size_t)gsize * sizeof *gio.counts);
+        gio.displs = malloc((size_t)gsize * sizeof *gio.displs);
+        if (!gio.counts || !gio.displs) {
+            st = loaa_fail(LOAA_ERR_NOMEM, "group buffers");
+            goto done;
+        }
+    }
     b.x = malloc((size_t)cfg.batch_size * per * sizeof *b.x);
     b.y = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.y);
     b.logits = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.logits);
@@ -575,12 +634,12 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     for (int e = start; e < cfg.epochs; e++) {
         double te = loaa_now();
         loaa_loader *l;
-        if ((st = loaa_loader_open(&l, ds, &cfg, LOAA_SPLIT_TRAIN, e)))
+        if ((st = group_open(&l, ds, &cfg, LOAA_SPLIT_TRAIN, e, &gio)))
             goto done;
         long nb = 0, epoch_samples = 0;
         double loss_sum = 0;
         int count;
-        while (!(st = loaa_loader_next(l, b.x, b.y, b.labels, &count)) && count > 0) {
+        while (!(st = group_next(l, &cfg, &gio, b.x, b.y, b.labels, &count)) && count > 0) {
             /* Fractional epochs for warm-up and cosine; an unknown epoch length counts from the last epoch's. */
             double frac = batches_per_epoch > 0 ? (double)nb / (double)batches_per_epoch : 0;
             double lr = loaa_schedule_lr(&cfg, e + (frac < 1 ? frac : 1));
@@ -611,7 +670,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
             batches_per_epoch = nb;
         train_seconds += loaa_now() - te;
         split_eval val;
-        if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_VAL, e, &b, c, &val))) {
+        if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_VAL, e, &b, c, &gio, &val))) {
             loaa_fail_prefix(st, "epoch %d: validation: ", e + 1);
             goto done;
         }
@@ -621,7 +680,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         int improved = is_better(&cfg, &r, best.value, best.epoch >= 0);
         if (improved) {
             split_eval test;
-            if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_TEST, e, &b, c, &test))) {
+            if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_TEST, e, &b, c, &gio, &test))) {
                 loaa_fail_prefix(st, "epoch %d: test: ", e + 1);
                 goto done;
             }
@@ -703,6 +762,8 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         }
     }
 done:
+    free(gio.counts);
+    free(gio.displs);
     loaa_model_free(m);
     loaa_dataset_free(ds);
     free(b.x);
