@@ -128,6 +128,11 @@ mpirun -np 3 "$LOAA" sweep "$tmp/early.yaml" --db "$tmp/e.db" > oute 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials where state = 'pruned'")" -ge 1 ] &&
     [ "$(sq e.db "select count(*) from trials where state in ('done', 'pruned')")" = 8 ]
 result $? "median stopping prunes trials below the median" oute
+sed -e 's/name: early/name: early-isolated/' -e 's/  epochs: {value: 4}/  epochs: {value: 4}\n  fault: {value: "sleep:0"}/' early.yaml > early2.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/early2.yaml" --db "$tmp/e.db" > oute2 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-isolated' and state = 'pruned'")" -ge 1 ] &&
+    [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-isolated' and state in ('done', 'pruned')")" = 8 ]
+result $? "early termination answers reach trials in their own process (pipe)" oute2
 
 # Malformed sweeps are refused before any rank works, citing file:line:col.
 printf 'name: bad\ndatasets: [ds]\nparameters:\n  bottleneck: {value: 0}\n' > bad.yaml
