@@ -59,6 +59,11 @@ static json_t *col_json(sqlite3_stmt *q, int i)
 
 int cmd_export(int argc, char **argv)
 {
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+            char *help_argv[] = {"help", "export", NULL};
+            return cmd_help(2, help_argv);
+        }
     const char *db = NULL, *dataset = NULL, *sweep = NULL, *metric = NULL, *out = NULL;
     long long trial = -1;
     int best = 0, backbone = 0;

@@ -16,6 +16,11 @@
 
 int cmd_report(int argc, char **argv)
 {
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+            char *help_argv[] = {"help", "report", NULL};
+            return cmd_help(2, help_argv);
+        }
     loaa_report_opts o = {.format = LOAA_REPORT_TABLE};
     const char *db = NULL, *html = NULL;
     loaa_status st;

@@ -44,6 +44,11 @@ static void wait_request(MPI_Request *req)
 
 int cmd_sweep(int argc, char **argv)
 {
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+            char *help_argv[] = {"help", "sweep", NULL};
+            return cmd_help(2, help_argv);
+        }
     loaa_sweep_opts o = {.progress = -1};
     int dry_run = 0;
     for (int i = 1; i < argc; i++) {

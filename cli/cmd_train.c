@@ -44,6 +44,11 @@ static char *read_file_text(const char *path)
 
 int cmd_train(int argc, char **argv)
 {
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+            char *help_argv[] = {"help", "train", NULL};
+            return cmd_help(2, help_argv);
+        }
     loaa_config cfg;
     loaa_status st;
     const char *out_dir = NULL;
