@@ -12,10 +12,13 @@ result() {
     n=$((n+1))
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
 }
+# Processes whose command line contains $1, from /proc (no procps needed), and a process's parent.
+procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
+ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 tmp=$(mktemp -d /tmp/loaa-sweep-mpi.XXXXXX)
 cleanup() {
     # only processes started from this test's folder
-    pkill -9 -f "loaa sweep $tmp/" 2>/dev/null
+    for p in $(procs "loaa sweep $tmp/"); do kill -9 "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -64,7 +67,7 @@ result $? "4 ranks: adding a grid value runs only the 6 new trials" out4
 result $? "loaa report prints the leaderboard and the cross-dataset table" report.txt
 "$LOAA" report --db a.db --format markdown --cross > report.md && "$LOAA" report --db a.db --json > report.json &&
     "$LOAA" report --db a.db --html report.html > /dev/null &&
-    grep -q "^| configuration" report.md && python3 -c "import json; json.load(open('report.json'))" && grep -q "<svg" report.html
+    grep -q "^| configuration" report.md && [ "$(sq a.db "select json_valid(readfile('report.json'))")" = 1 ] && grep -q "<svg" report.html
 result $? "markdown, json and html reports"
 "$LOAA" sweep --dry-run grid2.yaml --db a.db > dry.txt 2>&1
 grep -q "^18 trials" dry.txt && grep -q " done " dry.txt
@@ -168,7 +171,7 @@ parameters:
   fault: {value: "sleep:0.2"}
 YAML
 mpirun -np 3 "$LOAA" sweep "$tmp/resume.yaml" --db "$tmp/ref.db" --artifacts "$tmp/ref-art" > outref 2>&1
-gone() { for i in $(seq 1 50); do pgrep -f "loaa sweep $tmp/resume.yaml" > /dev/null || return 0; sleep 0.1; done; return 1; }
+gone() { for i in $(seq 1 50); do [ -z "$(procs "loaa sweep $tmp/resume.yaml")" ] && return 0; sleep 0.1; done; return 1; }
 for k in 1 2; do
     "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/resume.yaml" --db "$tmp/k.db" > outk$k 2>&1 &
     pid=$! # mpirun itself, not a subshell
@@ -225,10 +228,10 @@ YAML
 pid=$!
 trialpid=
 for i in $(seq 1 100); do
-    for p in $(pgrep -f "loaa sweep $tmp/term.yaml"); do
+    for p in $(procs "loaa sweep $tmp/term.yaml"); do
         # a trial process: its parent is a launcher, whose parent is a worker rank, whose parent is mpirun
-        l=$(ps -o ppid= -p "$p" | tr -d ' '); w=$(ps -o ppid= -p "$l" 2>/dev/null | tr -d ' ')
-        [ -n "$w" ] && [ "$(ps -o ppid= -p "$w" 2>/dev/null | tr -d ' ')" = "$pid" ] && trialpid=$p
+        l=$(ppid_of "$p"); w=$(ppid_of "$l")
+        [ -n "$w" ] && [ "$(ppid_of "$w")" = "$pid" ] && trialpid=$p
     done
     [ -n "$trialpid" ] && break
     sleep 0.05

@@ -11,9 +11,12 @@ result() {
     n=$((n+1))
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
 }
+# Processes whose command line contains $1, from /proc (no procps needed), and a process's parent.
+procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
+ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 tmp=$(mktemp -d /tmp/loaa-sweep-train.XXXXXX)
 cleanup() {
-    pkill -9 -f "loaa sweep $tmp/" 2>/dev/null
+    for p in $(procs "loaa sweep $tmp/"); do kill -9 "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -68,7 +71,7 @@ result $? "resumed trials end with exactly the metrics of uninterrupted ones"
 # kill -9 of mpirun in the middle of real training, twice; the rerun continues the interrupted trials
 # from their epoch checkpoints and ends with the metrics of the uninterrupted run (a.db).
 { echo "name: micro"; cat base.yaml; echo '  fault: {value: "sleep:0.5"}'; } > k.yaml
-gone() { for i in $(seq 1 50); do pgrep -f "loaa sweep $tmp/k.yaml" > /dev/null || return 0; sleep 0.1; done; return 1; }
+gone() { for i in $(seq 1 50); do [ -z "$(procs "loaa sweep $tmp/k.yaml")" ] && return 0; sleep 0.1; done; return 1; }
 for k in 1 2; do
     "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/k.yaml" --db "$tmp/k.db" --artifacts "$tmp/art-k" > outk$k 2>&1 &
     pid=$!
@@ -139,7 +142,8 @@ result $? "stage 2 trials record the stage-1 export and its SHA-256"
 grep -q "best of vision-pretrain" rep.txt && grep -q "none" rep.txt
 result $? "the report shows which backbone each trial used" rep.txt
 "$LOAA" export --db c.db --best --dataset audio --sweep audio-from-vision --out best.safetensors > outx 2>&1; rc=$?
-[ $rc -eq 0 ] && [ -s best.safetensors ] && python3 -c "import json; c = json.load(open('best.safetensors.json')); assert c['kind'] == 'adapter' and 'test_acc' in c['results'] and len(c['sha256']) == 64"
+card="select json_extract(c, '\$.kind') || ' ' || (json_extract(c, '\$.results.test_acc') is not null) || ' ' || length(json_extract(c, '\$.sha256')) from (select readfile('best.safetensors.json') as c)"
+[ $rc -eq 0 ] && [ -s best.safetensors ] && [ "$(sq c.db "$card")" = "adapter 1 64" ]
 result $? "loaa export --best copies the adapter with its card" outx
 "$LOAA" export --db c.db --trial 1 --backbone --out bb.safetensors > outx2 2>&1
 result $? "loaa export --backbone copies the stage-1 backbone" outx2
