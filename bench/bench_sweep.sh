@@ -14,18 +14,16 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 mkdir ds && echo '{"name": "noop"}' > ds/dataset.json
 seeds=$((trials / 100))
-python3 - "$seeds" > grid.yaml <<'PY'
-import sys
-n = int(sys.argv[1])
-print("name: bench-dispatch")
-print("datasets: [ds]")
-print("seeds: [" + ", ".join(str(i) for i in range(n)) + "]")
-print("parameters:")
-print("  method: {value: noop}")
-print("  epochs: {value: 1}")
-print("  lr: {values: [" + ", ".join("%g" % (1e-4 * (i + 1)) for i in range(10)) + "]}")
-print("  bottleneck: {values: [" + ", ".join(str(8 * (i + 1)) for i in range(10)) + "]}")
-PY
+cat > grid.yaml <<YAML
+name: bench-dispatch
+datasets: [ds]
+seeds: [$(seq -s ', ' 0 $((seeds - 1)))]
+parameters:
+  method: {value: noop}
+  epochs: {value: 1}
+  lr: {values: [0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0006, 0.0007, 0.0008, 0.0009, 0.001]}
+  bottleneck: {values: [8, 16, 24, 32, 40, 48, 56, 64, 72, 80]}
+YAML
 t0=$(date +%s%N)
 "$loaa" sweep --dry-run grid.yaml --max-trials "$trials" | tail -1
 t1=$(date +%s%N)
@@ -34,15 +32,13 @@ t0=$(date +%s%N)
 mpirun --oversubscribe -np "$ranks" "$loaa" sweep "$tmp/grid.yaml" --db "$tmp/r.db" --max-trials "$trials" --no-progress 2>/dev/null | tail -1
 t1=$(date +%s%N)
 echo "whole command (expand + record + dispatch + record results): $(( (t1 - t0) / 1000000 )) ms; database $(du -h r.db | cut -f1)"
-python3 - "$((trials / 50))" > fork.yaml <<'PY'
-import sys
-n = int(sys.argv[1])
-print("name: bench-fork")
-print("datasets: [ds]")
-print("seeds: [" + ", ".join(str(i) for i in range(n)) + "]")
-print("parameters:")
-print("  method: {value: noop}")
-print("  epochs: {value: 1}")
-print('  fault: {value: "sleep:0"}')
-PY
+cat > fork.yaml <<YAML
+name: bench-fork
+datasets: [ds]
+seeds: [$(seq -s ', ' 0 $((trials / 50 - 1)))]
+parameters:
+  method: {value: noop}
+  epochs: {value: 1}
+  fault: {value: "sleep:0"}
+YAML
 mpirun --oversubscribe -np "$ranks" "$loaa" sweep "$tmp/fork.yaml" --db "$tmp/f.db" --artifacts "$tmp/art" --no-progress 2>/dev/null | tail -1
