@@ -116,6 +116,7 @@ struct loaa_model {
     double clip;
     loaa_gemm_ctx gemm;
     loaa_pgrid *grid;   /* a group of ranks trains this model (loaa_model_set_group); NULL = this rank alone */
+    int act_batch;      /* samples the activations hold: max_batch, or this rank's largest share on a group */
     int *group_counts;  /* 2 x group size: Allgatherv counts and offsets of the logits */
 };
 
@@ -260,7 +261,7 @@ typedef struct act_slot {
 static size_t carve_acts(loaa_model *m, float *mem)
 {
     size_t off = 0;
-    int B = m->Bmax, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
+    int B = m->act_batch, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
     size_t R = (size_t)B * N;
     acts_t *a = &m->a;
 #define CARVE(field, n)                         \
@@ -305,7 +306,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
     CARVE(a->lnf_mean, R);
     CARVE(a->lnf_rstd, R);
     CARVE(a->pooled, (size_t)B * D);
-    CARVE(a->logits, (size_t)B * m->C);
+    CARVE(a->logits, (size_t)m->Bmax * m->C); /* the whole batch's, also on a group (gathered) */
     CARVE(a->dlogits, (size_t)B * m->C);
     CARVE(a->dpooled, (size_t)B * D);
     CARVE(a->dres, R * D);
@@ -446,6 +447,7 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const lo
     m->clip = 1.0;
     m->C = shape->n_classes;
     m->Bmax = shape->max_batch;
+    m->act_batch = m->Bmax;
     loaa_gemm_ctx_init(&m->gemm);
     if (cfg->method == LOAA_METHOD_NOOP) {
         m->noop = 1;
@@ -957,15 +959,26 @@ loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int 
         grid_p = 1;
         grid_q = size;
     }
+    /* A rank computes at most ceil(max_batch / g) samples: its activations shrink to that share. */
+    int full_batch = m->act_batch;
+    float *acts = NULL;
+    m->act_batch = (m->Bmax + size - 1) / size;
+    size_t nacts = carve_acts(m, NULL);
     if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
         st = loaa_fail(LOAA_ERR_LIMIT, "model too large for one MPI_Allreduce of its gradients");
-    else if (!(m->group_counts = malloc(2 * (size_t)size * sizeof(int))))
+    else if (!(m->group_counts = malloc(2 * (size_t)size * sizeof(int))) || !(acts = alloc_floats(nacts)))
         st = loaa_fail(LOAA_ERR_NOMEM, "group of %d ranks", size);
     if ((st = loaa_comm_agree(group, st)) || (st = loaa_pgrid_create(&m->grid, group, grid_p, grid_q, 0))) {
         free(m->group_counts);
         m->group_counts = NULL;
+        free(acts);
+        m->act_batch = full_batch;
         return st;
     }
+    free(m->act_mem);
+    m->act_mem = acts;
+    m->nacts = nacts;
+    carve_acts(m, m->act_mem);
     loaa_gemm_ctx_init_grid(&m->gemm, m->grid);
     return LOAA_OK;
 }

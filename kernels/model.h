@@ -134,7 +134,8 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
  * gradients are summed over the group once per step, so the replicated
  * parameters and AdamW state stay identical on every rank. Every rank must
  * pass the same x, y, batch and lr, and start from the same parameters
- * (same seed or backbone). Failures (a NaN on one rank, a refused GEMM)
+ * (same seed or backbone). The activations shrink to this rank's share,
+ * ceil(max_batch / g) samples. Failures (a NaN on one rank, a refused GEMM)
  * come back identical on every rank. After this, train_step, gradients,
  * evaluate, predict and loaa_model_free are collective over the group.
  * A group of one changes nothing. LOAA_ERR_CONFIG for a grid that does

@@ -131,6 +131,10 @@ static void compare_training(const char *method, int p, int q)
         loaa_model_free(grp);
         return;
     }
+    size_t bytes1 = loaa_model_activation_bytes(ref), bytesg = loaa_model_activation_bytes(grp);
+    CHECK(size == 1 ? bytesg == bytes1 : bytesg < bytes1,
+          "%s: activations for this rank's share of the batch: %.2f MiB vs %.2f MiB alone", label, bytesg / 1048576.0,
+          bytes1 / 1048576.0);
     double worst = 0, lr = strcmp(method, "full") ? LR : LR_FULL;
     int ok = 1;
     for (int s = 0; s < STEPS && ok; s++) {
