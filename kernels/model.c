@@ -110,7 +110,7 @@ struct loaa_model {
     tensor_meta *meta;
     char (*names)[NAME_LEN];
     size_t nparams, ntrain, nacts;
-    float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem;
+    float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem; /* v_mem: the second half of m_mem's allocation */
     int64_t step;
     int training; /* forward keeps GELU derivatives for a backward to come */
     double clip;
@@ -411,8 +411,7 @@ void loaa_model_free(loaa_model *m)
     free(m->group_counts);
     free(m->param_mem);
     free(m->grad_mem);
-    free(m->m_mem);
-    free(m->v_mem);
+    free(m->m_mem); /* and v_mem with it */
     free(m->act_mem);
     free(m->p.blocks);
     free(m->g.blocks);
@@ -492,8 +491,8 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const lo
     m->nacts = carve_acts(m, NULL);
     m->param_mem = alloc_floats(m->nparams);
     m->grad_mem = alloc_floats(m->ntrain);
-    m->m_mem = alloc_floats(m->ntrain);
-    m->v_mem = alloc_floats(m->ntrain);
+    m->m_mem = alloc_floats(2 * m->ntrain); /* AdamW state: both moments in one allocation */
+    m->v_mem = m->m_mem ? m->m_mem + m->ntrain : NULL;
     m->act_mem = alloc_floats(m->nacts);
     if (!m->param_mem || !m->grad_mem || !m->m_mem || !m->v_mem || !m->act_mem) {
         size_t bytes = (m->nparams + 3 * m->ntrain + m->nacts) * sizeof(float);
@@ -502,8 +501,7 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const lo
     }
     memset(m->param_mem, 0, m->nparams * sizeof(float));
     memset(m->grad_mem, 0, m->ntrain * sizeof(float));
-    memset(m->m_mem, 0, m->ntrain * sizeof(float));
-    memset(m->v_mem, 0, m->ntrain * sizeof(float));
+    memset(m->m_mem, 0, 2 * m->ntrain * sizeof(float));
     carve_acts(m, m->act_mem);
     for (size_t i = 0; i < m->ntensors; i++) {
         tensor_meta *t = &m->meta[i];
@@ -548,8 +546,7 @@ loaa_status loaa_model_init(loaa_model *m, uint64_t seed)
         }
     }
     m->step = 0;
-    memset(m->m_mem, 0, m->ntrain * sizeof(float));
-    memset(m->v_mem, 0, m->ntrain * sizeof(float));
+    memset(m->m_mem, 0, 2 * m->ntrain * sizeof(float));
     return LOAA_OK;
 }
 
