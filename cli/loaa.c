@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
         print_command_list(stderr);
         return 2;
     }
+    /* A file-size limit (ulimit -f) then fails writes with EFBIG, reported like a full disk, instead of killing us. */
+    signal(SIGXFSZ, SIG_IGN);
     const loaa_command *c = find_command(argv[i]);
     /* Crash isolation: worker ranks fork their trial launcher before MPI_Init (worker/launcher.h). */
     if (c && c->fn == cmd_sweep) {

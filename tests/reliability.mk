@@ -4,8 +4,8 @@
 check_PROGRAMS += tests/test_bombs
 tests_test_bombs_SOURCES = tests/test_bombs.c
 tests_test_bombs_LDADD = $(TESTS_LDADD)
-TESTS += tests/test_bombs tests/kill_anywhere.sh
-EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh tests/kill_anywhere.sh
+TESTS += tests/test_bombs tests/kill_anywhere.sh tests/storage_faults.sh
+EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh tests/kill_anywhere.sh tests/storage_faults.sh
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_audio tests/fuzz/fuzz_npy
