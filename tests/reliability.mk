@@ -4,7 +4,10 @@
 check_PROGRAMS += tests/test_bombs
 tests_test_bombs_SOURCES = tests/test_bombs.c
 tests_test_bombs_LDADD = $(TESTS_LDADD)
-TESTS += tests/test_bombs tests/kill_anywhere.sh tests/storage_faults.sh
+check_PROGRAMS += tests/test_store_faults
+tests_test_store_faults_SOURCES = tests/test_store_faults.c
+tests_test_store_faults_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_bombs tests/test_store_faults tests/kill_anywhere.sh tests/storage_faults.sh
 EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh tests/kill_anywhere.sh tests/storage_faults.sh
 
 if FUZZERS
