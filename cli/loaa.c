@@ -25,7 +25,7 @@ const loaa_command loaa_commands[] = {
      "validates it, and prints the canonical JSON of its identity keys and the\n"
      "identity hash (SHA-256, with dataset and backbone replaced by their file\n"
      "hashes; --no-hash skips reading those files).\n"},
-    {"bench", cmd_bench, "micro-benchmarks: loaa bench step (a training step: samples/s, GFLOP/s, peak RSS)",
+    {"bench", cmd_bench, "benchmarks: bench step (training step), bench data (front end), bench gemm (BLAS vs ScaLAPACK)",
      "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench step --help)\n"},
     {"synth", cmd_synth, "write a deterministic synthetic audio or image dataset (loaa dataset layout)",
      "usage: loaa synth [--kind audio|images] [--seed S] [--clips N] [--folds K | --splits [TR,VA,TE]] OUTDIR\n"
