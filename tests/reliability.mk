@@ -8,7 +8,7 @@ check_PROGRAMS += tests/test_store_faults
 tests_test_store_faults_SOURCES = tests/test_store_faults.c
 tests_test_store_faults_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_bombs tests/test_store_faults tests/kill_anywhere.sh tests/storage_faults.sh
-EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh tests/kill_anywhere.sh tests/storage_faults.sh
+EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh tests/valgrind.supp tests/kill_anywhere.sh tests/storage_faults.sh
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_audio tests/fuzz/fuzz_npy

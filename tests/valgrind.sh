@@ -5,10 +5,11 @@
 # memory error makes the process exit 99, which the test sees as a failure;
 # the launcher and trial processes it forks stay under valgrind. Leaks are
 # LeakSanitizer's job (scripts/check --sanitizers), so they are not reported
-# here; Open MPI's own suppressions silence its known false positives.
+# here; Open MPI's own suppressions and tests/valgrind.supp (each entry
+# explained) silence known false positives and the crashes tests ask for.
 # Each process logs to $LOAA_VALGRIND_LOGS/PID.log (empty when clean).
 supp=
-for f in /usr/share/openmpi/openmpi-valgrind.supp; do
+for f in /usr/share/openmpi/openmpi-valgrind.supp "$(dirname "$0")/valgrind.supp"; do
     [ -f "$f" ] && supp="$supp --suppressions=$f"
 done
 exec valgrind --tool=memcheck -q --error-exitcode=99 --leak-check=no --track-origins=no \
