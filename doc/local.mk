@@ -2,3 +2,4 @@
 dist_man_MANS += doc/loaa.1
 EXTRA_DIST += doc/architecture.md
 EXTRA_DIST += doc/distributed.md
+EXTRA_DIST += doc/reliability.md
