@@ -54,49 +54,14 @@ int cmd_version(int argc, char **argv)
     return 0;
 }
 
-static char *read_text_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
 int cmd_config(int argc, char **argv)
 {
     loaa_config cfg;
     loaa_status st;
     int no_hash = 0, i = 1;
     loaa_config_defaults(&cfg);
-    if (i < argc && strncmp(argv[i], "--", 2) != 0) {
-        char *text = read_text_file(argv[i]);
-        if (!text)
-            return loaa_cli_report("config", loaa_fail(LOAA_ERR_IO, "%s: cannot read", argv[i]));
-        st = loaa_config_parse(&cfg, text);
-        free(text);
-        if (st)
-            return loaa_cli_report("config", loaa_fail_prefix(st, "%s: ", argv[i]));
-        i++;
-    }
+    if ((st = loaa_cli_config_file(&cfg, argc, argv, &i)))
+        return loaa_cli_report("config", st);
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--no-hash")) {
             no_hash = 1;

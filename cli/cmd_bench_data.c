@@ -24,18 +24,6 @@
 
 int loaa_bench_data(int argc, char **argv);
 
-static int get_num(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || *end || end == v || !(x >= lo && x <= hi)) {
-        loaa_fail(LOAA_ERR_USAGE, "%s needs a number in %g..%g", flag, lo, hi);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
 int loaa_bench_data(int argc, char **argv)
 {
     double clips = 100, seconds = 5, rate = 44100, repeat = 3, target = 512;
@@ -44,15 +32,15 @@ int loaa_bench_data(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
         if (!strcmp(a, "--clips"))
-            ok = get_num(a, v, 1, 100000, &clips), i++;
+            ok = loaa_cli_double(a, v, 1, 100000, &clips), i++;
         else if (!strcmp(a, "--seconds"))
-            ok = get_num(a, v, 0.1, 60, &seconds), i++;
+            ok = loaa_cli_double(a, v, 0.1, 60, &seconds), i++;
         else if (!strcmp(a, "--rate"))
-            ok = get_num(a, v, 8000, 192000, &rate), i++;
+            ok = loaa_cli_double(a, v, 8000, 192000, &rate), i++;
         else if (!strcmp(a, "--repeat"))
-            ok = get_num(a, v, 1, 100, &repeat), i++;
+            ok = loaa_cli_double(a, v, 1, 100, &repeat), i++;
         else if (!strcmp(a, "--target-length"))
-            ok = get_num(a, v, 1, 100000, &target), i++;
+            ok = loaa_cli_double(a, v, 1, 100000, &target), i++;
         else if (!strcmp(a, "--keep") && v)
             keep = v, i++;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -10,18 +10,6 @@
 #include "common/status.h"
 #include "worker/pack.h"
 
-static int number(const char *flag, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || end == v || x < lo || x > hi) {
-        loaa_fail(LOAA_ERR_USAGE, "%s needs an integer in %ld..%ld", flag, lo, hi);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
 int cmd_pack(int argc, char **argv)
 {
     loaa_pack_opts o;
@@ -32,12 +20,12 @@ int cmd_pack(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--samples-per-shard")) {
-            if (!number(a, val, 1, 100000000, &v))
+            if (!loaa_cli_long(a, val, 1, 100000000, &v))
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.shard.samples_per_shard = (int)v;
             i++;
         } else if (!strcmp(a, "--bytes-per-shard")) {
-            if (!number(a, val, 4096, 1L << 40, &v))
+            if (!loaa_cli_long(a, val, 4096, 1L << 40, &v))
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.shard.bytes_per_shard = (size_t)v;
             i++;
@@ -47,7 +35,7 @@ int cmd_pack(int argc, char **argv)
             o.shard.compress = !strcmp(val, "gz") ? LOAA_COMPRESS_GZ : !strcmp(val, "zst") ? LOAA_COMPRESS_ZST : LOAA_COMPRESS_NONE;
             i++;
         } else if (!strcmp(a, "--resample")) {
-            if (!number(a, val, 1000, 768000, &v))
+            if (!loaa_cli_long(a, val, 1000, 768000, &v))
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.resample = (int)v;
             i++;
@@ -59,12 +47,12 @@ int cmd_pack(int argc, char **argv)
         } else if (!strcmp(a, "--stats")) {
             o.stats = 1;
         } else if (!strcmp(a, "--target-length")) {
-            if (!number(a, val, 1, 1000000, &v))
+            if (!loaa_cli_long(a, val, 1, 1000000, &v))
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.target_length = (int)v;
             i++;
         } else if (!strcmp(a, "--mel")) {
-            if (!number(a, val, 4, 1024, &v))
+            if (!loaa_cli_long(a, val, 4, 1024, &v))
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.mel = (int)v;
             i++;

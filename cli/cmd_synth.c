@@ -10,30 +10,6 @@
 #include "common/status.h"
 #include "worker/synth.h"
 
-static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || end == v || x < lo || x > hi) {
-        loaa_fail(LOAA_ERR_USAGE, "%s needs an integer in %ld..%ld", flag, lo, hi);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
-static int parse_double(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || *end || end == v || !(x >= lo && x <= hi)) {
-        loaa_fail(LOAA_ERR_USAGE, "%s needs a number in %g..%g", flag, lo, hi);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
 int cmd_synth(int argc, char **argv)
 {
     loaa_synth_opts o;
@@ -49,17 +25,17 @@ int cmd_synth(int argc, char **argv)
             o.images = strcmp(val, "audio") != 0;
             i++;
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_long(a, val, 0, 9007199254740991L, &v))
+            if (!loaa_cli_long(a, val, 0, 9007199254740991L, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.seed = (uint64_t)v;
             i++;
         } else if (!strcmp(a, "--clips")) {
-            if (!parse_long(a, val, 1, 10000000, &v))
+            if (!loaa_cli_long(a, val, 1, 10000000, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.clips = (int)v;
             i++;
         } else if (!strcmp(a, "--folds")) {
-            if (!parse_long(a, val, 3, 100, &v))
+            if (!loaa_cli_long(a, val, 3, 100, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.folds = (int)v;
             i++;
@@ -73,27 +49,27 @@ int cmd_synth(int argc, char **argv)
                 i++;
             }
         } else if (!strcmp(a, "--seconds")) {
-            if (!parse_double(a, val, 0.1, 60, &d))
+            if (!loaa_cli_double(a, val, 0.1, 60, &d))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.seconds = d;
             i++;
         } else if (!strcmp(a, "--mel")) {
-            if (!parse_long(a, val, 8, 512, &v))
+            if (!loaa_cli_long(a, val, 8, 512, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.mel = (int)v;
             i++;
         } else if (!strcmp(a, "--target-length")) {
-            if (!parse_long(a, val, 1, 100000, &v))
+            if (!loaa_cli_long(a, val, 1, 100000, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.target_length = (int)v;
             i++;
         } else if (!strcmp(a, "--size")) {
-            if (!parse_long(a, val, 16, 512, &v))
+            if (!loaa_cli_long(a, val, 16, 512, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.size = (int)v;
             i++;
         } else if (!strcmp(a, "--samples-per-shard")) {
-            if (!parse_long(a, val, 1, 100000000, &v))
+            if (!loaa_cli_long(a, val, 1, 100000000, &v))
                 return loaa_cli_report("synth", LOAA_ERR_USAGE);
             o.shard.samples_per_shard = (int)v;
             i++;

@@ -16,32 +16,6 @@
 #include "common/status.h"
 #include "worker/trial.h"
 
-static char *read_file_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *p = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
 int cmd_train(int argc, char **argv)
 {
     for (int k = 1; k < argc; k++)
@@ -54,16 +28,8 @@ int cmd_train(int argc, char **argv)
     const char *out_dir = NULL;
     int as_json = 0, i = 1;
     loaa_config_defaults(&cfg);
-    if (i < argc && strncmp(argv[i], "--", 2) != 0) {
-        char *text = read_file_text(argv[i]);
-        if (!text)
-            return loaa_cli_report("train", loaa_fail(LOAA_ERR_IO, "%s: cannot read", argv[i]));
-        st = loaa_config_parse(&cfg, text);
-        free(text);
-        if (st)
-            return loaa_cli_report("train", loaa_fail_prefix(st, "%s: ", argv[i]));
-        i++;
-    }
+    if ((st = loaa_cli_config_file(&cfg, argc, argv, &i)))
+        return loaa_cli_report("train", st);
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             as_json = 1;

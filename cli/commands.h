@@ -35,4 +35,21 @@ int cmd_pack(int argc, char **argv);
 /* Prints "loaa NAME: message" for a failed status with its detail; returns 1 (2 for usage). */
 int loaa_cli_report(const char *command, int status);
 
+/* Shared argument helpers (cli/args.c). */
+#include "common/config.h"
+
+/* The whole text file, NUL-terminated; caller frees. NULL when it cannot be read or passes 16 MiB. */
+char *loaa_cli_read_file(const char *path);
+
+/* Flag value as an integer (or number) in [lo, hi]: 1 and *out set, or 0 with a LOAA_ERR_USAGE detail naming the flag. */
+int loaa_cli_long(const char *flag, const char *v, long lo, long hi, long *out);
+int loaa_cli_double(const char *flag, const char *v, double lo, double hi, double *out);
+
+/*
+ * The optional leading CONFIG.json of `loaa config` and `loaa train`: when
+ * argv[*next] is not a flag, cfg becomes the defaults plus that file's keys
+ * and *next advances past it. Errors name the file; cfg is then unspecified.
+ */
+loaa_status loaa_cli_config_file(loaa_config *cfg, int argc, char **argv, int *next);
+
 #endif
