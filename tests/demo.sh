@@ -10,21 +10,9 @@
 # stage 1, or whose stage 1 has no finished trial, is refused with a clear
 # message; the report shows which backbone each trial used; the demo's own
 # sweep files parse.
-n=0; failed=0
-result() {
-    n=$((n+1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
-}
-tmp=$(mktemp -d /tmp/loaa-demo.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. "$top_srcdir/tests/lib.sh"
+test_begin demo
 stcmp="$top_builddir/tests/demo_stcmp"
-mpirun() { "$MPIRUN" --oversubscribe "$@"; }
-if command -v sqlite3 > /dev/null; then
-    sq() { sqlite3 "$1" "$2"; }
-else
-    sq() { python3 -c "import sqlite3,sys; print('\n'.join('|'.join('' if v is None else str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))" "$1" "$2"; }
-fi
 # A number from `loaa train --json` (one "key": value per line) or the store, to 10 decimals.
 num() { awk -v x="$1" 'BEGIN { printf "%.10f", x }'; }
 json_num() { sed -n "s/^ *\"$1\": \([-0-9.e+]*\),*$/\1/p" "$2" | head -1; }
@@ -138,5 +126,4 @@ for f in "$top_srcdir/experiments/demo-pretrain.yaml" "$top_srcdir/experiments/d
 done
 result $ok "experiments/demo-pretrain.yaml and experiments/demo.yaml parse and expand" dry.all
 
-echo "1..$n"
-exit $failed
+test_end

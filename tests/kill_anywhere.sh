@@ -9,21 +9,8 @@
 # each exactly once, the same per-epoch and final metrics (the trials are
 # deterministic and resume from their epoch checkpoints), no attempt counted
 # for the kills. LOAA_KILL_SEED repeats the kill moments of an earlier run.
-n=0; failed=0
-result() {
-    n=$((n+1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
-}
-tmp=$(mktemp -d /tmp/loaa-kill-anywhere.XXXXXX)
-pids=""
-cleanup() {
-    # only the processes this test started (and what is left of their sweeps in its folder)
-    for p in $pids $(pgrep -f "loaa sweep $tmp/" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
-sq() { sqlite3 -cmd ".timeout 5000" "$1" "$2"; }
+. "$top_srcdir/tests/lib.sh"
+test_begin kill-anywhere
 seed=${LOAA_KILL_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 kills_wanted=${LOAA_KILLS:-6}
 echo "# kill moments drawn with LOAA_KILL_SEED=$seed"
@@ -121,5 +108,4 @@ sq k.db "$q" > k.met
 result $? "per-epoch metrics equal those of the uninterrupted run ($(wc -l < ref.met) values)"
 [ $failed = 0 ] || diff ref.met k.met | head -10 | sed 's/^/# /'
 echo "# figures: kills survived $kills, results lost $lost, corrupt databases $corrupt"
-echo "1..$n"
-exit $failed
+test_end

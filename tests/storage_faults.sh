@@ -8,21 +8,9 @@
 # checkpoints truncated on disk, a trial process killed with kill -9 (the
 # sweep goes on), and a worker rank killed with kill -9 (the job stops, the
 # finished results stay, the next run completes).
-n=0; failed=0; faults=0; lost=0
-result() {
-    n=$((n+1))
-    [ -n "$LOAA_TEST_TIMES" ] && echo "# $(date +%T)"
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
-}
-tmp=$(mktemp -d /tmp/loaa-storage-faults.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids $(pgrep -f "loaa sweep $tmp/" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
-sq() { sqlite3 -cmd ".timeout 5000" "$1" "$2"; }
+. "$top_srcdir/tests/lib.sh"
+test_begin storage-faults
+faults=0; lost=0
 gone() { for i in $(seq 1 100); do pgrep -f "loaa sweep $tmp/.* --db $tmp/$1" > /dev/null || return 0; sleep 0.1; done; return 1; }
 # Every finished trial of DB A is finished in DB B with the same final metrics.
 kept() {
@@ -206,5 +194,4 @@ sweep slow.yaml w.db --no-progress > outw2 2>&1; rc=$?
 result $? "the next run finishes every trial once, with the same results" outw2
 
 echo "# figures: $faults faults injected, finished results lost: $lost"
-echo "1..$n"
-exit $failed
+test_end

@@ -6,29 +6,8 @@
 # uninterrupted run), SIGTERM, early termination, malformed files refused
 # before any rank works, values with quotes and semicolons stored verbatim,
 # report/export/dry-run/train.
-n=0; failed=0
-# result STATUS NAME [FILE]: one TAP line; on failure FILE is shown as diagnostics.
-result() {
-    n=$((n+1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
-}
-# Processes whose command line contains $1, from /proc (no procps needed), and a process's parent.
-procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
-ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-tmp=$(mktemp -d /tmp/loaa-sweep-mpi.XXXXXX)
-cleanup() {
-    # only processes started from this test's folder
-    for p in $(procs "loaa sweep $tmp/"); do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
-mpirun() { "$MPIRUN" --oversubscribe "$@"; }
-if command -v sqlite3 > /dev/null; then
-    sq() { sqlite3 "$1" "$2"; }
-else
-    sq() { python3 -c "import sqlite3,sys; print('\n'.join('|'.join('' if v is None else str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))" "$1" "$2"; }
-fi
+. "$top_srcdir/tests/lib.sh"
+test_begin sweep-mpi
 
 mkdir ds && echo '{"name": "noop"}' > ds/dataset.json
 weird="ds ';\"DROP TABLE trials;--"
@@ -262,5 +241,4 @@ for f in "$top_srcdir"/experiments/*.yaml; do
 done
 result $ok "every sweep file under experiments/ parses and expands" exp.all
 
-echo "1..$n"
-exit $failed
+test_end

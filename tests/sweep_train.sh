@@ -6,27 +6,8 @@
 # trains one trial, a chained two-stage sweep (vision pretraining -> audio
 # with {sweep, best}) really loads the stage-1 export and records its
 # SHA-256, and loaa export / loaa train.
-n=0; failed=0
-result() {
-    n=$((n+1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; [ -n "$3" ] && sed 's/^/# /' "$3" | tail -20; fi
-}
-# Processes whose command line contains $1, from /proc (no procps needed), and a process's parent.
-procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
-ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-tmp=$(mktemp -d /tmp/loaa-sweep-train.XXXXXX)
-cleanup() {
-    for p in $(procs "loaa sweep $tmp/"); do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp" || exit 1
-mpirun() { "$MPIRUN" --oversubscribe "$@"; }
-if command -v sqlite3 > /dev/null; then
-    sq() { sqlite3 "$1" "$2"; }
-else
-    sq() { python3 -c "import sqlite3,sys; print('\n'.join('|'.join('' if v is None else str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))" "$1" "$2"; }
-fi
+. "$top_srcdir/tests/lib.sh"
+test_begin sweep-train
 
 "$LOAA" synth --kind audio --seed 1 --clips 48 audio > synth.log 2>&1 &&
     "$LOAA" synth --kind images --seed 1 --clips 48 images >> synth.log 2>&1
@@ -151,5 +132,4 @@ result $? "loaa export --backbone copies the stage-1 backbone" outx2
 [ $rc -eq 0 ] && grep -q "^epoch 2/2" tr.txt && grep -q "^test_acc" tr.txt && [ -f tr/adapter.safetensors ]
 result $? "loaa train trains one trial through the same runner" tr.txt
 
-echo "1..$n"
-exit $failed
+test_end
