@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dataset.h"
+
 typedef struct group {
     loaa_shard_writer *cur;
     int cur_samples;
@@ -227,5 +229,24 @@ loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest)
     json_decref(root);
     json_decref(counts);
     free_writer(w);
+    return st;
+}
+
+loaa_status loaa_dsw_probe_dataset(const json_t *manifest, const char *outdir, loaa_dataset **out)
+{
+    json_t *probe = json_deep_copy(manifest), *splits = json_object();
+    if (!probe || !splits) {
+        json_decref(probe);
+        json_decref(splits);
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", outdir);
+    }
+    json_object_set_new(splits, "train", json_array());
+    json_object_set_new(splits, "val", json_array());
+    json_object_set_new(splits, "test", json_array());
+    json_object_set_new(probe, "splits", splits);
+    char *text = json_dumps(probe, 0);
+    json_decref(probe);
+    loaa_status st = text ? loaa_dataset_parse(text, outdir, 0, out) : loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", outdir);
+    free(text);
     return st;
 }

@@ -52,6 +52,14 @@ loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest);
 /* Removes the shard being written and frees the writer; complete shards stay. */
 void loaa_dsw_abort(loaa_dsw *w);
 
+/*
+ * The dataset a manifest describes before any shard exists (empty splits):
+ * what pack and synth need to build the featurizer that measures mean/std
+ * while the shards are still being written. Caller frees *out.
+ */
+struct loaa_dataset;
+loaa_status loaa_dsw_probe_dataset(const json_t *manifest, const char *outdir, struct loaa_dataset **out);
+
 /* Writes text to path atomically (path.tmp.PID, then rename). */
 loaa_status loaa_write_file_atomic(const char *path, const char *text);
 

@@ -635,18 +635,10 @@ loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir
     snprintf(src, sizeof src, "loaa pack %s", recipe);
     json_object_set_new(m, "source", json_string(src));
 
-    json_t *probe = json_deep_copy(m), *sp = json_object();
-    json_object_set_new(sp, "train", json_array());
-    json_object_set_new(sp, "val", json_array());
-    json_object_set_new(sp, "test", json_array());
-    json_object_set_new(probe, "splits", sp);
-    char *ptext = json_dumps(probe, 0);
-    json_decref(probe);
     loaa_dataset *ds = NULL;
     loaa_featurizer *feat = NULL;
     loaa_dsw *w = NULL;
-    st = ptext ? loaa_dataset_parse(ptext, outdir, 0, &ds) : loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
-    free(ptext);
+    st = loaa_dsw_probe_dataset(m, outdir, &ds);
     if (!st)
         st = loaa_featurizer_create(ds, 0, &feat);
     int groups = p.folds > 0 ? p.folds : 3;

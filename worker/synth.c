@@ -357,18 +357,10 @@ loaa_status loaa_synth(const char *outdir, const loaa_synth_opts *o)
     json_object_set_new(m, "source", json_string(src));
 
     /* A manifest without shards, to build the featurizer that measures mean/std. */
-    json_t *probe = json_deep_copy(m), *sp = json_object();
-    json_object_set_new(sp, "train", json_array());
-    json_object_set_new(sp, "val", json_array());
-    json_object_set_new(sp, "test", json_array());
-    json_object_set_new(probe, "splits", sp);
-    char *ptext = json_dumps(probe, 0);
-    json_decref(probe);
     loaa_dataset *ds = NULL;
     loaa_featurizer *feat = NULL;
     loaa_dsw *w = NULL;
-    loaa_status st = ptext ? loaa_dataset_parse(ptext, outdir, 0, &ds) : LOAA_ERR_NOMEM;
-    free(ptext);
+    loaa_status st = loaa_dsw_probe_dataset(m, outdir, &ds);
     if (!st)
         st = loaa_featurizer_create(ds, 0, &feat);
     if (!st)
