@@ -39,6 +39,8 @@ int cmd_pack(int argc, char **argv)
                 return loaa_cli_report("pack", LOAA_ERR_USAGE);
             o.resample = (int)v;
             i++;
+        } else if (!strcmp(a, "--keep-rate")) {
+            o.keep_rate = 1;
         } else if (!strcmp(a, "--features")) {
             if (!val || strcmp(val, "fbank"))
                 return loaa_cli_report("pack", loaa_fail(LOAA_ERR_USAGE, "--features takes 'fbank'"));

@@ -72,7 +72,7 @@ const loaa_command loaa_commands[] = {
      "                   [--backbone] [--out FILE]\n"},
     {"pack", cmd_pack, "turn a dataset on disk (esc50, spc2, epic-sounds, csv) into a loaa dataset folder",
      "usage: loaa pack RECIPE SOURCE OUTDIR [--samples-per-shard N | --bytes-per-shard B]\n"
-     "                 [--compress none|gz|zst] [--resample RATE] [--features fbank] [--stats]\n"
+     "                 [--compress none|gz|zst] [--resample RATE] [--keep-rate] [--features fbank] [--stats]\n"
      "                 [--target-length T] [--mel M] [--audio-dir DIR] [--name NAME]\n"
      "Recipes: esc50 (SOURCE/meta/esc50.csv + audio/, 5 folds), spc2 (Speech Commands V2: word\n"
      "folders, validation_list.txt, testing_list.txt; _background_noise_ excluded), epic-sounds\n"
@@ -82,8 +82,10 @@ const loaa_command loaa_commands[] = {
      "path,label[,split][,fold][,start,end]; paths relative to it; neither split nor fold:\n"
      "80/10/10 by a hash of the path). Every file is decoded while packing; a bad one stops the\n"
      "pack naming it. Shards are written under a temporary name and renamed when complete.\n"
-     "--resample stores audio at RATE (also the dataset rate; default 16000, resampled when\n"
-     "loading); --features fbank stores KEY.npy [frames, mel]; --stats measures mean/std on the\n"
+     "Audio is stored resampled (soxr, high quality) to the dataset rate, --resample RATE\n"
+     "(default 16000), once, as AST's recipes prepare it; --keep-rate stores the source files'\n"
+     "bytes as they are and workers resample every clip on load instead (slower: for 44.1 kHz\n"
+     "input about half the per-clip time). --features fbank stores KEY.npy [frames, mel]; --stats measures mean/std on the\n"
      "training split (all folds for k-fold), else the published AST values are written.\n"},
     {NULL, NULL, NULL, NULL},
 };

@@ -17,6 +17,7 @@
 #include "worker/audio.h"
 #include "worker/loader.h"
 #include "worker/pack.h"
+#include "worker/shard.h"
 
 static char tmp[512];
 
@@ -94,6 +95,32 @@ static long stream(const char *out, loaa_split split, int fold, int *label_hist,
     return st ? -1 : total;
 }
 
+/* The sample rate and size of the first audio entry of the dataset at out (test split, fold 1 for k-fold). */
+static int first_entry_rate(const char *out, size_t *bytes)
+{
+    loaa_dataset *ds = NULL;
+    const char *const *paths;
+    int count = 0, rate = -1;
+    loaa_shard *sh = NULL;
+    if (loaa_dataset_open(out, &ds) || loaa_dataset_shards(ds, LOAA_SPLIT_TEST, 1, &paths, &count) || count < 1 ||
+        loaa_shard_open(paths[0], NULL, &sh)) {
+        loaa_dataset_free(ds);
+        return -1;
+    }
+    loaa_raw_sample r;
+    memset(&r, 0, sizeof r);
+    int got = 0;
+    float *x = NULL;
+    size_t n = 0;
+    if (!loaa_shard_next(sh, &r, &got) && got && r.audio && !loaa_audio_decode(r.audio, r.audio_size, r.key, &x, &n, &rate))
+        *bytes = r.audio_size;
+    free(x);
+    loaa_raw_sample_clear(&r);
+    loaa_shard_close(sh);
+    loaa_dataset_free(ds);
+    return rate;
+}
+
 static void test_esc50(void)
 {
     dir("esc");
@@ -132,6 +159,18 @@ static void test_esc50(void)
     int hist[3] = {0};
     TAP_OK(stream(out, LOAA_SPLIT_TRAIN, 2, hist, 3) == 9 && hist[0] == 3 && hist[2] == 3, "esc50 fold 2: 9 training clips, 3 per class");
     TAP_OK(stream(out, LOAA_SPLIT_TEST, 2, NULL, 3) == 3 && stream(out, LOAA_SPLIT_VAL, 5, NULL, 3) == 3, "esc50: test and val folds hold 3 each");
+    /* by default the 44.1 kHz clips are stored at the dataset rate; --keep-rate stores the source files' bytes */
+    size_t bytes = 0;
+    loaa_pack_opts_default(&o);
+    st = loaa_pack("esc50", src, out, &o);
+    int rate = st ? -2 : first_entry_rate(out, &bytes);
+    TAP_OK(rate == 16000, "esc50: stored at the dataset rate by default (entry at %d Hz)", rate);
+    o.keep_rate = 1;
+    st = loaa_pack("esc50", src, out, &o);
+    rate = st ? -2 : first_entry_rate(out, &bytes);
+    TAP_OK(rate == 44100 && bytes == 44 + 2 * 44100 / 2, "esc50: --keep-rate stores the source files (%d Hz, %zu bytes)", rate, bytes);
+    int h2[3] = {0};
+    TAP_OK(stream(out, LOAA_SPLIT_TRAIN, 2, h2, 3) == 9, "esc50: --keep-rate clips are resampled on load");
     /* a missing clip names the CSV line */
     put("esc/meta/esc50.csv", "filename,fold,target,category\n1-000-A-0.wav,1,0,dog\nmissing.wav,1,0,dog\n");
     st = loaa_pack("esc50", src, out, &o);

@@ -104,11 +104,12 @@ static loaa_status from_npy(loaa_featurizer *f, const void *data, size_t size, c
     if (width != f->M)
         return loaa_fail(LOAA_ERR_SHAPE, "%s: .npy shape (%d, %d) does not fit %d %s", name, rows, cols, f->M,
                          f->image ? "image rows" : "mel bins [frames, mel]");
-    float *x = malloc(((size_t)rows * cols ? (size_t)rows * cols : 1) * sizeof(float));
+    size_t count = (size_t)rows * (size_t)cols;
+    float *x = malloc((count ? count : 1) * sizeof(float));
     if (!x)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
-    memcpy(x, p, (size_t)rows * cols * sizeof(float));
-    for (size_t i = 0; i < (size_t)rows * cols; i++)
+    memcpy(x, p, count * sizeof(float));
+    for (size_t i = 0; i < count; i++)
         if (!(x[i] == x[i]) || x[i] > 3e38f || x[i] < -3e38f) {
             free(x);
             return loaa_fail(LOAA_ERR_NUMERIC, "%s: .npy value %zu is not finite", name, i);
@@ -118,7 +119,27 @@ static loaa_status from_npy(loaa_featurizer *f, const void *data, size_t size, c
     return LOAA_OK;
 }
 
-/* Resamples (or copies) wave into f->rs, removes the mean, fbank into f->fe. */
+/* x -= mean(x), the mean summed in double over blocks of 8 float lanes (vectorisable). */
+static void remove_mean(float *x, size_t m)
+{
+    double s = 0;
+    for (size_t i = 0; i < m;) {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t end = i + 4096 < m ? i + 4096 : m;
+        for (; i + 8 <= end; i += 8)
+            for (int k = 0; k < 8; k++)
+                acc[k] += x[i + k];
+        for (; i < end; i++)
+            s += x[i];
+        for (int k = 0; k < 8; k++)
+            s += acc[k];
+    }
+    float mu = m ? (float)(s / m) : 0;
+    for (size_t i = 0; i < m; i++)
+        x[i] -= mu;
+}
+
+/* Resamples wave into f->rs when its rate differs, removes the mean where it matters, fbank into f->fe. */
 static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, int rate, const char *name, int *frames)
 {
     size_t m = n;
@@ -166,27 +187,24 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
         }
         for (size_t i = done; i < m; i++)
             f->rs[i] = 0;
-    } else {
-        if (!grow(&f->rs, &f->rs_cap, n + 1))
-            return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
-        memcpy(f->rs, in, n * sizeof(float));
     }
-    double s = 0;
-    for (size_t i = 0; i < m;) {
-        /* blocks of 8 lanes: vectorisable, and the block sums still accumulate in double */
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        size_t end = i + 4096 < m ? i + 4096 : m;
-        for (; i + 8 <= end; i += 8)
-            for (int k = 0; k < 8; k++)
-                acc[k] += f->rs[i + k];
-        for (; i < end; i++)
-            s += f->rs[i];
-        for (int k = 0; k < 8; k++)
-            s += acc[k];
+    const loaa_fbank_opts *fo = loaa_dataset_fbank(f->ds);
+    /*
+     * AST removes the waveform's mean before the fbank. With Kaldi's per-frame DC
+     * removal on and no dither that changes nothing (every frame loses its own
+     * mean anyway), so the pass and the copy it needs are skipped; with dither
+     * the mean-free wave also seeds the noise, so it is kept.
+     */
+    const float *wave = rate != f->rate ? f->rs : in;
+    if (!fo->remove_dc_offset || fo->dither != 0) {
+        if (rate == f->rate) {
+            if (!grow(&f->rs, &f->rs_cap, n + 1))
+                return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
+            memcpy(f->rs, in, n * sizeof(float));
+        }
+        remove_mean(f->rs, m);
+        wave = f->rs;
     }
-    float mu = m ? (float)(s / m) : 0;
-    for (size_t i = 0; i < m; i++)
-        f->rs[i] -= mu;
     int T = loaa_fbank_num_frames(f->fb, m);
     int dim = loaa_fbank_dim(f->fb);
     if ((size_t)T * (size_t)dim > LOAA_FEATURES_MAX_VALUES)
@@ -194,7 +212,7 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
                          LOAA_FEATURES_MAX_VALUES);
     if (!grow(&f->fe, &f->fe_cap, (size_t)T * dim + 1))
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", name);
-    if (loaa_dataset_fbank(f->ds)->dither != 0) {
+    if (fo->dither != 0) {
         /* Kaldi's dither is random; here it is seeded by the clip itself, so a clip gets the
            same features whichever thread or rank decodes it, in whatever order */
         uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)m;
@@ -205,9 +223,9 @@ static loaa_status wave_features(loaa_featurizer *f, const float *in, size_t n, 
         }
         loaa_rng r;
         loaa_rng_seed(&r, h);
-        loaa_fbank_compute(f->fb, f->fe, f->rs, m, &r);
+        loaa_fbank_compute(f->fb, f->fe, wave, m, &r);
     } else {
-        loaa_fbank_compute(f->fb, f->fe, f->rs, m, NULL);
+        loaa_fbank_compute(f->fb, f->fe, wave, m, NULL);
     }
     *frames = T;
     return LOAA_OK;

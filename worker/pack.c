@@ -49,6 +49,7 @@ void loaa_pack_opts_default(loaa_pack_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->shard.samples_per_shard = 1000;
+    o->resample = 16000;
 }
 
 static void plan_free(plan *p)
@@ -615,6 +616,7 @@ loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir
         p.items[i] = p.items[k];
         p.items[k] = t;
     }
+    /* resampled once here rather than every epoch in every worker (AST's recipes `sox -r 16000` too) */
     int rate = o->resample > 0 ? o->resample : 16000;
     json_t *m = json_object(), *classes = json_array(), *fb = json_object();
     for (int i = 0; i < p.n_classes; i++)
@@ -680,11 +682,11 @@ loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir
         if (o->features_fbank) {
             st = loaa_npy_encode(raw, frames, loaa_featurizer_rows(feat), &data, &size);
             ext = "npy";
-        } else if (o->resample > 0 && src_rate != o->resample) {
+        } else if (!o->keep_rate && src_rate != rate) {
             float *r;
             size_t m2;
-            if (!(st = loaa_audio_resample(wave, n, src_rate, o->resample, &r, &m2))) {
-                st = loaa_audio_encode_wav(r, m2, o->resample, 0, &data, &size);
+            if (!(st = loaa_audio_resample(wave, n, src_rate, rate, &r, &m2))) {
+                st = loaa_audio_encode_wav(r, m2, rate, 0, &data, &size);
                 free(r);
             }
         } else if (it->start >= 0 || it->end >= 0) {

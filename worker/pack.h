@@ -30,7 +30,8 @@
 
 typedef struct loaa_pack_opts {
     loaa_dsw_opts shard;
-    int resample;           /* store audio resampled to this rate (0: as is); also the dataset rate */
+    int resample;           /* the dataset rate (default 16000): audio is stored resampled to it, as AST's recipes prepare it */
+    int keep_rate;          /* store the source audio bytes as they are; workers resample on load */
     int features_fbank;     /* store KEY.npy fbank [frames, mel] instead of audio */
     int stats;              /* mean/std from the training split (k-fold: all folds) */
     int target_length;      /* 0: the recipe's (esc50 512, spc2 128, others 1024) */
