@@ -52,12 +52,12 @@ result $? "resumed trials end with exactly the metrics of uninterrupted ones"
 # kill -9 of mpirun in the middle of real training, twice; the rerun continues the interrupted trials
 # from their epoch checkpoints and ends with the metrics of the uninterrupted run (a.db).
 { echo "name: micro"; cat base.yaml; echo '  fault: {value: "sleep:0.5"}'; } > k.yaml
-gone() { for i in $(seq 1 50); do [ -z "$(procs "loaa sweep $tmp/k.yaml")" ] && return 0; sleep 0.1; done; return 1; }
+gone() { for i in $(seq 1 $((50 * time_factor))); do [ -z "$(procs "loaa sweep $tmp/k.yaml")" ] && return 0; sleep 0.1; done; return 1; }
 for k in 1 2; do
     "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/k.yaml" --db "$tmp/k.db" --artifacts "$tmp/art-k" > outk$k 2>&1 &
     pid=$!
     # kill once a trial has written an epoch checkpoint, so the kill lands mid-trial
-    for i in $(seq 1 200); do ls art-k/micro/*/last.ckpt > /dev/null 2>&1 && break; sleep 0.05; done
+    for i in $(seq 1 $((200 * time_factor))); do ls art-k/micro/*/last.ckpt > /dev/null 2>&1 && break; sleep 0.05; done
     sleep 0.1
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
@@ -83,6 +83,10 @@ sq g.db "select name, printf('%.4f', value) from trial_results order by 1" > g.t
 sq a.db "select name, printf('%.4f', value) from trial_results join trials using (trial_id) where config_hash = '$h' order by 1" > g1.txt
 [ -s g.txt ] && cmp -s g.txt g1.txt && [ "$(sq g.db "select gemm_backend from trials")" = scalapack ]
 result $? "the two-rank group (ScaLAPACK, each rank decoding half of every batch) matches the one-rank trial"
+log=$(sq g.db "select log_path from trials")
+[ -f "$log" ] && grep -q "rank 0 of a group of 2" "$log" && grep -q "^epoch" "$log" && [ -f "$(dirname "$log")/trial.rank-1.log" ] &&
+    ! grep -q "^epoch" outg
+result $? "the group's output goes to the trial's own log files, not mpirun's (log: $log)" outg
 
 cat > pre.yaml <<'YAML'
 name: vision-pretrain

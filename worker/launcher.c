@@ -196,6 +196,27 @@ static loaa_trial_action child_on_epoch(void *p, const loaa_epoch_report *r)
     _exit(3); /* the worker is gone */
 }
 
+/*
+ * Opens DIR/NAME for appending, making DIR and its parents first (the runner
+ * would make DIR too, but the log must open before the trial starts). Returns
+ * the descriptor, or -1 when the file cannot be opened (output then stays
+ * where it was).
+ */
+static int open_trial_log(const char *dir, const char *name)
+{
+    char path[LOAA_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 /* The trial process: no MPI, output to DIR/trial.log, lines to the worker. Never returns. */
 static void trial_child(const json_t *msg, linebuf *in, int out_fd)
 {
@@ -203,19 +224,7 @@ static void trial_child(const json_t *msg, linebuf *in, int out_fd)
     const char *dir = json_string_value(json_object_get(msg, "dir"));
     loaa_status st = trial_config(msg, &cfg);
     if (!st && dir) {
-        char log_path[LOAA_PATH_MAX + 64];
-        snprintf(log_path, sizeof log_path, "%s/trial.log", dir);
-        /* The runner makes the folder too; make it here so the log opens first. */
-        char cmd_dir[LOAA_PATH_MAX + 64];
-        snprintf(cmd_dir, sizeof cmd_dir, "%s", dir);
-        for (char *p = cmd_dir + 1; *p; p++)
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(cmd_dir, 0755);
-                *p = '/';
-            }
-        mkdir(cmd_dir, 0755);
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open_trial_log(dir, "trial.log");
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -585,10 +594,43 @@ static loaa_status run_in_process(MPI_Comm world, MPI_Comm group, const json_t *
     group_ctx c = {.world = world, .group = group, .leader = leader, .gsize = gsize, .trial_id = trial_id,
                    .early = json_is_true(json_object_get(msg, "early"))};
     loaa_trial_hooks hooks = {.ctx = &c, .on_epoch = group_on_epoch};
-    loaa_trial_opts opts = {.dir = in_place_dir, .resume = 1, .group = gsize > 1 ? group : MPI_COMM_NULL};
+    loaa_trial_opts opts = {.dir = in_place_dir, .resume = 1, .group = gsize > 1 ? group : MPI_COMM_NULL,
+                            .print_epochs = gsize > 1 && leader};
+    /*
+     * A group's trial runs in the ranks themselves: while it runs, their output goes
+     * to the trial's folder as a trial process's would (the leader's to trial.log,
+     * the others' to trial.rank-K.log), not into mpirun's.
+     */
+    int saved_out = -1, saved_err = -1;
+    if (gsize > 1 && in_place_dir) {
+        int grank = 0;
+        MPI_Comm_rank(group, &grank);
+        char name[64];
+        snprintf(name, sizeof name, grank == 0 ? "trial.log" : "trial.rank-%d.log", grank);
+        fflush(NULL);
+        int fd = open_trial_log(in_place_dir, name);
+        if (fd >= 0) {
+            saved_out = dup(1);
+            saved_err = dup(2);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+            printf("--- trial %lld, attempt %lld, rank %d of a group of %d, pid %ld\n", (long long)trial_id,
+                   (long long)json_integer_value(json_object_get(msg, "attempt")) + 1, grank, gsize, (long)getpid());
+        }
+    }
     loaa_status st = trial_config(msg, &cfg);
     if (!st)
         st = loaa_trial_run(&cfg, &opts, &hooks, &r);
+    if (st && saved_err >= 0)
+        fprintf(stderr, "trial failed: %s: %s\n", loaa_strerror(st), loaa_error_detail());
+    if (saved_out >= 0) {
+        fflush(NULL);
+        dup2(saved_out, 1);
+        dup2(saved_err, 2);
+        close(saved_out);
+        close(saved_err);
+    }
     if (gsize > 1 && !c.peer_failed) {
         int ok = st == LOAA_OK, all = 0;
         MPI_Request req;
@@ -610,6 +652,11 @@ static loaa_status run_in_process(MPI_Comm world, MPI_Comm group, const json_t *
     if (!obj)
         return loaa_fail(LOAA_ERR_NOMEM, "protocol: out of memory");
     json_object_set_new(obj, "trial_id", json_integer(trial_id));
+    if (gsize > 1 && in_place_dir) {
+        char log_path[LOAA_PATH_MAX + 64];
+        snprintf(log_path, sizeof log_path, "%s/trial.log", in_place_dir);
+        json_object_set_new(json_object_get(obj, "files"), "log", json_string(log_path));
+    }
     st = send_json(world, 0, LOAA_TAG_RESULT, obj);
     json_decref(obj);
     return st;
