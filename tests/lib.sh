@@ -5,6 +5,14 @@
 n=0; failed=0
 pids=""
 
+# time_factor: how many times longer the time limits and kill windows are. Under
+# valgrind memcheck (LOAA_VALGRIND=1) every loaa process runs 20-50 times slower,
+# so they stretch 30 times; a plain run keeps the bounds it always had (1).
+# LOAA_TIME_FACTOR (a whole number) sets it by hand.
+if [ "${LOAA_VALGRIND:-0}" = 1 ]; then time_factor=${LOAA_TIME_FACTOR:-30}; else time_factor=${LOAA_TIME_FACTOR:-1}; fi
+# scaled SECONDS: SECONDS times time_factor (fractions kept, for sleep).
+scaled() { awk -v s="$1" -v f="$time_factor" 'BEGIN { print s * f }'; }
+
 # result STATUS NAME [FILE]: one TAP line; on failure FILE's tail is shown as diagnostics.
 result() {
     n=$((n+1))
@@ -19,7 +27,7 @@ result() {
 }
 
 # Processes whose command line contains $1, and a process's parent.
-procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
+procs() { for d in /proc/[0-9]*; do c=$(tr '\0' ' ' 2>/dev/null < "$d/cmdline") || continue; case "$c" in *"$1"*) echo "${d#/proc/}" ;; esac; done; }
 ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # Kills only what this test started: the pids it noted and sweeps run from its folder.
