@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/valgrind.sh - stands in for the loaa binary when LOAA_VALGRIND=1
 # (Makefile.am points $LOAA here; scripts/check --valgrind sets it): runs
-# $LOAA_BIN under valgrind memcheck, as mpirun starts it on every rank. A
+# $LOAA_BIN under valgrind memcheck, as mpirun starts it on every rank
+# (tests/mpi_ranks.sh points LOAA_BIN at its MPI test program the same way). A
 # memory error makes the process exit 99, which the test sees as a failure;
 # the launcher and trial processes it forks stay under valgrind. Leaks are
 # LeakSanitizer's job (scripts/check --sanitizers), so they are not reported
