@@ -13,7 +13,7 @@
 test_begin kill-anywhere
 seed=${LOAA_KILL_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 kills_wanted=${LOAA_KILLS:-6}
-echo "# kill moments drawn with LOAA_KILL_SEED=$seed"
+echo "# kill moments drawn with LOAA_KILL_SEED=$seed, stretched $time_factor times"
 
 "$LOAA" synth --kind audio --seed 3 --clips 48 ds > synth.log 2>&1
 result $? "a tiny synthetic dataset" synth.log
@@ -38,14 +38,15 @@ result $? "the uninterrupted run finishes 12 trials" outref
 
 # Every process of the sweep in this folder gone (ranks, launchers, trial processes)?
 gone() {
-    for i in $(seq 1 100); do pgrep -f "loaa sweep $tmp/" > /dev/null || return 0; sleep 0.1; done
+    for i in $(seq 1 $((100 * time_factor))); do pgrep -f "loaa sweep $tmp/" > /dev/null || return 0; sleep 0.1; done
     return 1
 }
 done_results() { sq k.db "select t.config_hash, r.name, r.value from trials t join trial_results r using (trial_id) where t.state = 'done' order by 1, 2" 2>/dev/null; }
 # Kill moments in [0.05, 2.6] s, reproducible from the seed; early ones hit start-up and the database set-up,
 # later ones training, checkpoint writes and result records. (A trial sleeps 0.1 s a batch, which does not
 # enter its identity or metrics: the sweep needs more than six runs of 2.6 s, however fast the machine.)
-delays=$(awk -v s="$seed" 'BEGIN { srand(s); for (i = 0; i < 40; i++) printf "%.2f ", 0.05 + rand() * 2.55 }')
+# Under valgrind every moment is time_factor times later (tests/lib.sh), so the kills land in the same phases.
+delays=$(awk -v s="$seed" -v f="$time_factor" 'BEGIN { srand(s); for (i = 0; i < 40; i++) printf "%.2f ", (0.05 + rand() * 2.55) * f }')
 kills=0 runs=0 lost=0 corrupt=0 strays=0
 : > before.txt
 for d in $delays; do

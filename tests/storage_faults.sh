@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/lib.sh"
 test_begin storage-faults
 faults=0; lost=0
-gone() { for i in $(seq 1 100); do pgrep -f "loaa sweep $tmp/.* --db $tmp/$1" > /dev/null || return 0; sleep 0.1; done; return 1; }
+gone() { for i in $(seq 1 $((100 * time_factor))); do pgrep -f "loaa sweep $tmp/.* --db $tmp/$1" > /dev/null || return 0; sleep 0.1; done; return 1; }
 # Every finished trial of DB A is finished in DB B with the same final metrics.
 kept() {
     sq "$1" "select t.config_hash, r.name, r.value from trials t join trial_results r using (trial_id) where t.state = 'done' order by 1, 2" > kept.a
@@ -22,27 +22,32 @@ kept() {
 }
 
 mkdir ds && echo '{"name": "noop"}' > ds/dataset.json
-cat > many.yaml <<'YAML'
+# 20 seeds x 20 bottlenecks = 400 noop trials; under valgrind (every commit 20-50 times slower) 4 x 10 = 40,
+# which still fills the disk mid-sweep and leaves trials for each lock holder to block.
+if [ "${LOAA_VALGRIND:-0}" = 1 ]; then nseeds=4 nbn=10; else nseeds=20 nbn=20; fi
+total=$((nseeds * nbn))
+list() { seq -s ', ' "$@"; }
+cat > many.yaml <<YAML
 name: many
 datasets: [ds]
-seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+seeds: [$(list 0 $((nseeds - 1)))]
 parameters:
   method: {value: noop}
   epochs: {value: 3}
-  bottleneck: {values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]}
+  bottleneck: {values: [$(list 1 "$nbn")]}
 YAML
 sweep() { y=$1 db=$2; shift 2; "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/$y" --db "$tmp/$db" "$@"; }
 
 # --- a full disk: RLIMIT_FSIZE (binds root too) lowered on the running coordinator ---
 sweep many.yaml ref.db --no-progress > outref 2>&1
-[ "$(sq ref.db "select count(*) from trials where state = 'done'")" = 400 ]
-result $? "reference: 400 noop trials" outref
+[ "$(sq ref.db "select count(*) from trials where state = 'done'")" = $total ]
+result $? "reference: $total noop trials" outref
 sed 's/^  epochs: {value: 3}$/  epochs: {value: 3}\n  fault: {value: "sleep:0.005"}/' many.yaml > slowmany.yaml
 "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/slowmany.yaml" --db "$tmp/full.db" --no-progress > outfull 2>&1 &
 pid=$!
 pids="$pids $pid"
-for i in $(seq 1 200); do
-    [ "$(sq full.db "select count(*) from trials where state = 'done'" 2>/dev/null || echo 0)" -ge 20 ] && break
+for i in $(seq 1 $((200 * time_factor))); do
+    [ "$(sq full.db "select count(*) from trials where state = 'done'" 2>/dev/null || echo 0)" -ge $((total / 20)) ] && break
     sleep 0.05
 done
 holder=$(tr -d '\n' < full.db.lock 2>/dev/null)
@@ -56,13 +61,13 @@ gone full.db
 result $? "a full disk stops the sweep with a clear error, the database intact" outfull
 grep -iE "loaa.*(disk|full)" outfull | head -2 | sed 's/^/# /'
 done_full=$(sq full.db "select count(*) from trials where state = 'done'")
-echo "# $done_full of 400 trials recorded before the disk filled"
+echo "# $done_full of $total trials recorded before the disk filled"
 kept full.db ref.db
 result $? "the $done_full trials recorded before the disk filled are intact"
 sweep many.yaml full.db --no-progress > outfull2 2>&1; rc=$?
-[ $rc -eq 0 ] && [ "$(sq full.db "select count(*) from trials where state = 'done'")" = 400 ] &&
-    [ "$(sq full.db "select count(*) from trials")" = 400 ] && kept ref.db full.db && [ "$(sq full.db "pragma integrity_check")" = ok ]
-result $? "with space again the same command finishes: 400 trials once each, the same results" outfull2
+[ $rc -eq 0 ] && [ "$(sq full.db "select count(*) from trials where state = 'done'")" = $total ] &&
+    [ "$(sq full.db "select count(*) from trials")" = $total ] && kept ref.db full.db && [ "$(sq full.db "pragma integrity_check")" = ok ]
+result $? "with space again the same command finishes: $total trials once each, the same results" outfull2
 
 # --- paths that cannot be created ---
 echo file > afile
@@ -76,21 +81,29 @@ faults=$((faults + 1))
 result $? "an artifacts folder that cannot be created: a clear error naming it, no trial run" outart
 
 # --- another process holds the database lock ---
+# hold_lock SECONDS: sqlite3 holds lock.db with BEGIN EXCLUSIVE until SECONDS after the next coordinator took
+# lock.db.lock (written just before it opens the database), so however slow its start-up the sweep meets the lock.
+hold_lock() {
+    rm -f lock.db.lock
+    (echo "BEGIN EXCLUSIVE; SELECT count(*) FROM trials;"
+     for i in $(seq 1 $((200 * time_factor))); do [ -s lock.db.lock ] && break; sleep 0.1; done
+     sleep "$1"; echo "COMMIT;") | sqlite3 lock.db > /dev/null
+}
 cp ref.db lock.db
 sq lock.db "update trials set state = 'pending' where trial_id % 10 = 0" > /dev/null
 # held for 2 s, below the 10 s busy timeout: the sweep waits and goes on
-(echo "BEGIN EXCLUSIVE; SELECT count(*) FROM trials;"; sleep 2; echo "COMMIT;") | sqlite3 lock.db > /dev/null &
+hold_lock 2 &
 holder=$!
 pids="$pids $holder"
 sleep 0.5
 sweep many.yaml lock.db --no-progress > outlock 2>&1; rc=$?
 wait $holder
 faults=$((faults + 1))
-[ $rc -eq 0 ] && [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = 400 ] && kept ref.db lock.db
+[ $rc -eq 0 ] && [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = $total ] && kept ref.db lock.db
 result $? "a lock held for 2 s by sqlite3 (BEGIN EXCLUSIVE): the sweep waits, then finishes" outlock
 sq lock.db "update trials set state = 'pending' where trial_id % 10 = 1" > /dev/null
 # held past the busy timeout: a clear error, nothing lost
-(echo "BEGIN EXCLUSIVE; SELECT count(*) FROM trials;"; sleep 14; echo "COMMIT;") | sqlite3 lock.db > /dev/null &
+hold_lock 14 &
 holder=$!
 pids="$pids $holder"
 sleep 0.5
@@ -99,10 +112,10 @@ wait $holder
 faults=$((faults + 1))
 gone lock.db
 [ $rc -ne 0 ] && grep -qi "locked\|busy" outlock2 && [ "$(sq lock.db "pragma integrity_check")" = ok ] &&
-    [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = 360 ]
-result $? "a lock held past the busy timeout: a clear error, the 360 finished trials kept" outlock2
+    [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = $((total - total / 10)) ]
+result $? "a lock held past the busy timeout: a clear error, the $((total - total / 10)) finished trials kept" outlock2
 sweep many.yaml lock.db --no-progress > outlock3 2>&1
-[ "$(sq lock.db "select count(*) from trials where state = 'done'")" = 400 ] && kept ref.db lock.db
+[ "$(sq lock.db "select count(*) from trials where state = 'done'")" = $total ] && kept ref.db lock.db
 result $? "once the lock is gone the same command finishes" outlock3
 
 # --- epoch checkpoints truncated on disk (vit-micro trials) ---
@@ -126,7 +139,7 @@ result $? "reference: two vit-micro trials" outmref
 "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/micro.yaml" --db "$tmp/m.db" --artifacts "$tmp/mart" --no-progress > outm1 2>&1 &
 pid=$!
 pids="$pids $pid"
-for i in $(seq 1 200); do [ "$(ls mart/micro/*/last.ckpt 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+for i in $(seq 1 $((200 * time_factor))); do [ "$(ls mart/micro/*/last.ckpt 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 gone m.db
@@ -162,7 +175,7 @@ pids="$pids $pid"
 # mpirun -> ranks (orted-less, children of mpirun) -> launchers -> trial processes
 children() { for p in "$@"; do pgrep -P "$p"; done; }
 victim=
-for i in $(seq 1 100); do
+for i in $(seq 1 $((100 * time_factor))); do
     victim=$(children $(children $(children $pid)) | head -1)
     [ -n "$victim" ] && break
     sleep 0.05
@@ -178,7 +191,9 @@ result $? "a trial process killed with kill -9: counted as one attempt, retried,
 "$MPIRUN" --oversubscribe -np 3 "$LOAA" sweep "$tmp/slow.yaml" --db "$tmp/w.db" --no-progress > outw 2>&1 &
 pid=$!
 pids="$pids $pid"
-for i in $(seq 1 100); do [ "$(sq w.db "select count(*) from trials where state = 'done'" 2>/dev/null || echo 0)" -ge 1 ] && break; sleep 0.1; done
+for i in $(seq 1 $((100 * time_factor))); do
+    [ "$(sq w.db "select count(*) from trials where state = 'done'" 2>/dev/null || echo 0)" -ge 1 ] && break; sleep 0.1
+done
 ranks=$(children $pid)
 worker=$(echo $ranks | awk '{print $2}') # rank 1 (rank 0, the coordinator, is started first)
 [ -n "$worker" ] && kill -9 "$worker"
