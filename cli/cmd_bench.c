@@ -167,8 +167,11 @@ static int bench_step(int argc, char **argv)
         (st = loaa_bench_join_group(m, &cfg, &world_rank))) {
         free(x), free(y);
         loaa_model_free(m);
+        /* Agreed: rank 0 reports it, before MPI_Finalize lets the others exit; otherwise mpirun could abort the
+         * job on their exit status and kill rank 0 before its message (seen under valgrind). */
+        int rc = world_rank == 0 ? loaa_cli_report("bench step", st) : 1;
         loaa_bench_finish();
-        return world_rank == 0 ? loaa_cli_report("bench step", st) : 1; /* agreed: rank 0 reports it */
+        return rc;
     }
     loaa_rng rng;
     loaa_rng_seed(&rng, 1);
@@ -204,10 +207,13 @@ static int bench_step(int argc, char **argv)
     int bp = 1, bq = 1;
     const char *backend = loaa_model_backend(m, &bp, &bq);
     loaa_model_free(m);
-    loaa_bench_finish();
     free(x), free(y);
-    if (st)
-        return world_rank == 0 ? loaa_cli_report("bench step", st) : 1;
+    if (st) {
+        int rc = world_rank == 0 ? loaa_cli_report("bench step", st) : 1; /* before MPI_Finalize, as above */
+        loaa_bench_finish();
+        return rc;
+    }
+    loaa_bench_finish();
     double peak = peak_seconds > 0 ? sgemm_peak(1024, peak_seconds) : 0;
     double sps = steps * batch / secs, gflops = flops / secs / 1e9;
     printf("steps: %d timed (+%d warm-up), %.4f s/step, %.2f samples/s, last loss %.4f\n", steps, warmup,
