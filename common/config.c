@@ -549,6 +549,8 @@ void loaa_format_double(double x, char buf[32])
         strcpy(buf, x > 0 ? "Infinity" : "-Infinity");
         return;
     }
+    if (x == 0)
+        x = 0; /* -0 is written "0": "-0" would read back as the integer 0 and change the canonical text */
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, 32, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)

@@ -114,6 +114,15 @@ static void test_canonical(void)
     TAP_OK(!strcmp(buf, "2"), "2.0 -> %s", buf);
     loaa_format_double(1e21, buf);
     TAP_OK(!strcmp(buf, "1e21"), "1e21 -> %s", buf);
+    loaa_format_double(-0.0, buf);
+    TAP_OK(!strcmp(buf, "0"), "-0 -> %s (\"-0\" would read back as the integer 0)", buf);
+    char *z = canonical_of("{\"dataset\":\"d\",\"scale\":-0e3}", NULL, NULL);
+    char *z2 = z ? canonical_of(z, NULL, NULL) : NULL;
+    char *z3 = canonical_of("{\"dataset\":\"d\",\"scale\":0}", NULL, NULL);
+    TAP_OK(z && z2 && z3 && !strcmp(z, z2) && !strcmp(z, z3), "scale -0 and 0 are one trial, and the canonical form is a fixed point");
+    free(z);
+    free(z2);
+    free(z3);
 
     char *a = canonical_of("{\"dataset\":\"d\",\"lr\":0.001,\"method\":\"lora\"}", NULL, NULL);
     char *b = canonical_of("{\"method\":  \"lora\", \"lr\": 1e-3, \"dataset\": \"d\"}", NULL, NULL);
