@@ -91,25 +91,23 @@ hold_lock() {
 }
 cp ref.db lock.db
 sq lock.db "update trials set state = 'pending' where trial_id % 10 = 0" > /dev/null
+# sweep_under_lock SECONDS OUT: the sweep on lock.db while sqlite3 holds its lock for SECONDS; rc is the sweep's status
+sweep_under_lock() {
+    hold_lock "$1" &
+    holder=$!
+    pids="$pids $holder"
+    sleep 0.5
+    sweep many.yaml lock.db --no-progress > "$2" 2>&1; rc=$?
+    wait $holder
+    faults=$((faults + 1))
+}
 # held for 2 s, below the 10 s busy timeout: the sweep waits and goes on
-hold_lock 2 &
-holder=$!
-pids="$pids $holder"
-sleep 0.5
-sweep many.yaml lock.db --no-progress > outlock 2>&1; rc=$?
-wait $holder
-faults=$((faults + 1))
+sweep_under_lock 2 outlock
 [ $rc -eq 0 ] && [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = $total ] && kept ref.db lock.db
 result $? "a lock held for 2 s by sqlite3 (BEGIN EXCLUSIVE): the sweep waits, then finishes" outlock
 sq lock.db "update trials set state = 'pending' where trial_id % 10 = 1" > /dev/null
 # held past the busy timeout: a clear error, nothing lost
-hold_lock 14 &
-holder=$!
-pids="$pids $holder"
-sleep 0.5
-sweep many.yaml lock.db --no-progress > outlock2 2>&1; rc=$?
-wait $holder
-faults=$((faults + 1))
+sweep_under_lock 14 outlock2
 gone lock.db
 [ $rc -ne 0 ] && grep -qi "locked\|busy" outlock2 && [ "$(sq lock.db "pragma integrity_check")" = ok ] &&
     [ "$(sq lock.db "select count(*) from trials where state = 'done'")" = $((total - total / 10)) ]
