@@ -48,6 +48,8 @@ typedef enum loaa_placement { LOAA_PLACE_MHSA, LOAA_PLACE_MLP, LOAA_PLACE_BOTH }
 typedef enum loaa_schedule { LOAA_SCHED_COSINE, LOAA_SCHED_STEP } loaa_schedule;
 typedef enum loaa_loss { LOAA_LOSS_CE, LOAA_LOSS_BCE } loaa_loss;
 typedef enum loaa_pool { LOAA_POOL_CLS, LOAA_POOL_MEAN } loaa_pool;
+/* Matmul precision: bf16 inputs with fp32 accumulation changes results, so it is identity. */
+typedef enum loaa_precision { LOAA_PRECISION_FP32, LOAA_PRECISION_BF16 } loaa_precision;
 typedef enum loaa_backbone_kind {
     LOAA_BACKBONE_NONE,  /* random initialisation */
     LOAA_BACKBONE_PATH,  /* a safetensors file */
@@ -81,6 +83,7 @@ typedef struct loaa_config {
     double mixup, noise;
     char select_on[LOAA_NAME_MAX];
     loaa_pool pool;
+    loaa_precision precision;      /* in the canonical form only when not fp32 */
     /* execution settings: not identity */
     int ranks_per_trial;
     int grid_p, grid_q;            /* 0x0 = choose automatically */
@@ -179,6 +182,7 @@ loaa_status loaa_config_identity_files(const loaa_config *c, char hex[65]);
 const char *loaa_method_name(loaa_method m);
 loaa_status loaa_method_parse(const char *name, loaa_method *out);
 const char *loaa_placement_name(loaa_placement p);
+const char *loaa_precision_name(loaa_precision p);
 
 /*
  * Canonical JSON text of any value: sorted object keys, compact, numbers
