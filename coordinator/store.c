@@ -3,6 +3,7 @@
 
 #include "coordinator/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/timer.h"
+#include "coordinator/store_private.h"
 #include "schema/schema.h"
 
 enum {
@@ -60,10 +62,13 @@ struct loaa_store {
     sqlite3_stmt *q[Q_COUNT];
 };
 
-static loaa_status db_fail(loaa_store *s, const char *what)
+loaa_status loaa_store_db_fail(loaa_store *s, const char *what)
 {
+    assert(s && what);
     return loaa_fail(LOAA_ERR_DB, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "no connection");
 }
+
+static loaa_status db_fail(loaa_store *s, const char *what) { return loaa_store_db_fail(s, what); }
 
 static loaa_status exec_sql(loaa_store *s, const char *sql, const char *what)
 {
@@ -324,7 +329,27 @@ void loaa_store_close(loaa_store *s)
     free(s);
 }
 
-sqlite3 *loaa_store_db(loaa_store *s) { return s->db; }
+sqlite3 *loaa_store_connection(loaa_store *s)
+{
+    assert(s && s->db);
+    return s->db;
+}
+
+const char *loaa_store_path(const loaa_store *s) { return s->path; }
+
+loaa_status loaa_store_journal_mode(loaa_store *s, char *out, size_t cap)
+{
+    assert(s && out && cap > 0);
+    sqlite3_stmt *q;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, "journal mode");
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? LOAA_OK : db_fail(s, "journal mode");
+}
 int loaa_store_version(const loaa_store *s) { return s->version; }
 int loaa_store_network_fs(const loaa_store *s) { return s->network_fs; }
 int loaa_store_pending_writes(const loaa_store *s) { return s->writes; }
