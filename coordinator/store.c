@@ -261,6 +261,7 @@ static loaa_status migrate(loaa_store *s)
 
 loaa_status loaa_store_open(loaa_store **out, const char *path, loaa_store_mode mode)
 {
+    assert(out && path);
     loaa_status st;
     *out = NULL;
     loaa_store *s = calloc(1, sizeof *s);
@@ -418,6 +419,7 @@ static void bind_text_or_null(sqlite3_stmt *q, int i, const char *text)
 loaa_status loaa_store_sweep_upsert(loaa_store *s, const char *name, const char *spec_yaml, const char *metric,
                                     const char *goal, const char *method, int ranks_per_trial, int64_t *sweep_id)
 {
+    assert(s && name && spec_yaml && metric && goal && method && sweep_id);
     loaa_status st;
     sqlite3_stmt *q;
     if ((st = begin(s)))
@@ -444,6 +446,7 @@ loaa_status loaa_store_sweep_upsert(loaa_store *s, const char *name, const char 
 
 loaa_status loaa_store_sweep_find(loaa_store *s, const char *name, int64_t *sweep_id)
 {
+    assert(s && name && sweep_id);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "SELECT sweep_id FROM sweeps WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
         return db_fail(s, "sweeps");
@@ -461,6 +464,7 @@ loaa_status loaa_store_sweep_find(loaa_store *s, const char *name, int64_t *swee
 
 loaa_status loaa_store_sweep_reset(loaa_store *s, int64_t sweep_id, int retry_failed, int *reset)
 {
+    assert(s && reset);
     loaa_status st;
     sqlite3_stmt *q;
     *reset = 0;
@@ -493,6 +497,7 @@ loaa_status loaa_store_sweep_reset(loaa_store *s, int64_t sweep_id, int retry_fa
 loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_store_trial_spec *t, int64_t *trial_id,
                                  char *state, int *attempts)
 {
+    assert(s && t && t->config_json && t->hash && t->dataset && t->method && trial_id && state && attempts);
     loaa_status st;
     if ((st = begin(s)))
         return st;
@@ -573,6 +578,7 @@ loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_sto
 loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts,
                                     char hash[65])
 {
+    assert(s && config_json && exec_json && attempts && hash);
     sqlite3_stmt *q = stmt(s, Q_TRIAL_CONFIG);
     *config_json = *exec_json = NULL;
     if (!q)
@@ -726,6 +732,7 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
 loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, const char *log_path, int crash,
                                     int max_attempts, int *requeue)
 {
+    assert(s && error && requeue);
     loaa_status st;
     *requeue = 0;
     if ((st = begin(s)))
@@ -783,6 +790,7 @@ loaa_status loaa_store_mark_interrupted(loaa_store *s, int64_t sweep_id)
 
 loaa_status loaa_store_best_backbone(loaa_store *s, const char *sweep, int64_t *trial_id, char *path, size_t cap)
 {
+    assert(s && sweep && trial_id && path && cap > 0);
     sqlite3_stmt *q;
     int64_t sweep_id;
     loaa_status st = loaa_store_sweep_find(s, sweep, &sweep_id);
@@ -826,6 +834,7 @@ loaa_status loaa_store_best_backbone(loaa_store *s, const char *sweep, int64_t *
 loaa_status loaa_store_metric_history(loaa_store *s, int64_t sweep_id, const char *name,
                                       void (*fn)(void *ctx, int64_t trial_id, int epoch, double value), void *ctx)
 {
+    assert(s && name && fn);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT m.trial_id, m.epoch, m.value FROM trial_metrics m JOIN trials t ON t.trial_id = m.trial_id "
