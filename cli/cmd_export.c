@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "coordinator/query.h"
 #include "coordinator/store.h"
 
 static loaa_status copy_file(const char *from, const char *to)
@@ -47,14 +48,32 @@ static loaa_status copy_file(const char *from, const char *to)
     return LOAA_OK;
 }
 
-static json_t *col_json(sqlite3_stmt *q, int i)
+static json_t *count_or_null(int64_t n) { return n >= 0 ? json_integer(n) : json_null(); }
+
+/* The card of an exported file: what the store recorded of the trial. NULL on no memory. */
+static json_t *export_card(const loaa_store_export_row *t, int backbone)
 {
-    switch (sqlite3_column_type(q, i)) {
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(q, i));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(q, i));
-    case SQLITE_NULL: return json_null();
-    default: return json_string((const char *)sqlite3_column_text(q, i));
-    }
+    json_t *card = json_object();
+    if (!card)
+        return NULL;
+    json_t *cfg = t->config_json ? json_loads(t->config_json, 0, NULL) : NULL;
+    json_t *results = t->results_json ? json_loads(t->results_json, 0, NULL) : NULL;
+    const struct {
+        const char *name;
+        const char *text;
+    } texts[] = {{"sweep", t->sweep},        {"dataset", t->dataset}, {"dataset_sha256", t->dataset_sha256},
+                 {"method", t->method},      {"backbone", t->backbone}, {"backbone_sha256", t->backbone_sha256},
+                 {"loaa_version", t->loaa_version}, {"blas", t->blas}, {"host", t->host}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        json_object_set_new(card, texts[i].name, texts[i].text ? json_string(texts[i].text) : json_null());
+    json_object_set_new(card, "trial", json_integer(t->trial_id));
+    json_object_set_new(card, "config", cfg ? cfg : json_null());
+    json_object_set_new(card, "results", results ? results : json_object());
+    json_object_set_new(card, "best_epoch", count_or_null(t->best_epoch));
+    json_object_set_new(card, "trainable_params", count_or_null(t->trainable_params));
+    json_object_set_new(card, "total_params", count_or_null(t->total_params));
+    json_object_set_new(card, "kind", json_string(backbone ? "backbone" : "adapter"));
+    return card;
 }
 
 int cmd_export(int argc, char **argv)
@@ -99,69 +118,30 @@ int cmd_export(int argc, char **argv)
     loaa_status st = loaa_store_open(&s, db, LOAA_STORE_READER);
     if (st)
         return loaa_cli_report("export", st);
-    sqlite3_stmt *q;
-    const char *sql =
-        "SELECT t.trial_id, s.name, t.dataset, t.method, COALESCE(t.backbone_ref, t.backbone, 'none'), t.backbone_sha256, "
-        "t.config_json, t.trainable_params, t.total_params, t.loaa_version, t.blas, t.host, t.adapter_path, "
-        "t.backbone_export_path, (SELECT json_group_object(name, value) FROM trial_results WHERE trial_id = t.trial_id), "
-        "t.dataset_sha256, t.best_epoch "
-        "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
-        "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?4, s.metric) "
-        "WHERE t.state = 'done' AND (?1 < 0 OR t.trial_id = ?1) AND (?2 IS NULL OR t.dataset = ?2) AND (?3 IS NULL OR s.name = ?3) "
-        "ORDER BY CASE WHEN r.value IS NULL THEN 1 ELSE 0 END, CASE WHEN s.goal = 'minimize' THEN r.value ELSE -r.value END, "
-        "t.trial_id LIMIT 1";
-    if (sqlite3_prepare_v2(loaa_store_db(s), sql, -1, &q, NULL) != SQLITE_OK) {
-        st = loaa_fail(LOAA_ERR_DB, "%s: %s", db, sqlite3_errmsg(loaa_store_db(s)));
-        loaa_store_close(s);
+    loaa_store_export_query eq = {.trial_id = trial, .dataset = dataset, .sweep = sweep, .metric = metric};
+    loaa_store_export_row t;
+    st = loaa_store_export_find(s, &eq, &t);
+    loaa_store_close(s);
+    if (st == LOAA_ERR_NOTFOUND && trial >= 0)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial %lld", db, trial);
+    else if (st == LOAA_ERR_NOTFOUND)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial for %s%s%s", db, dataset ? dataset : "",
+                       dataset && sweep ? " in sweep " : "", sweep ? sweep : "");
+    if (st) {
+        loaa_store_export_row_free(&t);
         return loaa_cli_report("export", st);
     }
-    sqlite3_bind_int64(q, 1, trial);
-    if (dataset)
-        sqlite3_bind_text(q, 2, dataset, -1, SQLITE_STATIC);
-    if (sweep)
-        sqlite3_bind_text(q, 3, sweep, -1, SQLITE_STATIC);
-    if (metric)
-        sqlite3_bind_text(q, 4, metric, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        sqlite3_finalize(q);
-        loaa_store_close(s);
-        if (trial >= 0)
-            return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial %lld", db, trial));
-        return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial for %s%s%s", db,
-                                                   dataset ? dataset : "", dataset && sweep ? " in sweep " : "", sweep ? sweep : ""));
-    }
-    long long id = sqlite3_column_int64(q, 0);
-    const unsigned char *src = sqlite3_column_text(q, backbone ? 13 : 12);
+    long long id = t.trial_id;
+    const char *src = backbone ? t.backbone_export_path : t.adapter_path;
     char from[4096] = "", to[4096];
     if (src)
-        snprintf(from, sizeof from, "%s", (const char *)src);
+        snprintf(from, sizeof from, "%s", src);
     if (out)
         snprintf(to, sizeof to, "%s", out);
     else
         snprintf(to, sizeof to, "trial-%lld-%s.safetensors", id, backbone ? "backbone" : "adapter");
-    json_t *card = json_object();
-    json_t *cfg = json_loads((const char *)sqlite3_column_text(q, 6), 0, NULL);
-    json_t *results = sqlite3_column_text(q, 14) ? json_loads((const char *)sqlite3_column_text(q, 14), 0, NULL) : NULL;
-    if (card) {
-        json_object_set_new(card, "trial", json_integer(id));
-        json_object_set_new(card, "sweep", col_json(q, 1));
-        json_object_set_new(card, "dataset", col_json(q, 2));
-        json_object_set_new(card, "dataset_sha256", col_json(q, 15));
-        json_object_set_new(card, "method", col_json(q, 3));
-        json_object_set_new(card, "backbone", col_json(q, 4));
-        json_object_set_new(card, "backbone_sha256", col_json(q, 5));
-        json_object_set_new(card, "config", cfg ? cfg : json_null());
-        json_object_set_new(card, "results", results ? results : json_object());
-        json_object_set_new(card, "best_epoch", col_json(q, 16));
-        json_object_set_new(card, "trainable_params", col_json(q, 7));
-        json_object_set_new(card, "total_params", col_json(q, 8));
-        json_object_set_new(card, "loaa_version", col_json(q, 9));
-        json_object_set_new(card, "blas", col_json(q, 10));
-        json_object_set_new(card, "host", col_json(q, 11));
-        json_object_set_new(card, "kind", json_string(backbone ? "backbone" : "adapter"));
-    }
-    sqlite3_finalize(q);
-    loaa_store_close(s);
+    json_t *card = export_card(&t, backbone);
+    loaa_store_export_row_free(&t);
     if (!card)
         return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOMEM, "out of memory"));
     if (!from[0]) {
