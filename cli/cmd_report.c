@@ -49,7 +49,7 @@ int cmd_report(int argc, char **argv)
         OPT_STRING("sweep", &o.sweep, "S", "only this sweep"),
         OPT_STRING("dataset", &o.dataset, "D", "only this dataset"),
         OPT_STRING("method", &o.method, "M", "only this method"),
-        OPT_CALLBACK("where", &o, add_where, "KEY OP VALUE", "filter on the trial config (OP: = != < <= > >=); repeatable"),
+        OPT_CALLBACK("where", &o, add_where, "KEY=VALUE", "filter on the trial config (OP: = != < <= > >=); repeatable"),
         OPT_STRING("metric", &o.metric, "NAME", "rank by this metric (default: each sweep's)"),
         OPT_BIT("leaderboard", &o.sections, 1, "the leaderboards per dataset"),
         OPT_BIT("cross", &o.sections, 2, "the cross-dataset table"),

@@ -30,24 +30,25 @@ static const loaa_option *find_kind(const loaa_option *opts, loaa_opt_kind kind)
     return NULL;
 }
 
-/* "a, b or c": the first name of each value, for messages and help; buf is always terminated. */
+/* Is choice i the first with its value? (Later names of a value are aliases, left out of messages.) */
+static int first_of_value(const loaa_opt_choice *c, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (c[j].value == c[i].value)
+            return 0;
+    return 1;
+}
+
+/* "a, b or c": the first name of each value, for messages; buf is always terminated. */
 static const char *choice_list(const loaa_opt_choice *c, char *buf, size_t cap)
 {
-    size_t len = 0;
     int count = 0;
+    for (int i = 0; c[i].name; i++)
+        count += first_of_value(c, i);
+    size_t len = 0;
     buf[0] = '\0';
-    for (int i = 0; c[i].name; i++) {
-        int seen = 0;
-        for (int j = 0; j < i; j++)
-            seen |= c[j].value == c[i].value;
-        if (!seen)
-            count++;
-    }
     for (int i = 0, k = 0; c[i].name && len < cap; i++) {
-        int seen = 0;
-        for (int j = 0; j < i; j++)
-            seen |= c[j].value == c[i].value;
-        if (seen)
+        if (!first_of_value(c, i))
             continue;
         const char *sep = k == 0 ? "" : k == count - 1 ? " or " : ", ";
         int n = snprintf(buf + len, cap - len, "%s%s", sep, c[i].name);
@@ -107,16 +108,6 @@ static loaa_status apply(const loaa_option *o, const char *flag, const char *val
     return LOAA_ERR_INTERNAL;
 }
 
-/* Does option o take the argument next (NULL at the end) as its value? */
-static int takes_value(const loaa_option *o, const char *next)
-{
-    if (!o->arg)
-        return 0;
-    if (o->flags & LOAA_OPT_NUMERIC_OPTARG)
-        return next && next[0] >= '0' && next[0] <= '9';
-    return 1;
-}
-
 /* One option at argv[*i] (advanced past its value). help_asked set for the built-in --help. */
 static loaa_status parse_one(const loaa_cli_spec *spec, int argc, char **argv, int *i, int *help_asked)
 {
@@ -135,11 +126,9 @@ static loaa_status parse_one(const loaa_cli_spec *spec, int argc, char **argv, i
         return loaa_fail(LOAA_ERR_USAGE, "unknown option '%s'", a);
     }
     const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (!takes_value(o, next)) {
-        if (o->arg && !(o->flags & LOAA_OPT_NUMERIC_OPTARG))
-            return loaa_fail(LOAA_ERR_USAGE, "%s needs a value (%s)", a, o->arg);
+    int optional = (o->flags & LOAA_OPT_NUMERIC_OPTARG) != 0;
+    if (!o->arg || (optional && !(next && next[0] >= '0' && next[0] <= '9')))
         return apply(o, a, NULL);
-    }
     if (!next)
         return loaa_fail(LOAA_ERR_USAGE, "%s needs a value (%s)", a, o->arg);
     *i += 1;
