@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -857,12 +858,18 @@ static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
 
 /* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
 
-/* This rank's samples of a batch: dealt evenly, the first batch % g ranks one more. */
-static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)
+void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count)
 {
-    int g = loaa_pgrid_size(m->grid), q = batch / g, rem = batch % g;
+    assert(batch >= 0 && ranks >= 1 && rank >= 0 && rank < ranks);
+    int q = batch / ranks, rem = batch % ranks;
     *first = rank * q + (rank < rem ? rank : rem);
     *count = q + (rank < rem);
+}
+
+/* This rank's samples of a batch on the model's group. */
+static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)
+{
+    loaa_model_batch_share(batch, rank, loaa_pgrid_size(m->grid), first, count);
 }
 
 /* A distributed GEMM refused during the step (agreed, so on every rank): report it and reset for the next step. */
