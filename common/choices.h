@@ -1,6 +1,6 @@
 /*
  * choices.h - the enumerated choices of a trial (fine-tuning method, adapter
- * placement, schedule, loss, pooling), shared by the trial config
+ * placement, schedule, loss, pooling, precision), shared by the trial config
  * (common/config.h, which reads and writes them by name) and the kernels'
  * narrow specs (kernels/model.h, kernels/schedule.h), which must not see the
  * config itself. No jansson, no paths: only the enums and their names.
@@ -25,6 +25,8 @@ typedef enum loaa_placement { LOAA_PLACE_MHSA, LOAA_PLACE_MLP, LOAA_PLACE_BOTH }
 typedef enum loaa_schedule { LOAA_SCHED_COSINE, LOAA_SCHED_STEP } loaa_schedule;
 typedef enum loaa_loss { LOAA_LOSS_CE, LOAA_LOSS_BCE } loaa_loss;
 typedef enum loaa_pool { LOAA_POOL_CLS, LOAA_POOL_MEAN } loaa_pool;
+/* Matmul precision: bf16 inputs with fp32 accumulation changes results, so it is identity. */
+typedef enum loaa_precision { LOAA_PRECISION_FP32, LOAA_PRECISION_BF16 } loaa_precision;
 
 /*
  * Names for enum values, as written in configs ("loaa_tf", "mhsa"); defined
@@ -33,5 +35,6 @@ typedef enum loaa_pool { LOAA_POOL_CLS, LOAA_POOL_MEAN } loaa_pool;
  */
 const char *loaa_method_name(loaa_method m);
 const char *loaa_placement_name(loaa_placement p);
+const char *loaa_precision_name(loaa_precision p);
 
 #endif

@@ -19,6 +19,7 @@ static const char *const placement_names[] = {"mhsa", "mlp", "both", NULL};
 static const char *const schedule_names[] = {"cosine", "step", NULL};
 static const char *const loss_names[] = {"ce", "bce", NULL};
 static const char *const pool_names[] = {"cls", "mean", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const select_names[] = {"val_acc", "val_loss", "val_map", "train_loss", NULL};
 
 typedef struct model_preset {
@@ -40,6 +41,7 @@ static const model_preset model_presets[] = {
 typedef struct key_slot {
     loaa_key_info info;
     size_t offset;
+    int omit_at_default; /* a key added after databases existed: absent from the canonical form at its default */
 } key_slot;
 
 #define OFF(f) offsetof(loaa_config, f)
@@ -78,6 +80,8 @@ static const key_slot key_table[] = {
     {{"timeroll", LOAA_KEY_INT, 1, "0", "random time roll of up to n frames (0 = off)", NULL, 0, 100000}, OFF(timeroll)},
     {{"select_on", LOAA_KEY_NAME, 1, "val_acc", "metric that chooses the best epoch (never a test metric)", select_names, 0, 0}, OFF(select_on)},
     {{"pool", LOAA_KEY_NAME, 1, "cls", "head input: cls token(s) or mean of patch tokens", pool_names, 0, 0}, OFF(pool)},
+    {{"precision", LOAA_KEY_NAME, 1, "fp32", "matmul inputs: fp32, or bf16 with fp32 accumulation", precision_names, 0, 0},
+     OFF(precision), 1},
     {{"ranks_per_trial", LOAA_KEY_INT, 0, "1", "MPI ranks training one trial (ScaLAPACK when > 1)", NULL, 1, 4096}, OFF(ranks_per_trial)},
     {{"grid", LOAA_KEY_GRID, 0, "auto", "BLACS process grid PxQ", NULL, 0, 0}, OFF(grid_p)},
     {{"threads", LOAA_KEY_INT, 0, "0", "BLAS threads per trial (0 = library default)", NULL, 0, 1024}, OFF(threads)},
@@ -481,6 +485,11 @@ const char *loaa_placement_name(loaa_placement p)
     return (unsigned)p <= LOAA_PLACE_BOTH ? placement_names[p] : "?";
 }
 
+const char *loaa_precision_name(loaa_precision p)
+{
+    return (unsigned)p <= LOAA_PRECISION_BF16 ? precision_names[p] : "?";
+}
+
 static json_t *slot_to_json(const loaa_config *c, const key_slot *slot)
 {
     const loaa_key_info *k = &slot->info;
@@ -530,6 +539,8 @@ json_t *loaa_config_to_json(const loaa_config *c, int with_execution)
         if (!key_table[i].info.identity && !with_execution)
             continue;
         /* Method-specific keys stay in the identity even when unused: simple and stable. */
+        if (key_table[i].omit_at_default && *(const int *)((const char *)c + key_table[i].offset) == 0)
+            continue; /* older identities and checkpoints stay valid */
         json_t *v = slot_to_json(c, &key_table[i]);
         if (!v || json_object_set_new(obj, key_table[i].info.name, v)) {
             json_decref(obj);

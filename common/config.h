@@ -66,6 +66,7 @@ typedef struct loaa_config {
     double mixup, noise;
     char select_on[LOAA_NAME_MAX];
     loaa_pool pool;
+    loaa_precision precision;      /* in the canonical form only when not fp32 */
     /* execution settings: not identity */
     int ranks_per_trial;
     int grid_p, grid_q;            /* 0x0 = choose automatically */

@@ -370,7 +370,7 @@ static loaa_status check_spec(const loaa_model_spec *c, const loaa_model_shape *
     if (s->max_batch < 1)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: max_batch must be >= 1, got %d", s->max_batch);
     if (c->precision != 0)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': only fp32 (0) is built, got %d", c->precision);
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': %s is not built into this model yet (fp32 only)", loaa_precision_name(c->precision));
     if (c->method == LOAA_METHOD_NOOP)
         return LOAA_OK;
     if (c->fstride < 1 || c->tstride < 1)

@@ -55,7 +55,7 @@ typedef struct loaa_model_spec {
     double weight_decay;       /* AdamW decoupled decay of the matrices */
     double clip;               /* gradient clipping by global L2 norm; <= 0 disables (the trial uses 1.0) */
     int threads;               /* BLAS threads, 0 = leave the process's setting */
-    int precision;             /* storage / compute precision: 0 = fp32, the only one today */
+    loaa_precision precision;  /* matmul precision: LOAA_PRECISION_FP32 (bf16: issue 13) */
 } loaa_model_spec;
 
 typedef struct loaa_model_shape {

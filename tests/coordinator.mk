@@ -4,8 +4,8 @@ tests_test_sweep_SOURCES = tests/test_sweep.c
 tests_test_sweep_LDADD = $(TESTS_LDADD)
 tests_test_store_SOURCES = tests/test_store.c
 tests_test_store_LDADD = $(TESTS_LDADD)
-TESTS += tests/test_sweep tests/test_store tests/sweep_mpi.sh tests/sweep_train.sh
-EXTRA_DIST += tests/sweep_mpi.sh tests/sweep_train.sh tests/fuzz/fuzz_sweep.sh
+TESTS += tests/test_sweep tests/test_store tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh
+EXTRA_DIST += tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh tests/fixtures/compat tests/fuzz/fuzz_sweep.sh
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_sweep

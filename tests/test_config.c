@@ -159,6 +159,31 @@ static void test_canonical(void)
 /* Changing this means every recorded sweep would re-run its trials: bump it only on purpose. */
 #define IDENTITY_PIN "c623f497ce31bf1da0d17c0ad5c29119ec1fc9b6761ecefbc23b6dd61fa1717d"
 
+/* `precision` came after databases existed: fp32 keeps the old text (and hash), bf16 is another trial. */
+static void test_precision_identity(const loaa_config *base)
+{
+    loaa_config c = *base;
+    char *fp32_text = loaa_config_canonical(&c);
+    TAP_OK(fp32_text && !strstr(fp32_text, "precision"), "precision fp32 is absent from the canonical form");
+    TAP_OK(loaa_config_set_text(&c, "precision", "bf16") == LOAA_OK && c.precision == LOAA_PRECISION_BF16,
+           "precision bf16 is accepted");
+    char *bf16_text = loaa_config_canonical(&c);
+    TAP_OK(bf16_text && strstr(bf16_text, "\"precision\":\"bf16\""), "precision bf16 enters the canonical form");
+    char h[65];
+    loaa_config_identity(&c, "0000", NULL, h);
+    TAP_OK(strcmp(h, IDENTITY_PIN) != 0, "bf16 is another identity");
+    loaa_config back;
+    TAP_OK(bf16_text && loaa_config_parse(&back, bf16_text) == LOAA_OK && back.precision == LOAA_PRECISION_BF16,
+           "the bf16 canonical text reads back as bf16");
+    TAP_OK(fails_with(loaa_config_set_text(&c, "precision", "fp16"), LOAA_ERR_CONFIG, "precision") &&
+               strstr(loaa_error_detail(), "fp32, bf16"),
+           "precision fp16 refused naming the key and the allowed values: %s", loaa_error_detail());
+    TAP_OK(fails_with(loaa_config_set_text(&c, "precision", "auto"), LOAA_ERR_CONFIG, "precision"),
+           "no auto precision: identity must not depend on the node");
+    free(fp32_text);
+    free(bf16_text);
+}
+
 static void test_identity(void)
 {
     char dir[] = "/tmp/loaa-test-config-XXXXXX";
@@ -190,6 +215,7 @@ static void test_identity(void)
     loaa_config_identity(&c1, "0000", NULL, h3);
     TAP_DIAG("identity of defaults with dataset sha '0000': %s", h3);
     TAP_OK(!strcmp(h3, IDENTITY_PIN), "identity of the defaults is pinned");
+    test_precision_identity(&c1);
     c3 = c1;
     c3.backbone_kind = LOAA_BACKBONE_PATH;
     snprintf(c3.backbone, sizeof c3.backbone, "%s/missing.safetensors", dir);

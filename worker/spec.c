@@ -18,7 +18,7 @@ loaa_model_spec loaa_spec_model_from_config(const loaa_config *c)
         .blocks = c->blocks, .scale = c->scale, .lora_alpha = c->lora_alpha,
         .pool = c->pool, .loss = c->loss, .label_smoothing = c->label_smoothing,
         .weight_decay = c->weight_decay, .clip = TRIAL_CLIP_NORM, .threads = c->threads,
-        .precision = 0,
+        .precision = c->precision,
     };
     return s;
 }
