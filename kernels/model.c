@@ -10,7 +10,6 @@
  */
 #include "config.h"
 
-#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -857,14 +856,6 @@ static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
 }
 
 /* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
-
-void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count)
-{
-    assert(batch >= 0 && ranks >= 1 && rank >= 0 && rank < ranks);
-    int q = batch / ranks, rem = batch % ranks;
-    *first = rank * q + (rank < rem ? rank : rem);
-    *count = q + (rank < rem);
-}
 
 /* This rank's samples of a batch on the model's group. */
 static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)

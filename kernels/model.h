@@ -22,6 +22,7 @@
 #ifndef LOAA_MODEL_H
 #define LOAA_MODEL_H
 
+#include <assert.h>
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,9 +179,16 @@ loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int 
  * the first batch % g ranks one more. The model applies it to each batch it
  * is given; the loader (worker/loader.c) applies it to the full batch size B
  * to choose which rows each rank decodes before a batch's size is known.
- * Preconditions (asserted): batch >= 0, 0 <= rank < ranks.
+ * Preconditions (asserted): batch >= 0, 0 <= rank < ranks. Inline, so that
+ * the loader's fuzz harness, which links no kernels, has it too.
  */
-void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count);
+static inline void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count)
+{
+    assert(batch >= 0 && ranks >= 1 && rank >= 0 && rank < ranks);
+    int q = batch / ranks, rem = batch % ranks;
+    *first = rank * q + (rank < rem ? rank : rem);
+    *count = q + (rank < rem);
+}
 
 /* "blas" or "scalapack", with the grid in *p x *q (1 x 1 for blas); for the results store. */
 const char *loaa_model_backend(const loaa_model *m, int *p, int *q);
