@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "kernels/model.h"
 #include "worker/features.h"
 #include "worker/shard.h"
 
@@ -87,9 +88,10 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
         *hi = n;
         return;
     }
-    int a = (int)((long)B * rank / ranks), b = (int)((long)B * (rank + 1) / ranks);
-    *lo = a < n ? a : n;
-    *hi = b < n ? b : n;
+    int first, count;
+    loaa_model_batch_share(B, rank, ranks, &first, &count); /* the group's one partition rule, on the full batch */
+    *lo = first < n ? first : n;
+    *hi = first + count < n ? first + count : n;
 }
 
 void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi)

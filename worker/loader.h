@@ -88,8 +88,9 @@ long loaa_loader_bad_skipped(const loaa_loader *l);   /* bad samples skipped (sk
 
 /*
  * This rank's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next):
- * the block [B*r/g, B*(r+1)/g) of the full batch size B, cut at n, so that
- * the reader can decide what to decode before it knows n.
+ * its share of the full batch size B by loaa_model_batch_share (kernels/
+ * model.h, the group's one partition rule), cut at n, so that the reader can
+ * decide what to decode before it knows n.
  */
 void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi);
 /* The same for batch size B, rank r of g. */
