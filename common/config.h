@@ -180,7 +180,6 @@ loaa_status loaa_config_identity_files(const loaa_config *c, char hex[65]);
 
 /* Names for enum values, as written in configs. */
 const char *loaa_method_name(loaa_method m);
-loaa_status loaa_method_parse(const char *name, loaa_method *out);
 const char *loaa_placement_name(loaa_placement p);
 const char *loaa_precision_name(loaa_precision p);
 

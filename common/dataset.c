@@ -14,6 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs.h"
+#include "common/parse.h"
+
+/* dataset.json is a small index; a larger file is a mistake. */
+#define DATASET_JSON_MAX ((size_t)64 << 20)
+
 typedef struct shard_list {
     char **paths; /* full paths: dir/shard */
     int count;
@@ -180,12 +186,13 @@ static loaa_status get_int(loaa_dataset *ds, const json_t *obj, const char *key,
     const json_t *v = json_object_get(obj, key);
     if (!v)
         return LOAA_OK;
-    if (!json_is_integer(v) && !(json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)))
+    int64_t i;
+    double x;
+    if (!loaa_parse_json_int(v, &i, &x))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key '%s%s': must be an integer", ds->file, ctx, key);
-    double x = json_number_value(v);
     if (!(x >= lo && x <= hi))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key '%s%s': %g is outside [%d, %d]", ds->file, ctx, key, x, lo, hi);
-    *out = (int)x;
+    *out = (int)i;
     return LOAA_OK;
 }
 
@@ -428,49 +435,13 @@ loaa_status loaa_dataset_open(const char *dir, loaa_dataset **out)
     char *file = join_path(dir, "dataset.json");
     if (!file)
         return LOAA_ERR_NOMEM;
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        loaa_status st = loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", file, strerror(errno));
-        free(file);
-        return st;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            if (cap > (64u << 20)) {
-                fclose(f);
-                free(text);
-                loaa_status st = loaa_fail(LOAA_ERR_LIMIT, "%s: larger than 64 MiB", file);
-                free(file);
-                return st;
-            }
-            char *t = realloc(text, cap);
-            if (!t) {
-                fclose(f);
-                free(text);
-                free(file);
-                return LOAA_ERR_NOMEM;
-            }
-            text = t;
-        }
-        size_t n = fread(text + len, 1, 4096, f);
-        len += n;
-        if (n < 4096)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: read error", file);
-        free(file);
-        return st;
-    }
-    text[len] = '\0';
+    char *text;
+    size_t len;
+    loaa_status st = loaa_fs_read_file(file, DATASET_JSON_MAX, "64 MiB", &text, &len);
     free(file);
-    loaa_status st = loaa_dataset_parse(text, dir, 1, out);
+    if (st)
+        return st;
+    st = loaa_dataset_parse(text, dir, 1, out);
     free(text);
     return st;
 }
@@ -486,7 +457,6 @@ int loaa_dataset_sample_rate(const loaa_dataset *ds) { return ds->sample_rate; }
 int loaa_dataset_num_mel(const loaa_dataset *ds) { return ds->num_mel; }
 int loaa_dataset_target_length(const loaa_dataset *ds) { return ds->target_length; }
 int loaa_dataset_multilabel(const loaa_dataset *ds) { return ds->multilabel; }
-const char *loaa_dataset_dir(const loaa_dataset *ds) { return ds->dir; }
 int loaa_dataset_is_image(const loaa_dataset *ds) { return ds->image; }
 double loaa_dataset_mean(const loaa_dataset *ds) { return ds->mean; }
 double loaa_dataset_std(const loaa_dataset *ds) { return ds->std; }
