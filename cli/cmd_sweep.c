@@ -149,7 +149,7 @@ int cmd_sweep(int argc, char **argv)
         }
         loaa_coordinator_close(c);
     } else if (group != MPI_COMM_NULL) {
-        st = loaa_worker_run(MPI_COMM_WORLD, group);
+        st = loaa_launcher_worker_run(MPI_COMM_WORLD, group);
         if (st) {
             loaa_cli_report("sweep", st);
             MPI_Abort(MPI_COMM_WORLD, 1);

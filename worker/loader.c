@@ -92,11 +92,6 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
     *hi = b < n ? b : n;
 }
 
-void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi)
-{
-    loaa_loader_slice_rows(l->B, n, l->o.rank, l->o.ranks, lo, hi);
-}
-
 /* --- labels --- */
 
 static loaa_status set_class(const loaa_dataset *ds, const char *tok, size_t len, const char *name, float *y, int *label)

@@ -25,7 +25,7 @@
  * Ranks sharing one trial (opts.ranks = g > 1, opts.rank = r): every rank
  * draws the same sequence of batches as a single rank would; rank r decodes
  * and fills only its block of each batch, rows [lo, hi) from
- * loaa_loader_slice (the other rows of x are left as they were), and the group completes x with an in-place
+ * loaa_loader_slice_rows (the other rows of x are left as they were), and the group completes x with an in-place
  * MPI_Allgatherv over those blocks. y and labels are complete on every rank.
  * In that mode a sample that fails to decode is an error even with
  * skip_bad (the other ranks could not know to skip it); a sample whose
@@ -87,12 +87,10 @@ long loaa_loader_samples_seen(const loaa_loader *l);  /* samples returned so far
 long loaa_loader_bad_skipped(const loaa_loader *l);   /* bad samples skipped (skip_bad) */
 
 /*
- * This rank's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next):
- * the block [B*r/g, B*(r+1)/g) of the full batch size B, cut at n, so that
- * the reader can decide what to decode before it knows n.
+ * Rank r of g's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next) at batch size B:
+ * the block [B*r/g, B*(r+1)/g) of the full batch, cut at n, so that the reader can decide what to
+ * decode before it knows n.
  */
-void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi);
-/* The same for batch size B, rank r of g. */
 void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi);
 
 /*
