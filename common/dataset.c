@@ -7,6 +7,7 @@
  */
 #include "common/dataset.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -287,16 +288,9 @@ static loaa_status read_fbank(loaa_dataset *ds, const json_t *fb)
     return LOAA_OK;
 }
 
-static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_files)
+/* format, version and name. */
+static loaa_status parse_identity(loaa_dataset *ds, const json_t *root)
 {
-    static const char *const known[] = {"format", "version", "name", "classes", "multilabel", "kind", "sample_rate",
-                                        "fbank", "image_size", "target_length", "mean", "std", "folds", "splits",
-                                        "counts", "features", "source", "created_by", NULL};
-    loaa_status st;
-    if (!json_is_object(root))
-        return loaa_fail(LOAA_ERR_CONFIG, "%s: must be a JSON object", ds->file);
-    if ((st = check_members(ds, root, "", known)))
-        return st;
     const json_t *v = json_object_get(root, "format");
     if (v && (!json_is_string(v) || strcmp(json_string_value(v), "loaa-dataset")))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'format': must be \"loaa-dataset\"", ds->file);
@@ -308,8 +302,13 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'name': required, a non-empty string", ds->file);
     if (!(ds->name = strdup(json_string_value(v))))
         return LOAA_ERR_NOMEM;
+    return LOAA_OK;
+}
 
-    v = json_object_get(root, "classes");
+/* classes: a non-empty list of distinct names. */
+static loaa_status parse_classes(loaa_dataset *ds, const json_t *root)
+{
+    const json_t *v = json_object_get(root, "classes");
     if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 100000)
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'classes': required, a non-empty list of names", ds->file);
     ds->classes = calloc(json_array_size(v), sizeof(char *));
@@ -326,9 +325,14 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
             return LOAA_ERR_NOMEM;
         ds->n_classes++;
     }
-    if ((st = get_bool(ds, root, "multilabel", "", &ds->multilabel)))
-        return st;
-    v = json_object_get(root, "kind");
+    return LOAA_OK;
+}
+
+/* kind, and the input shape it implies: image_size for images; sample_rate and fbank for audio; then target_length. */
+static loaa_status parse_shape(loaa_dataset *ds, const json_t *root)
+{
+    loaa_status st;
+    const json_t *v = json_object_get(root, "kind");
     if (v) {
         if (!json_is_string(v) || (strcmp(json_string_value(v), "audio") && strcmp(json_string_value(v), "image")))
             return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'kind': must be \"audio\" or \"image\"", ds->file);
@@ -357,12 +361,25 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
     }
     if ((st = get_int(ds, root, "target_length", "", &ds->target_length, 1, 1000000)))
         return st;
+    return LOAA_OK;
+}
+
+/* mean and std of the features (identity normalisation when absent). */
+static loaa_status parse_stats(loaa_dataset *ds, const json_t *root)
+{
+    loaa_status st;
     ds->mean = 0;
     ds->std = 0.5; /* (x - 0) / (2 * 0.5): identity when no statistics are given */
     if ((st = get_number(ds, root, "mean", "", &ds->mean, -1e30, 1e30)) ||
         (st = get_number(ds, root, "std", "", &ds->std, 1e-30, 1e30)))
         return st;
+    return LOAA_OK;
+}
 
+/* Exactly one of folds (at least 3 shard lists) and splits ({train, val, test}). */
+static loaa_status parse_groups(loaa_dataset *ds, const json_t *root, int check_files)
+{
+    loaa_status st;
     const json_t *folds = json_object_get(root, "folds"), *splits = json_object_get(root, "splits");
     if ((folds != NULL) == (splits != NULL))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: exactly one of the keys 'folds' and 'splits' is required", ds->file);
@@ -396,6 +413,22 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
         }
     }
     return LOAA_OK;
+}
+
+static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_files)
+{
+    static const char *const known[] = {"format", "version", "name", "classes", "multilabel", "kind", "sample_rate",
+                                        "fbank", "image_size", "target_length", "mean", "std", "folds", "splits",
+                                        "counts", "features", "source", "created_by", NULL};
+    assert(ds && root);
+    loaa_status st;
+    if (!json_is_object(root))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s: must be a JSON object", ds->file);
+    if ((st = check_members(ds, root, "", known)) || (st = parse_identity(ds, root)) || (st = parse_classes(ds, root)) ||
+        (st = get_bool(ds, root, "multilabel", "", &ds->multilabel)) || (st = parse_shape(ds, root)) ||
+        (st = parse_stats(ds, root)))
+        return st;
+    return parse_groups(ds, root, check_files);
 }
 
 loaa_status loaa_dataset_parse(const char *text, const char *dir, int check_files, loaa_dataset **out)
