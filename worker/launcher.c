@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "common/dynbuf.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/protocol.h"
 #include "common/timer.h"
 #include "worker/trial.h"
@@ -326,9 +328,8 @@ static int world_rank_from_env(void)
         r = getenv("PMI_RANK");
     if (!r)
         return -1;
-    char *end;
-    long v = strtol(r, &end, 10);
-    return *end || v < 0 ? -1 : (int)v;
+    long v;
+    return loaa_parse_long(r, 0, INT_MAX, &v) ? -1 : (int)v;
 }
 
 void loaa_launcher_prefork(void)

@@ -12,12 +12,14 @@
 
 #include <assert.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "common/rng.h"
 #include "worker/features.h"
 #include "worker/shard.h"
@@ -103,9 +105,8 @@ static loaa_status set_class(const loaa_dataset *ds, const char *tok, size_t len
     memcpy(word, tok, len);
     word[len] = '\0';
     int C = loaa_dataset_num_classes(ds);
-    char *end;
-    long k = strtol(word, &end, 10);
-    if (*end != '\0' || end == word) {
+    long k;
+    if (loaa_parse_long(word, LONG_MIN, LONG_MAX, &k)) { /* not a number: a class name */
         k = loaa_dataset_class_index(ds, word);
         if (k < 0)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: label '%s' is not one of the %d classes", name, word, C);
@@ -132,8 +133,8 @@ static loaa_status label_json(const loaa_dataset *ds, const json_t *v, const cha
     return loaa_fail(LOAA_ERR_FORMAT, "%s: a label must be a class index or a class name", name);
 }
 
-loaa_status loaa_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
-                             int *label, long *start, long *end)
+loaa_status loaa_loader_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
+                                    int *label, long *start, long *end)
 {
     int C = loaa_dataset_num_classes(ds), multi = loaa_dataset_multilabel(ds), n = 0;
     loaa_status st;
@@ -344,7 +345,7 @@ static loaa_status run_reader(loaa_loader *l)
             if (!in->raw.audio && !in->raw.npy)
                 st = loaa_fail(LOAA_ERR_FORMAT, "%s: no audio or features (KEY.wav/.flac/.ogg/.npy)", name);
             else
-                st = loaa_parse_label(l->ds, in->raw.cls, in->raw.json, name, in->y, &in->label, &in->start, &in->end);
+                st = loaa_loader_parse_label(l->ds, in->raw.cls, in->raw.json, name, in->y, &in->label, &in->start, &in->end);
             if (st) {
                 if (!l->o.skip_bad || st == LOAA_ERR_NOMEM)
                     break;

@@ -100,7 +100,7 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
  * `name` ("shard: key 'k'"): no label, a label outside the class list,
  * malformed JSON.
  */
-loaa_status loaa_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
-                             int *label, long *start, long *end);
+loaa_status loaa_loader_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
+                                    int *label, long *start, long *end);
 
 #endif
