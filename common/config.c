@@ -251,7 +251,7 @@ static loaa_status string_value(const key_slot *slot, const json_t *v, const cha
 
 static loaa_status set_path(loaa_config *c, const key_slot *slot, const json_t *v)
 {
-    const char *s;
+    const char *s = NULL;
     loaa_status st = string_value(slot, v, &s);
     return st ? st : copy_string(slot->info.name, slot_field(c, slot), slot->size, s);
 }
@@ -268,7 +268,7 @@ static void store_int(loaa_config *c, const key_slot *slot, int64_t x)
 
 static loaa_status set_int(loaa_config *c, const key_slot *slot, const json_t *v)
 {
-    int64_t x;
+    int64_t x = 0;
     loaa_status st = get_int(&slot->info, v, &x);
     if (!st)
         store_int(c, slot, x);
@@ -302,7 +302,7 @@ static loaa_status set_float(loaa_config *c, const key_slot *slot, const json_t 
 static loaa_status set_name(loaa_config *c, const key_slot *slot, const json_t *v)
 {
     const loaa_key_info *k = &slot->info;
-    const char *s;
+    const char *s = NULL;
     loaa_status st = string_value(slot, v, &s);
     if (st)
         return st;
@@ -318,7 +318,7 @@ static loaa_status set_name(loaa_config *c, const key_slot *slot, const json_t *
 static loaa_status set_model(loaa_config *c, const key_slot *slot, const json_t *v)
 {
     const loaa_key_info *k = &slot->info;
-    const char *s;
+    const char *s = NULL;
     loaa_status st = string_value(slot, v, &s);
     if (st)
         return st;
@@ -386,7 +386,7 @@ static loaa_status set_blocks(loaa_config *c, const key_slot *slot, const json_t
 
 static loaa_status set_grid(loaa_config *c, const key_slot *slot, const json_t *v)
 {
-    const char *s;
+    const char *s = NULL;
     loaa_status st = string_value(slot, v, &s);
     if (st)
         return st;
