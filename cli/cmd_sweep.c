@@ -132,7 +132,7 @@ static int run_sweep(const loaa_sweep_opts *o, int *argc, char ***argv)
     if (rank == 0) {
         st = coordinate(c, rpt, n_groups);
     } else if (group != MPI_COMM_NULL) {
-        st = loaa_worker_run(MPI_COMM_WORLD, group);
+        st = loaa_launcher_worker_run(MPI_COMM_WORLD, group);
         if (st) {
             loaa_cli_report("sweep", st);
             MPI_Abort(MPI_COMM_WORLD, 1);

@@ -161,8 +161,7 @@ loaa_status loaa_config_identity(const loaa_config *c, const char *dataset_sha,
  */
 loaa_status loaa_config_identity_files(const loaa_config *c, char hex[65]);
 
-/* Names for enum values, as written in configs (loaa_method_name, loaa_placement_name: common/choices.h). */
-loaa_status loaa_method_parse(const char *name, loaa_method *out);
+/* Names for enum values, as written in configs: loaa_method_name, loaa_placement_name, loaa_precision_name (common/choices.h). */
 
 /* Canonical JSON text of any value, shortest numbers: loaa_json_canonical, loaa_format_double (common/canonical.h). */
 

@@ -78,8 +78,6 @@ int loaa_dataset_num_mel(const loaa_dataset *ds);     /* feature rows M (image: 
 int loaa_dataset_target_length(const loaa_dataset *ds);  /* frames T (image: width) */
 int loaa_dataset_multilabel(const loaa_dataset *ds);
 
-/* The dataset folder as given to loaa_dataset_open. */
-const char *loaa_dataset_dir(const loaa_dataset *ds);
 /* 1 for "kind": "image" (entries are KEY.npy float32 [rows, cols], used as (M, T) as is). */
 int loaa_dataset_is_image(const loaa_dataset *ds);
 /* Normalisation: x' = (x - mean) / (2 std), as AST. */

@@ -11,9 +11,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/timer.h"
@@ -89,23 +89,6 @@ static void safe_name(const char *in, char *out, size_t cap)
     out[i] = '\0';
     if (!strcmp(out, ".") || !strcmp(out, ".."))
         out[0] = '_';
-}
-
-static loaa_status make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
-    return LOAA_OK;
 }
 
 static void default_artifacts(const char *db, char *out, size_t cap)
@@ -218,8 +201,10 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
         default_artifacts(opts->db_path, c->artifacts, sizeof c->artifacts);
     /* Made now (an unwritable place fails before any trial runs) and recorded absolute, so the paths in the
      * database stay valid from any working directory (chained sweeps, loaa export). */
-    if ((st = make_dirs(c->artifacts)))
+    if ((st = loaa_fs_make_dirs(c->artifacts))) {
+        st = loaa_fail_prefix(st, "--artifacts: ");
         goto fail;
+    }
     char *abs_path = realpath(c->artifacts, NULL);
     if (!abs_path) {
         st = loaa_fail(LOAA_ERR_IO, "--artifacts %s: %s", c->artifacts, strerror(errno));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/dynbuf.h"
 #include "common/rng.h"
 #include "common/sha256.h"
 
@@ -53,26 +54,11 @@ static void tree_free(ytree *t)
     memset(t, 0, sizeof *t);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static ynode *new_node(ytree *t, ykind kind, const yaml_mark_t *mark)
 {
     if (t->n_all >= LOAA_SWEEP_MAX_NODES)
         return NULL;
-    if (grow((void **)&t->all, &t->cap_all, t->n_all + 1, sizeof *t->all))
+    if (loaa_dyn_reserve_array((void **)&t->all, &t->cap_all, t->n_all + 1, sizeof *t->all))
         return NULL;
     ynode *n = calloc(1, sizeof *n);
     if (!n)
@@ -86,7 +72,7 @@ static ynode *new_node(ytree *t, ykind kind, const yaml_mark_t *mark)
 
 static int add_kid(ynode *parent, ynode *kid)
 {
-    if (grow((void **)&parent->kids, &parent->cap, parent->n + 1, sizeof *parent->kids))
+    if (loaa_dyn_reserve_array((void **)&parent->kids, &parent->cap, parent->n + 1, sizeof *parent->kids))
         return -1;
     parent->kids[parent->n++] = kid;
     return 0;
@@ -94,7 +80,7 @@ static int add_kid(ynode *parent, ynode *kid)
 
 static loaa_status add_anchor(ytree *t, const char *name, ynode *node)
 {
-    if (grow((void **)&t->anchors, &t->cap_anchors, t->n_anchors + 1, sizeof *t->anchors))
+    if (loaa_dyn_reserve_array((void **)&t->anchors, &t->cap_anchors, t->n_anchors + 1, sizeof *t->anchors))
         return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
     t->anchors[t->n_anchors].name = strdup(name);
     if (!t->anchors[t->n_anchors].name)
