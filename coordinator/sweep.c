@@ -680,9 +680,37 @@ static loaa_status note_backbone(ctx *c, loaa_sweep *sw, const json_t *v, int li
     return LOAA_OK;
 }
 
+/* early_terminate group_by: a list of distinct identity keys other than seed (coordinator/prune.h). */
+static loaa_status parse_group_by(ctx *c, loaa_early_terminate *et, const ynode *list)
+{
+    loaa_status st;
+    if (list->kind != Y_SEQ)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: expected a list of trial keys, e.g. [dataset, fold, method, backbone]");
+    if (list->n > LOAA_GROUP_BY_MAX)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: at most %d keys", LOAA_GROUP_BY_MAX);
+    et->n_group_by = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        char *name = et->group_by[et->n_group_by];
+        if ((st = get_string(c, list->kids[i], "early_terminate group_by item", name, LOAA_NAME_MAX)))
+            return st;
+        const loaa_key_info *k = loaa_config_key(name);
+        if (!k || !k->identity)
+            return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is no identity key (see loaa help keys)", name);
+        if (!strcmp(name, "seed"))
+            return at(c, list->kids[i], LOAA_ERR_CONFIG,
+                      "early_terminate group_by: seeds are never compared with each other: a configuration is judged on the mean of its seeds");
+        for (int j = 0; j < et->n_group_by; j++)
+            if (!strcmp(et->group_by[j], name))
+                return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is named twice", name);
+        et->n_group_by++;
+    }
+    return LOAA_OK;
+}
+
 static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
 {
-    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", NULL};
+    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", "group_by", NULL};
+    static const char *const default_group_by[] = {"dataset", "fold", "method", "backbone"};
     loaa_status st;
     char type[32];
     long long x;
@@ -716,7 +744,11 @@ static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
         return st;
     if (e)
         sw->early.eta = (int)x;
-    return LOAA_OK;
+    sw->early.n_group_by = 4;
+    for (int i = 0; i < 4; i++)
+        snprintf(sw->early.group_by[i], sizeof sw->early.group_by[i], "%s", default_group_by[i]);
+    const ynode *g = map_get(n, "group_by", NULL);
+    return g ? parse_group_by(c, &sw->early, g) : LOAA_OK;
 }
 
 static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
