@@ -11,6 +11,7 @@
 
 #include "common/rng.h"
 #include "common/sha256.h"
+#include "coordinator/stats.h"
 
 /* ---- a small YAML tree, built from libyaml's event stream so depth and size are checked as it grows ---- */
 
@@ -431,8 +432,6 @@ struct loaa_sweep {
 
 static const char *const top_keys[] = {"name", "description", "method", "metric", "run_cap", "parameters", "datasets", "seeds",
                                        "folds", "ranks_per_trial", "max_attempts", "early_terminate", NULL};
-static const char *const metric_names[] = {"train_loss", "val_loss", "val_acc", "val_map", "test_acc",
-                                           "test_top5", "test_map", "test_mpca", NULL};
 
 void loaa_sweep_free(loaa_sweep *sw)
 {
@@ -780,7 +779,7 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
     } else if (sw->random) {
         return at(c, root, LOAA_ERR_CONFIG, "method random needs run_cap (how many parameter points to sample)");
     }
-    snprintf(sw->metric, sizeof sw->metric, "test_acc");
+    snprintf(sw->metric, sizeof sw->metric, "val_acc");
     snprintf(sw->goal, sizeof sw->goal, "maximize");
     if ((n = map_get(root, "metric", NULL))) {
         static const char *const keys[] = {"name", "goal", NULL};
@@ -791,14 +790,15 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
             return at(c, n, LOAA_ERR_CONFIG, "metric: 'name' is required");
         if ((st = get_string(c, mn, "metric name", sw->metric, sizeof sw->metric)))
             return st;
-        int known = 0;
-        for (int i = 0; metric_names[i]; i++)
-            known |= !strcmp(metric_names[i], sw->metric);
-        if (!known)
+        if (!loaa_metric_direction(sw->metric))
+            return at(c, mn, LOAA_ERR_CONFIG, "metric: unknown name '%s' (expected one of %s)", sw->metric, loaa_metric_names());
+        if (loaa_metric_is_test(sw->metric))
             return at(c, mn, LOAA_ERR_CONFIG,
-                      "metric: unknown name '%s' (expected train_loss, val_loss, val_acc, val_map, test_acc, test_top5, "
-                      "test_map or test_mpca)", sw->metric);
-        if (strstr(sw->metric, "loss"))
+                      "metric: '%s' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
+                      "validation only: use {name: %s}; test metrics are still reported for what validation chose. "
+                      "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)",
+                      sw->metric, loaa_metric_validation_for(sw->metric));
+        if (loaa_metric_direction(sw->metric) < 0)
             snprintf(sw->goal, sizeof sw->goal, "minimize");
         if (mg) {
             if ((st = get_string(c, mg, "metric goal", sw->goal, sizeof sw->goal)))

@@ -12,7 +12,7 @@ EXTRA_DIST += tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh tests/fixt
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_sweep
-tests_fuzz_fuzz_sweep_SOURCES = tests/fuzz/fuzz_sweep.c coordinator/sweep.c common/config.c common/status.c common/sha256.c common/rng.c
+tests_fuzz_fuzz_sweep_SOURCES = tests/fuzz/fuzz_sweep.c coordinator/sweep.c coordinator/stats.c common/config.c common/status.c common/sha256.c common/rng.c
 tests_fuzz_fuzz_sweep_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_sweep_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_sweep_LDADD = $(FUZZ_LDADD)

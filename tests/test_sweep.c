@@ -85,6 +85,12 @@ static void test_errors(void)
           "unknown early_terminate type");
     fails("name: x\ndatasets: [d]\nmetric: {name: accuracy}\n", LOAA_ERR_CONFIG, "t.yaml:3:16: metric: unknown name 'accuracy'",
           "unknown metric");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_acc, goal: maximize}\n", LOAA_ERR_CONFIG,
+          "t.yaml:3:16: metric: 'test_acc' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
+          "validation only: use {name: val_acc}", "a test metric is refused, naming the validation metric");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_map}\n", LOAA_ERR_CONFIG, "use {name: val_map}", "test_map: select on val_map");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_top5}\n", LOAA_ERR_CONFIG,
+          "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)", "the refusal speaks of chained sweeps");
     fails("name: x\ndatasets: [d\n", LOAA_ERR_PARSE, "t.yaml:3:1: YAML syntax", "YAML syntax error cites the position");
     fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: *nope}\n", LOAA_ERR_PARSE, "t.yaml:4:15: alias *nope",
           "alias to no anchor");
@@ -253,7 +259,11 @@ static void test_prune(void)
 static void test_group_by(void)
 {
     loaa_sweep *sw;
-    loaa_status st = parse("name: x\ndatasets: [d]\nearly_terminate: {type: asha}\n", &sw);
+    loaa_status st = parse("name: x\ndatasets: [d]\n", &sw);
+    TAP_OK(!st && !strcmp(loaa_sweep_metric(sw), "val_acc") && !strcmp(loaa_sweep_goal(sw), "maximize"),
+           "a sweep selects on val_acc (maximize) by default, never on a test metric");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nearly_terminate: {type: asha}\n", &sw);
     const loaa_early_terminate *et = st ? NULL : loaa_sweep_early(sw);
     TAP_OK(et && et->n_group_by == 4 && !strcmp(et->group_by[0], "dataset") && !strcmp(et->group_by[1], "fold") &&
                !strcmp(et->group_by[2], "method") && !strcmp(et->group_by[3], "backbone"),
