@@ -46,6 +46,23 @@ const char *loaa_metric_validation_for(const char *name)
 
 const char *loaa_metric_names(void) { return "train_loss, val_loss, val_acc, val_map, test_acc, test_top5, test_map, test_mpca"; }
 
+const char *loaa_metric_goal(const char *name)
+{
+    int direction = loaa_metric_direction(name);
+    return direction > 0 ? "maximize" : direction < 0 ? "minimize" : NULL;
+}
+
+loaa_status loaa_metric_check(const char *name, const char *what, int for_selection)
+{
+    assert(what);
+    if (!loaa_metric_direction(name))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s: unknown metric '%s' (expected one of %s)", what, name ? name : "", loaa_metric_names());
+    if (for_selection && loaa_metric_is_test(name))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s: '%s' is a test metric; the best is chosen on validation only: use %s", what, name,
+                         loaa_metric_validation_for(name));
+    return LOAA_OK;
+}
+
 /* The continued fraction of I_x(a, b) (modified Lentz); converges fast for x < (a+1)/(a+b+2). */
 static double beta_fraction(double a, double b, double x)
 {
@@ -283,6 +300,21 @@ loaa_wilcoxon loaa_wilcoxon_signed_rank(const double *d, size_t n_all)
     free(items);
     free(r2);
     return r;
+}
+
+loaa_status loaa_compare_paired(const double *a, const double *b, size_t n, double test_train_ratio, loaa_comparison *out)
+{
+    assert(a && b && out && n >= 2);
+    double *d = malloc(n * sizeof *d);
+    if (!d)
+        return loaa_fail(LOAA_ERR_NOMEM, "paired comparison: out of memory");
+    loaa_paired_diff(a, b, n, d);
+    loaa_comparison c = {loaa_corrected_ttest(d, n, test_train_ratio), loaa_wilcoxon_signed_rank(d, n)};
+    free(d);
+    if (isnan(c.wilcoxon.p))
+        return loaa_fail(LOAA_ERR_NOMEM, "paired comparison: out of memory");
+    *out = c;
+    return LOAA_OK;
 }
 
 typedef struct p_item {

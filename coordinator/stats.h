@@ -50,6 +50,8 @@
 
 #include <stddef.h>
 
+#include "common/status.h"
+
 /* ---- metric names ---- */
 
 /* +1: larger is better (accuracy, mAP); -1: smaller is better (losses); 0: not a loaa metric name (NULL too). */
@@ -67,6 +69,18 @@ const char *loaa_metric_validation_for(const char *name);
 
 /* "train_loss, val_loss, ..." - the known names, for error messages. Static text. */
 const char *loaa_metric_names(void);
+
+/* "maximize" or "minimize" by the metric's direction (the sweeps.goal spelling); NULL for an unknown name. */
+const char *loaa_metric_goal(const char *name);
+
+/*
+ * Checks a metric name a user gave (what: e.g. "--metric", for the message):
+ * LOAA_ERR_CONFIG for an unknown name, listing the known ones; with
+ * for_selection (the name chooses a best trial or configuration, e.g.
+ * `loaa export --best --metric`), also for a test metric, naming the
+ * validation metric to use. LOAA_OK otherwise.
+ */
+loaa_status loaa_metric_check(const char *name, const char *what, int for_selection);
 
 /* ---- distributions ---- */
 
@@ -117,6 +131,19 @@ typedef struct loaa_wilcoxon {
  * array: then p is NAN).
  */
 loaa_wilcoxon loaa_wilcoxon_signed_rank(const double *d, size_t n);
+
+typedef struct loaa_comparison {
+    loaa_ttest t;           /* Nadeau-Bengio corrected resampled t-test on a - b */
+    loaa_wilcoxon wilcoxon; /* Wilcoxon signed-rank on a - b */
+} loaa_comparison;
+
+/*
+ * Both tests on the paired values a[i], b[i] (i < n, n >= 2, finite;
+ * asserted): per fold, method A's and method B's metric, seeds averaged
+ * within the fold; test_train_ratio as loaa_corrected_ttest. Returns
+ * LOAA_ERR_NOMEM (out untouched) or LOAA_OK.
+ */
+loaa_status loaa_compare_paired(const double *a, const double *b, size_t n, double test_train_ratio, loaa_comparison *out);
 
 /*
  * Holm's step-down adjustment of m p-values (each in [0, 1], asserted):

@@ -23,6 +23,16 @@ static void test_metric_names(void)
                !strcmp(loaa_metric_validation_for("test_mpca"), "val_acc") && !loaa_metric_validation_for("val_acc"),
            "each test metric names the validation metric to select on");
     TAP_OK(strstr(loaa_metric_names(), "val_map") != NULL, "the name list for messages");
+    TAP_OK(!strcmp(loaa_metric_goal("train_loss"), "minimize") && !strcmp(loaa_metric_goal("test_acc"), "maximize") &&
+               !loaa_metric_goal("nope"),
+           "goal spelled as sweeps.goal, from the name");
+    TAP_OK(loaa_metric_check("val_acc", "--metric", 1) == LOAA_OK && loaa_metric_check("test_acc", "--metric", 0) == LOAA_OK,
+           "known names pass; a test metric may be shown");
+    loaa_status st = loaa_metric_check("accuracy", "--metric", 0);
+    TAP_OK(st == LOAA_ERR_CONFIG && strstr(loaa_error_detail(), "--metric: unknown metric 'accuracy' (expected one of train_loss"),
+           "an unknown --metric is refused: %s", loaa_error_detail());
+    st = loaa_metric_check("test_map", "--metric", 1);
+    TAP_OK(st == LOAA_ERR_CONFIG && strstr(loaa_error_detail(), "use val_map"), "a test metric cannot choose the best: %s", loaa_error_detail());
 }
 
 static void test_distributions(void)
@@ -68,6 +78,14 @@ static void test_ttest(void)
     loaa_ttest rel = loaa_corrected_ttest(d, COUNT(d), 0);
     TAP_OK(close_to(rel.t, fx_rel_t, 1e-9) && close_to(rel.p, fx_rel_p, 1e-9), "ratio 0 on paired differences is scipy's ttest_rel (t %.10g, p %.10g)",
            rel.t, rel.p);
+
+    loaa_comparison cmp = {0};
+    loaa_status st = loaa_compare_paired(fx_rel_a, fx_rel_b, COUNT(fx_rel_a), 0.25, &cmp);
+    TAP_OK(st == LOAA_OK && cmp.t.n == 5 &&
+               close_to(cmp.t.mean, rel.mean, 1e-15) && cmp.t.p > rel.p && cmp.wilcoxon.n == 5 && cmp.wilcoxon.p == 0.0625 &&
+               cmp.wilcoxon.p_min == 0.0625,
+           "compare_paired: corrected t (p %.4f) and Wilcoxon (p %.4f, at best %.4f with 5 folds) on a - b", cmp.t.p, cmp.wilcoxon.p,
+           cmp.wilcoxon.p_min);
 
     const double same[] = {0.02, 0.02, 0.02}, zero[] = {0, 0, 0};
     loaa_ttest s = loaa_corrected_ttest(same, 3, 0.5), z = loaa_corrected_ttest(zero, 3, 0.5);
