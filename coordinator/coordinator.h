@@ -53,6 +53,17 @@ loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int 
 void loaa_coordinator_stop_all(MPI_Comm world, const int *leaders, int n_groups);
 
 /*
+ * The TRIAL payload (common/protocol.h) of a stored trial, built with jansson
+ * as the workers build theirs: config_json and exec_json are the stored
+ * canonical texts (JSON objects), dir the trial folder. Members in the
+ * protocol's order, compact; a worker reads the same values as from the
+ * stored texts (tests/test_sweep checks it). Caller frees; NULL when either
+ * text is not a JSON object, dir is not UTF-8, or no memory.
+ */
+char *loaa_coordinator_trial_payload(int64_t trial_id, int attempt, const char *config_json, const char *exec_json, const char *dir,
+                                     int early);
+
+/*
  * `loaa sweep --dry-run`: checks the file and prints every distinct trial
  * (number, identity prefix, swept keys) and the count. With an existing
  * database, chained backbones are resolved from it (read only) and each

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/config.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/prune.h"
 #include "coordinator/sweep.h"
 #include "tests/tap.h"
@@ -333,6 +335,39 @@ static void test_prune_groups(void)
     loaa_pruner_free(p);
 }
 
+/*
+ * The TRIAL payload is built with jansson; the workers read from it exactly
+ * what they read from the text the coordinator used to splice together with
+ * snprintf (same members and values; the config re-canonicalises to the
+ * stored text, so the trial's identity is unchanged), and a folder with
+ * quotes, backslashes and non-ASCII text arrives verbatim.
+ */
+static void test_trial_payload(void)
+{
+    const char *config = "{\"dataset\":\"/d/a\\\"b\",\"lr\":0.001,\"method\":\"loaa-tf\",\"scale\":1e-7,\"seed\":3,\"warmup_epochs\":1}";
+    const char *exec = "{\"fault\":\"\",\"grid\":null,\"ranks_per_trial\":1,\"threads\":2}";
+    const char *dir = "/runs/sw \"q\" \\ \xc3\xa9/0123456789abcdef";
+    char old[2048];
+    /* the former snprintf form, with dir escaped the way the coordinator escaped it (json_dumps, quotes stripped) */
+    snprintf(old, sizeof old, "{\"trial_id\":%lld,\"attempt\":%d,\"config\":%s,\"exec\":%s,\"dir\":\"%s\",\"early\":%s}", 42LL, 2, config,
+             exec, "/runs/sw \\\"q\\\" \\\\ \xc3\xa9/0123456789abcdef", "true");
+    char *text = loaa_coordinator_trial_payload(42, 2, config, exec, dir, 1);
+    json_t *now = text ? json_loads(text, 0, NULL) : NULL, *before = json_loads(old, 0, NULL);
+    TAP_OK(now && before && json_equal(now, before), "TRIAL payload: the same members and values as the spliced text (%s)",
+           text ? text : "NULL");
+    char *canon = now ? loaa_json_canonical(json_object_get(now, "config")) : NULL;
+    TAP_OK(canon && !strcmp(canon, config), "TRIAL payload: its config re-canonicalises to the stored text");
+    TAP_OK(now && !strcmp(json_string_value(json_object_get(now, "dir")), dir), "TRIAL payload: the folder arrives verbatim");
+    TAP_OK(text && !strncmp(text, "{\"trial_id\":42,\"attempt\":2,\"config\":{", 36) && strstr(text, "\"early\":true}"),
+           "TRIAL payload: members in the protocol's order, compact");
+    TAP_OK(!loaa_coordinator_trial_payload(1, 0, "[1]", exec, dir, 0) && !loaa_coordinator_trial_payload(1, 0, config, "{", dir, 0),
+           "TRIAL payload: a stored text that is not a JSON object is refused");
+    free(canon);
+    free(text);
+    json_decref(now);
+    json_decref(before);
+}
+
 int main(void)
 {
     test_errors();
@@ -340,5 +375,6 @@ int main(void)
     test_group_by();
     test_prune();
     test_prune_groups();
+    test_trial_payload();
     return tap_done();
 }
