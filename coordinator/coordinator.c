@@ -46,6 +46,7 @@ struct loaa_coordinator {
     int64_t total, done, pruned, failed, running, ran_here;
     int64_t *stopping;        /* trials told to stop (early termination), small */
     size_t n_stopping, cap_stopping;
+    int warned_slow_bf16;     /* the "bf16 slower than fp32" warning was given */
     double t_start, t_flush, t_progress;
     int tty, progress_shown;
 };
@@ -125,8 +126,15 @@ static loaa_status add_trial(void *p, const loaa_sweep_trial *t)
     };
     int64_t id;
     char state[16];
-    int attempts;
-    loaa_status st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
+    int attempts, slow = 0;
+    /* Before any trial starts, not after an epoch: a node without bf16 matmuls refuses the sweep whole. */
+    loaa_status st = c->opts.cpu_isa ? loaa_config_check_precision(t->cfg, c->opts.bf16_level, c->opts.cpu_isa, &slow)
+                                     : LOAA_OK;
+    if (st)
+        return loaa_fail_prefix(st, "trial %lld: ", (long long)t->number);
+    if (slow && !c->warned_slow_bf16++)
+        loaa_warn("precision bf16 on '%s' (AVX-512 without BF16 instructions) runs slower than fp32", c->opts.cpu_isa);
+    st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
     if (!st && c->pruner)
         st = loaa_pruner_assign(c->pruner, id, t->config_json);
     if (st)

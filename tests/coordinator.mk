@@ -6,8 +6,8 @@ tests_test_store_SOURCES = tests/test_store.c
 tests_test_store_LDADD = $(TESTS_LDADD)
 tests_test_stats_SOURCES = tests/test_stats.c
 tests_test_stats_LDADD = $(TESTS_LDADD)
-TESTS += tests/test_sweep tests/test_store tests/test_stats tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh
-EXTRA_DIST += tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh tests/fixtures/compat tests/fuzz/fuzz_sweep.sh \
+TESTS += tests/test_sweep tests/test_store tests/test_stats tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh tests/precision.sh
+EXTRA_DIST += tests/sweep_mpi.sh tests/sweep_train.sh tests/compat.sh tests/precision.sh tests/fixtures/compat tests/fuzz/fuzz_sweep.sh \
 	tests/fixtures/stats/make_fixtures.py tests/fixtures/stats/stats_fixtures.h
 
 if FUZZERS
