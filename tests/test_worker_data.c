@@ -17,6 +17,7 @@
 #include "common/dataset.h"
 #include "tap.h"
 #include "worker/audio.h"
+#include <sndfile.h>
 #include "worker/dswrite.h"
 #include "worker/features.h"
 #include "worker/loader.h"
@@ -618,6 +619,75 @@ static void test_labels(void)
     loaa_dataset_free(sl);
 }
 
+/* Issue 18 #17: the NaN/Inf scan covers every float decoder (Vorbis and Opus skipped it before). */
+static void test_nonfinite_scan(void)
+{
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_OGG | SF_FORMAT_VORBIS), "Ogg/Vorbis decodes are scanned for NaN/Inf");
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_OGG | SF_FORMAT_OPUS), "Ogg/Opus decodes are scanned for NaN/Inf");
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_WAV | SF_FORMAT_FLOAT), "float WAV decodes are scanned");
+    TAP_OK(!loaa_audio_format_may_be_nonfinite(SF_FORMAT_WAV | SF_FORMAT_PCM_16), "16-bit PCM needs no scan");
+}
+
+/* A version-1 .npy image of header HDR (padded to 64 bytes as numpy does) over 16 bytes of data, into buf. */
+static size_t npy_with_header(unsigned char *buf, size_t cap, const char *hdr)
+{
+    size_t hl = strlen(hdr) + 1, padded = (10 + hl + 63) / 64 * 64;
+    if (padded + 16 > cap)
+        return 0;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((padded - 10) & 0xff);
+    buf[9] = (unsigned char)((padded - 10) >> 8);
+    memset(buf + 10, ' ', padded - 10);
+    memcpy(buf + 10, hdr, hl - 1);
+    buf[padded - 1] = '\n';
+    memset(buf + padded, 0, 16);
+    return padded + 16;
+}
+
+/* Issue 18 #15: the header dict is parsed as its Python literal, not searched for substrings. */
+static void test_npy_header(void)
+{
+    static const struct { const char *hdr; int rows, cols; } good[] = {
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 2, 2},
+        {"{\"shape\": (1,4), \"descr\": \"<f4\", \"fortran_order\": False}", 1, 4},
+        {"{ 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 4 , 1 , ) , }", 4, 1},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0, 3},
+    };
+    static const struct { const char *hdr, *why; } bad[] = {
+        {"{'note': \"'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)\", 'descr': '>f8', 'fortran_order': True, "
+         "'shape': (1, 2), }", "unknown key"},
+        {"{'descr': '<f4', 'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }", "repeated key"},
+        {"{'descr': '<f4', 'fortran_order': Falsehood, 'shape': (2, 2), }", "',' or '}' expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2,, ), }", "non-negative integer expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), } trailing", "bytes after the dict"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", "',' or '}' expected"},
+        {"{'descr': '<f4', 'fortran_order': False, }", "no 'shape' key"},
+        {"{'descr': '<f4\\x', 'fortran_order': False, 'shape': (2, 2), }", "escaped"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 2), }", "non-negative integer expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 1), }", "must be 2-D"},
+        {"{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "dtype must be '<f4'"},
+        {"('descr', '<f4')", "'{' expected"},
+    };
+    unsigned char buf[512];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        size_t n = npy_with_header(buf, sizeof buf, good[i].hdr);
+        const unsigned char *d = NULL;
+        int r = -1, c = -1;
+        loaa_status st = loaa_npy_parse(buf, n, "s.tar: key 'k'", &d, &r, &c);
+        TAP_OK(st == LOAA_OK && r == good[i].rows && c == good[i].cols, ".npy header %s accepted as (%d, %d): %s", good[i].hdr, r,
+               c, st ? loaa_error_detail() : "ok");
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = npy_with_header(buf, sizeof buf, bad[i].hdr);
+        const unsigned char *d = NULL;
+        int r = -1, c = -1;
+        loaa_error_clear();
+        loaa_status st = loaa_npy_parse(buf, n, "s.tar: key 'k'", &d, &r, &c);
+        TAP_OK(st == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "s.tar: key 'k'") && strstr(loaa_error_detail(), bad[i].why),
+               ".npy header %s refused (%s): %s", bad[i].hdr, bad[i].why, st ? loaa_error_detail() : "accepted");
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-worker-XXXXXX");
@@ -629,6 +699,7 @@ int main(void)
     test_bad_inputs();
     test_loader();
     test_images();
+    test_nonfinite_scan();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -68,6 +68,22 @@ static sf_count_t vio_write(const void *ptr, sf_count_t count, void *u)
 
 static sf_count_t vio_tell(void *u) { return ((membuf *)u)->pos; }
 
+int loaa_audio_format_may_be_nonfinite(int sf_format)
+{
+    switch (sf_format & SF_FORMAT_SUBMASK) {
+    case SF_FORMAT_PCM_S8:
+    case SF_FORMAT_PCM_U8:
+    case SF_FORMAT_PCM_16:
+    case SF_FORMAT_PCM_24:
+    case SF_FORMAT_PCM_32:
+    case SF_FORMAT_ULAW:
+    case SF_FORMAT_ALAW:
+        return 0; /* integer PCM is finite and bounded by construction */
+    default:
+        return 1; /* float, double and the float decoders (Vorbis, Opus, ...) */
+    }
+}
+
 /* Reads all frames, down-mixed, into *buf (grown as needed; *cap in samples). */
 static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **buf, size_t *cap, size_t *n,
                                   int *rate)
@@ -124,10 +140,8 @@ static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *
         return loaa_fail(LOAA_ERR_FORMAT, "%s: %s", name, sf_error_number(err));
     if (len == 0)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio (no samples)", name);
-    /* only floating-point encodings can hold NaN or Inf; integer PCM is finite by construction */
-    int sub = info->format & SF_FORMAT_SUBMASK;
     const float *x = *buf;
-    if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE)
+    if (loaa_audio_format_may_be_nonfinite(info->format))
         for (size_t i = 0; i < len; i++)
             if (!(x[i] == x[i]) || x[i] > 1e6f || x[i] < -1e6f)
                 return loaa_fail(LOAA_ERR_NUMERIC, "%s: sample %zu is not a finite number", name, i);
