@@ -700,6 +700,7 @@ int main(void)
     test_loader();
     test_images();
     test_nonfinite_scan();
+    test_npy_header();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
