@@ -1,5 +1,5 @@
 # tests/: TAP unit tests per module, MPI integration tests, fuzz harnesses.
-EXTRA_DIST += tests/lib.sh tests/configure_deps.sh tests/check_tally.sh tests/lsan.supp tests/tap.h tests/mpi_smoke.sh tests/style.sh tests/cli.sh \
+EXTRA_DIST += tests/lib.sh tests/configure_deps.sh tests/check_tally.sh tests/lsan.supp tests/tap.h tests/plant.h tests/mpi_smoke.sh tests/style.sh tests/cli.sh \
 	tests/fuzz/run.sh tests/fuzz/corpus
 
 TESTS_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/dataset.h"
+#include "plant.h"
 #include "tap.h"
 #include "worker/audio.h"
 #include <sndfile.h>
@@ -645,6 +646,40 @@ static size_t npy_with_header(unsigned char *buf, size_t cap, const char *hdr)
 }
 
 /* Issue 18 #15: the header dict is parsed as its Python literal, not searched for substrings. */
+/* Issue 18 #6: dataset.json and shards are written through a fresh temporary, never a link planted at PATH.tmp.PID. */
+static void test_planted_temporaries(void)
+{
+    char dir[600], path[700], link[800], victim[700];
+    snprintf(dir, sizeof dir, "%s/plant", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    plant_link(link, victim);
+    loaa_status st = loaa_write_file_atomic(path, "{}\n");
+    struct stat sb;
+    TAP_OK(!st && stat(path, &sb) == 0 && sb.st_size == 3 && plant_intact(link, victim) && plant_leftovers(dir, "dataset.json.tmp") == 0,
+           "dataset.json written beside a link planted at its old temporary name, which is not followed: %s", st ? loaa_error_detail() : "ok");
+    snprintf(path, sizeof path, "%s/train-000000.tar", dir);
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    plant_link(link, victim);
+    loaa_shard_writer *w;
+    st = loaa_shard_writer_open(path, LOAA_COMPRESS_NONE, &w);
+    if (!st)
+        st = loaa_shard_writer_add(w, "k.cls", "1", 1);
+    if (!st)
+        st = loaa_shard_writer_finish(w);
+    TAP_OK(!st && stat(path, &sb) == 0 && sb.st_size >= 1024 && plant_intact(link, victim) &&
+               plant_leftovers(dir, "train-000000.tar.tmp") == 0,
+           "a shard written beside a link planted at its old temporary name, which is not followed: %s", st ? loaa_error_detail() : "ok");
+    st = loaa_shard_writer_open(path, LOAA_COMPRESS_NONE, &w);
+    if (!st) {
+        loaa_shard_writer_add(w, "k.cls", "2", 1);
+        loaa_shard_writer_abort(w);
+    }
+    TAP_OK(!st && plant_leftovers(dir, "train-000000.tar.tmp") == 0, "an aborted shard leaves no temporary");
+}
+
 static void test_npy_header(void)
 {
     static const struct { const char *hdr; int rows, cols; } good[] = {
@@ -701,6 +736,7 @@ int main(void)
     test_images();
     test_nonfinite_scan();
     test_npy_header();
+    test_planted_temporaries();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -31,23 +31,7 @@ struct loaa_dsw {
 static const char *const split_names[3] = {"train", "val", "test"};
 static const char *const ext_names[3] = {".tar", ".tar.gz", ".tar.zst"};
 
-loaa_status loaa_write_file_atomic(const char *path, const char *text)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return loaa_fail(LOAA_ERR_IO, "%s: %s", tmp, strerror(errno));
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return LOAA_OK;
-}
+loaa_status loaa_write_file_atomic(const char *path, const char *text) { return loaa_fs_write_atomic(path, text, strlen(text)); }
 
 loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loaa_dsw_opts *opts, loaa_dsw **out)
 {

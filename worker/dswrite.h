@@ -57,7 +57,10 @@ void loaa_dsw_abort(loaa_dsw *w);
 struct loaa_dataset;
 loaa_status loaa_dsw_probe_dataset(const json_t *manifest, const char *outdir, struct loaa_dataset **out);
 
-/* Writes text to path atomically (path.tmp.PID, then rename). */
+/*
+ * Writes text to path atomically and durably (common/fs's loaa_fs_write_atomic:
+ * a fresh O_EXCL temporary file beside it, fsync, rename, fsync of the folder).
+ */
 loaa_status loaa_write_file_atomic(const char *path, const char *text);
 
 #endif
