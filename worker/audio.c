@@ -181,22 +181,35 @@ loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, f
     return st;
 }
 
+/* Opens path for libsndfile (header read and checked; *f and *sf both open on success, both NULL after a failure). */
+static loaa_status open_audio_file(const char *path, FILE **f, SF_INFO *info, SNDFILE **sf)
+{
+    *sf = NULL;
+    memset(info, 0, sizeof *info);
+    *f = fopen(path, "rb");
+    if (!*f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    *sf = sf_open_fd(fileno(*f), SFM_READ, info, 0);
+    if (!*sf) {
+        fclose(*f);
+        *f = NULL;
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
+    }
+    return LOAA_OK;
+}
+
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate)
 {
     *out = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f;
     SF_INFO info;
-    memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
-    if (!sf) {
-        fclose(f);
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
-    }
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (st)
+        return st;
     size_t cap = 0;
-    loaa_status st = decode_sndfile(sf, &info, path, out, &cap, n, rate);
+    st = decode_sndfile(sf, &info, path, out, &cap, n, rate);
     sf_close(sf);
     fclose(f);
     if (st) {
@@ -206,21 +219,29 @@ loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *
     return st;
 }
 
+loaa_status loaa_audio_probe_file(const char *path)
+{
+    FILE *f;
+    SF_INFO info;
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (!st) {
+        sf_close(sf); /* only the header was wanted */
+        fclose(f);
+    }
+    return st;
+}
+
 loaa_status loaa_audio_read_segment(const char *path, long start, long end, float **out, size_t *n, int *rate)
 {
     *out = NULL;
     *n = 0;
+    FILE *f;
     SF_INFO info;
-    memset(&info, 0, sizeof info);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
-    if (!sf) {
-        fclose(f);
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
-    }
-    loaa_status st = LOAA_OK;
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (st)
+        return st;
     if (start < 0)
         start = 0;
     if (end < 0)

@@ -42,6 +42,13 @@ int loaa_audio_format_may_be_nonfinite(int sf_format);
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate);
 
 /*
+ * Whether libsndfile recognises the file at path as audio, from its header
+ * alone (a few KiB are read, whatever the file's size: /dev/zero is fine).
+ * LOAA_ERR_FORMAT "not a readable audio file"; NOTFOUND / IO name the path.
+ */
+loaa_status loaa_audio_probe_file(const char *path);
+
+/*
  * Samples [start, end) (per channel, at the file's own rate) of a file on
  * disk, down-mixed to mono, read by seeking, so hour-long recordings are
  * never decoded whole. end < 0 reads to the end. A range outside the file
