@@ -1240,14 +1240,14 @@ static loaa_status cross(expand_state *es, json_t *params, const size_t *crossed
     }
 }
 
-loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *ctx,
+loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *fn_ctx,
                               int64_t *unique, int64_t *duplicates)
 {
     int64_t count;
     loaa_status st = loaa_sweep_count(sw, max_trials, &count);
     if (st)
         return st;
-    expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = ctx};
+    expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = fn_ctx};
     size_t crossed[64], n_crossed = 0;
     for (size_t i = 0; i < sw->n_params && n_crossed < 64; i++)
         if (!sw->random || sw->params[i].axis)

@@ -50,7 +50,7 @@ static void tone_wav(void **data, size_t *size, int rate, double seconds, double
 /* A dataset folder DIR with classes a,b,c, 16 kHz, 32 mel, T 40, and one split list per argument. */
 static void write_manifest(const char *dir, const char *train, const char *val, const char *test)
 {
-    char path[1024], text[2048];
+    char path[1100], text[2048];
     snprintf(path, sizeof path, "%s/dataset.json", dir);
     snprintf(text, sizeof text,
              "{\"format\": \"loaa-dataset\", \"version\": 1, \"name\": \"t\", \"classes\": [\"a\", \"b\", \"c\"],\n"

@@ -564,7 +564,7 @@ static loaa_status recipe_csv(plan *p, const char *manifest)
         return st;
     char base[4096];
     manifest_dir(manifest, base, sizeof base);
-    csv_cols k;
+    csv_cols k = {-1, -1, -1, -1, -1, -1, 0}; /* set by csv_header before any use (gcc -Wmaybe-uninitialized cannot tell) */
     if ((st = csv_header(c, manifest, &k))) {
         loaa_csv_close(c);
         return st;

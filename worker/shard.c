@@ -226,7 +226,7 @@ static loaa_status take_field(loaa_shard *s, loaa_raw_sample *out)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: key '%s': more than one audio/npy entry", s->path, out->key);
         slot = &out->audio;
         size = &out->audio_size;
-        snprintf(out->audio_ext, sizeof out->audio_ext, "%s", ext);
+        memcpy(out->audio_ext, ext, strlen(ext) + 1); /* "wav", "flac" or "ogg": fits the 8 bytes */
     } else if (!strcmp(ext, "npy")) {
         if (out->audio || out->npy)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: key '%s': more than one audio/npy entry", s->path, out->key);
