@@ -556,6 +556,7 @@ static void test_images(void)
     so.clips = 48;
     so.size = 32;
     so.folds = 0;
+    so.split_frac[0] = 0.5, so.split_frac[1] = 0.25, so.split_frac[2] = 0.25; /* 0.8,0.1,0.1 leaves 48 clips no test split */
     so.shard.compress = LOAA_COMPRESS_ZST;
     loaa_status st = loaa_synth(dir, &so);
     loaa_dataset *ds = NULL;

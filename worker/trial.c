@@ -704,6 +704,33 @@ static void trial_free(trial *t)
 }
 
 /*
+ * Refuses a trial one of whose splits (training, validation, test; of its fold
+ * on a k-fold dataset) lists no shards or, by the manifest's counts, no
+ * samples, before the first epoch rather than after it (issue 18 #4):
+ * LOAA_ERR_CONFIG naming the dataset and the split; the split's own errors
+ * (key 'fold' missing or out of range).
+ */
+static loaa_status check_splits_nonempty(const loaa_dataset *ds, int fold)
+{
+    static const char *const names[3] = {"training", "validation", "test"};
+    for (int s = 0; s < 3; s++) {
+        const char *const *paths;
+        int count;
+        loaa_status st = loaa_dataset_shards(ds, (loaa_split)s, fold, &paths, &count);
+        if (st)
+            return st;
+        if (count > 0 && loaa_dataset_split_samples(ds, (loaa_split)s, fold) != 0)
+            continue;
+        char of_fold[32] = "";
+        if (loaa_dataset_num_folds(ds) > 0)
+            snprintf(of_fold, sizeof of_fold, " of fold %d", fold);
+        return loaa_fail(LOAA_ERR_CONFIG, "dataset '%s': the %s split%s has no samples (%s); refused before the first epoch",
+                         loaa_dataset_name(ds), names[s], of_fold, count == 0 ? "no shards listed" : "its count in dataset.json is 0");
+    }
+    return LOAA_OK;
+}
+
+/*
  * The trial before its first epoch: dataset, model (backbone applied,
  * group joined, initialised, backbone loaded), schedule, canonical config,
  * batch buffers, file names. Failures name the key, file or buffer.
@@ -727,6 +754,8 @@ static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_tria
     loaa_status st;
     if ((st = loaa_dataset_open(t->cfg.dataset, &t->ds)))
         return loaa_fail_prefix(st, "key 'dataset': ");
+    if ((st = check_splits_nonempty(t->ds, t->cfg.fold)))
+        return st;
     t->shape = (loaa_model_shape){.n_mel = loaa_dataset_num_mel(t->ds),
                                   .n_frames = t->cfg.target_length ? t->cfg.target_length : loaa_dataset_target_length(t->ds),
                                   .n_classes = loaa_dataset_num_classes(t->ds), .max_batch = t->cfg.batch_size};
