@@ -9,6 +9,7 @@
 
 #include "common/dynbuf.h"
 #include "common/fs.h"
+#include "common/jsontext.h"
 #include "common/parse.h"
 
 #include "common/log.h"
@@ -292,9 +293,29 @@ static void test_parse(void)
     json_decref(s);
 }
 
+/* Issue 18 #11: bytes that are not UTF-8 become an escaped JSON string instead of no value. */
+static void test_json_bytes(void)
+{
+    static const struct { const char *in, *out; int escaped; } cases[] = {
+        {"plain/\\name.wav", "plain/\\name.wav", 0}, /* valid UTF-8, backslash kept as is */
+        {"caf\xc3\xa9", "caf\xc3\xa9", 0},
+        {"a\xff" "b\\c", "a\\xffb\\\\c", 1},
+        {"\xc0\xaf\xed\xa0\x80", "\\xc0\\xaf\\xed\\xa0\\x80", 1}, /* overlong '/', a surrogate */
+        {"x\xe2\x82", "x\\xe2\\x82", 1},                             /* truncated sequence */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int escaped = -1;
+        json_t *v = loaa_json_bytes(cases[i].in, &escaped);
+        TAP_OK(v && !strcmp(json_string_value(v), cases[i].out) && escaped == cases[i].escaped, "JSON string for bytes %zu: %s",
+               i, v ? json_string_value(v) : "(null)");
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     test_status();
+    test_json_bytes();
     test_sha256();
     test_rng();
     test_timer();

@@ -269,6 +269,15 @@ int main(void)
     rc = linked ? run(args, &out) : -1;
     TAP_OK(rc == 1 && strstr(read_stderr(), "zero.npy: not a .npy file"), "/dev/zero as .npy refused unread: %s", read_stderr());
     free(out);
+    /* Issue 18 #11: a file name that is not UTF-8 keeps its result in --json, escaped (it was dropped). */
+    char odd_path[256];
+    snprintf(odd_path, sizeof odd_path, "%s", path_of("odd\xff\\.wav"));
+    snprintf(args, sizeof args, "--adapter '%s' --json '%s'", full_path, odd_path);
+    out = NULL;
+    rc = symlink(wav_path, odd_path) == 0 ? run(args, &out) : -1;
+    TAP_OK(rc == 0 && out && strstr(out, "odd\\\\xff\\\\\\\\.wav\"") && strstr(out, "\"file_escaped\": true") && strstr(out, "\"logits\""),
+           "--json keeps the result of a non-UTF-8 file name, escaped as odd\\xff\\\\.wav: %s", rc ? read_stderr() : out);
+    free(out);
     loaa_model_free(m);
     loaa_model_free(bm);
     loaa_model_free(am);

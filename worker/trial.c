@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/dataset.h"
+#include "common/jsontext.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/timer.h"
@@ -239,7 +240,7 @@ json_t *loaa_epoch_report_json(const loaa_epoch_report *r)
 static void put_text(json_t *obj, const char *key, const char *text)
 {
     if (text && text[0])
-        json_object_set_new(obj, key, json_string(text));
+        json_object_set_new(obj, key, loaa_json_bytes(text, NULL)); /* a path that is not UTF-8 is escaped, not dropped */
 }
 
 /* The "provenance" member of a result: where and with what the trial ran. */
