@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "coordinator/coordinator.h"
+#include "kernels/gemm.h"
 #include "worker/launcher.h"
 
 static const char sweep_usage[] =
@@ -45,8 +46,12 @@ static void open_on_rank0(loaa_coordinator **c, const loaa_sweep_opts *o, int si
     loaa_status st;
     if (size < 2)
         st = loaa_fail(LOAA_ERR_USAGE, "needs a coordinator and at least one worker: mpirun -np 2 (or more) loaa sweep ...");
-    else
-        st = loaa_coordinator_open(c, o);
+    else {
+        loaa_sweep_opts checked = *o;
+        checked.bf16_level = loaa_gemm_bf16_level(); /* a cpuid query: starts no OpenMP thread */
+        checked.cpu_isa = loaa_gemm_isa();
+        st = loaa_coordinator_open(c, &checked);
+    }
     if (!st) {
         info[1] = loaa_coordinator_ranks_per_trial(*c);
         info[2] = (size - 1) / info[1];

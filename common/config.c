@@ -48,14 +48,16 @@ static const model_preset model_presets[] = {
 typedef struct key_slot {
     loaa_key_info info;
     size_t offset, size;
-    int omit_at_default; /* a key added after databases existed: absent from the canonical form at its default */
     int null_value;      /* LOAA_KEY_INT_OR_NULL: what null is stored as; a stored value at or below it is null */
 } key_slot;
+
+/* Keys added after databases existed: absent from the canonical form at their default (0), so older identities hold. */
+static const char *const omit_at_default[] = {"precision", NULL};
 
 #define OFF(f) offsetof(loaa_config, f), sizeof(((loaa_config *)0)->f)
 static const key_slot key_table[] = {
     {{"dataset", LOAA_KEY_PATH, 1, "-", "loaa dataset folder (identity: SHA-256 of its dataset.json)", NULL, 0, 0}, OFF(dataset)},
-    {{"fold", LOAA_KEY_INT_OR_NULL, 1, "null", "k-fold datasets: the test fold; validation is the next fold", NULL, 0, 1000}, OFF(fold), 0, -1},
+    {{"fold", LOAA_KEY_INT_OR_NULL, 1, "null", "k-fold datasets: the test fold; validation is the next fold", NULL, 0, 1000}, OFF(fold), -1},
     {{"seed", LOAA_KEY_INT, 1, "0", "every random choice of the trial", NULL, 0, 9007199254740991.0}, OFF(seed)},
     {{"model", LOAA_KEY_MODEL, 1, "vit-tiny", "vit-micro, vit-tiny, vit-small, vit-base, or custom via dim/depth/heads/mlp_ratio", NULL, 0, 0}, OFF(model)},
     {{"dim", LOAA_KEY_INT, 1, "from model", "embedding width D", NULL, 8, 8192}, OFF(dim)},
@@ -89,7 +91,7 @@ static const key_slot key_table[] = {
     {{"select_on", LOAA_KEY_NAME, 1, "val_acc", "metric that chooses the best epoch (never a test metric)", select_names, 0, 0}, OFF(select_on)},
     {{"pool", LOAA_KEY_NAME, 1, "cls", "head input: cls token(s) or mean of patch tokens", pool_names, 0, 0}, OFF(pool)},
     {{"precision", LOAA_KEY_NAME, 1, "fp32", "matmul inputs: fp32, or bf16 with fp32 accumulation", precision_names, 0, 0},
-     OFF(precision), 1},
+     OFF(precision)},
     {{"ranks_per_trial", LOAA_KEY_INT, 0, "1", "MPI ranks training one trial (ScaLAPACK when > 1)", NULL, 1, 4096}, OFF(ranks_per_trial)},
     {{"grid", LOAA_KEY_GRID, 0, "auto", "BLACS process grid PxQ", NULL, 0, 0}, OFF(grid_p)},
     {{"threads", LOAA_KEY_INT, 0, "0", "BLAS threads per trial (0 = library default)", NULL, 0, 1024}, OFF(threads)},
@@ -586,7 +588,8 @@ json_t *loaa_config_to_json(const loaa_config *c, int with_execution)
         if (!key_table[i].info.identity && !with_execution)
             continue;
         /* Method-specific keys stay in the identity even when unused: simple and stable. */
-        if (key_table[i].omit_at_default && *(const int *)((const char *)c + key_table[i].offset) == 0)
+        if (name_index(omit_at_default, key_table[i].info.name) >= 0 &&
+            *(const int *)((const char *)c + key_table[i].offset) == 0)
             continue; /* older identities and checkpoints stay valid */
         json_t *v = slot_to_json(c, &key_table[i]);
         if (!v || json_object_set_new(obj, key_table[i].info.name, v)) {
@@ -832,4 +835,20 @@ json_t *loaa_core_scalar(const char *s)
     if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
         return json_real(NAN);
     return json_string(s);
+}
+
+loaa_status loaa_config_check_precision(const loaa_config *c, int bf16_level, const char *isa, int *slow)
+{
+    assert(c && isa);
+    if (slow)
+        *slow = 0;
+    if (c->precision != LOAA_PRECISION_BF16)
+        return LOAA_OK;
+    if (bf16_level <= 0)
+        return loaa_fail(LOAA_ERR_CONFIG,
+                         "key 'precision': bf16 needs a CPU with AVX512-BF16 or AMX, and oneDNN runs on '%s' here, "
+                         "which has no bf16 matmul (use precision: fp32 on this node)", isa);
+    if (slow)
+        *slow = bf16_level == 1;
+    return LOAA_OK;
 }

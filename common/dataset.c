@@ -24,6 +24,7 @@
 typedef struct shard_list {
     char **paths; /* full paths: dir/shard */
     int count;
+    long samples; /* the manifest's "counts" for this list; -1 = not recorded */
 } shard_list;
 
 struct loaa_dataset {
@@ -288,6 +289,21 @@ static loaa_status read_fbank(loaa_dataset *ds, const json_t *fb)
     return LOAA_OK;
 }
 
+/* The optional "counts" object (pack and synth write it): samples per split ("train", ...) or fold ("fold1", ...). */
+static void read_counts(loaa_dataset *ds, const json_t *counts)
+{
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(counts, split_names[i]);
+        ds->splits[i].samples = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    }
+    for (int f = 0; f < ds->n_folds; f++) {
+        char name[32];
+        snprintf(name, sizeof name, "fold%d", f + 1);
+        const json_t *v = json_object_get(counts, name);
+        ds->folds[f].samples = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    }
+}
+
 /* format, version and name. */
 static loaa_status parse_identity(loaa_dataset *ds, const json_t *root)
 {
@@ -412,6 +428,7 @@ static loaa_status parse_groups(loaa_dataset *ds, const json_t *root, int check_
                 return st;
         }
     }
+    read_counts(ds, json_object_get(root, "counts"));
     return LOAA_OK;
 }
 
@@ -503,6 +520,27 @@ int loaa_dataset_class_index(const loaa_dataset *ds, const char *name)
     return -1;
 }
 
+/* The one fold rule: the split fold index f (0-based) serves when the trial's fold is `fold` (1-based, 1..k). */
+static loaa_split fold_role(int fold, int f, int k)
+{
+    return f == fold - 1 ? LOAA_SPLIT_TEST : f == fold % k ? LOAA_SPLIT_VAL : LOAA_SPLIT_TRAIN;
+}
+
+long loaa_dataset_split_samples(const loaa_dataset *ds, loaa_split split, int fold)
+{
+    if ((int)split < 0 || (int)split > 2)
+        return -1;
+    if (ds->n_folds == 0)
+        return ds->splits[split].samples;
+    if (fold < 1 || fold > ds->n_folds)
+        return -1;
+    long n = 0;
+    for (int f = 0; f < ds->n_folds && n >= 0; f++)
+        if (fold_role(fold, f, ds->n_folds) == split)
+            n = ds->folds[f].samples < 0 ? -1 : n + ds->folds[f].samples;
+    return n;
+}
+
 loaa_status loaa_dataset_shards(const loaa_dataset *cds, loaa_split split, int fold, const char *const **paths,
                                 int *count)
 {
@@ -531,10 +569,8 @@ loaa_status loaa_dataset_shards(const loaa_dataset *cds, loaa_split split, int f
         for (int i = 0; i < n; i++)
             ds->view[split][k++] = ds->splits[split].paths[i];
     } else {
-        int test = fold - 1, val = fold % ds->n_folds;
         for (int f = 0; f < ds->n_folds; f++) {
-            int role = f == test ? LOAA_SPLIT_TEST : f == val ? LOAA_SPLIT_VAL : LOAA_SPLIT_TRAIN;
-            if (role != (int)split)
+            if (fold_role(fold, f, ds->n_folds) != split)
                 continue;
             for (int i = 0; i < ds->folds[f].count; i++)
                 ds->view[split][k++] = ds->folds[f].paths[i];

@@ -98,6 +98,14 @@ int loaa_dataset_class_index(const loaa_dataset *ds, const char *name);
 loaa_status loaa_dataset_shards(const loaa_dataset *ds, loaa_split split, int fold, const char *const **paths,
                                 int *count);
 
+/*
+ * The samples of one split for a trial, from the manifest's optional
+ * "counts" (pack and synth write it): -1 when it does not record every
+ * shard list the split takes, or fold is outside 1..k of a k-fold dataset.
+ * Folds as for loaa_dataset_shards. Never fails otherwise.
+ */
+long loaa_dataset_split_samples(const loaa_dataset *ds, loaa_split split, int fold);
+
 /* Parses dataset.json text (no file checks); name is used in messages. For tests and fuzzing. */
 loaa_status loaa_dataset_parse(const char *text, const char *dir, int check_files, loaa_dataset **out);
 

@@ -19,6 +19,7 @@
 #include "common/timer.h"
 #include "coordinator/prune.h"
 #include "coordinator/query.h"
+#include "coordinator/stats.h"
 #include "coordinator/store.h"
 #include "coordinator/sweep.h"
 
@@ -45,6 +46,7 @@ struct loaa_coordinator {
     int64_t total, done, pruned, failed, running, ran_here;
     int64_t *stopping;        /* trials told to stop (early termination), small */
     size_t n_stopping, cap_stopping;
+    int warned_slow_bf16;     /* the "bf16 slower than fp32" warning was given */
     double t_start, t_flush, t_progress;
     int tty, progress_shown;
 };
@@ -124,8 +126,17 @@ static loaa_status add_trial(void *p, const loaa_sweep_trial *t)
     };
     int64_t id;
     char state[16];
-    int attempts;
-    loaa_status st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
+    int attempts, slow = 0;
+    /* Before any trial starts, not after an epoch: a node without bf16 matmuls refuses the sweep whole. */
+    loaa_status st = c->opts.cpu_isa ? loaa_config_check_precision(t->cfg, c->opts.bf16_level, c->opts.cpu_isa, &slow)
+                                     : LOAA_OK;
+    if (st)
+        return loaa_fail_prefix(st, "trial %lld: ", (long long)t->number);
+    if (slow && !c->warned_slow_bf16++)
+        loaa_warn("precision bf16 on '%s' (AVX-512 without BF16 instructions) runs slower than fp32", c->opts.cpu_isa);
+    st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
+    if (!st && c->pruner)
+        st = loaa_pruner_assign(c->pruner, id, t->config_json);
     if (st)
         return st;
     c->total++;
@@ -223,6 +234,13 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
     int reset;
     if ((st = loaa_store_sweep_reset(c->store, c->sweep_id, opts->retry_failed, &reset)))
         goto fail;
+    const loaa_early_terminate *et = loaa_sweep_early(c->sw);
+    const char *sel = loaa_sweep_select_on(c->sw);
+    /* Made before the expansion: add_trial places each trial in its pruning group. */
+    if (et->type != LOAA_EARLY_NONE && !(c->pruner = loaa_pruner_new(et, loaa_metric_direction(sel) > 0))) {
+        st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+        goto fail;
+    }
     add_ctx ac = {c};
     int64_t unique, dups;
     if ((st = loaa_sweep_expand(c->sw, c->opts.max_trials, 0, add_trial, &ac, &unique, &dups)))
@@ -231,17 +249,8 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
         goto fail;
     if (dups)
         loaa_info("%lld duplicate trial(s) dropped (same identity)", (long long)dups);
-    const loaa_early_terminate *et = loaa_sweep_early(c->sw);
-    if (et->type != LOAA_EARLY_NONE) {
-        const char *sel = loaa_sweep_select_on(c->sw);
-        c->pruner = loaa_pruner_new(et, strstr(sel, "loss") == NULL);
-        if (!c->pruner) {
-            st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
-            goto fail;
-        }
-        if ((st = loaa_store_metric_history(c->store, c->sweep_id, sel, seed_pruner, c->pruner)))
-            goto fail;
-    }
+    if (c->pruner && (st = loaa_store_metric_history(c->store, c->sweep_id, sel, seed_pruner, c->pruner)))
+        goto fail;
     if ((st = set_dir_prefix(c)))
         goto fail;
     *out = c;

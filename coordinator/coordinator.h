@@ -37,6 +37,8 @@ typedef struct loaa_sweep_opts {
     int retry_failed;       /* failed trials run again (attempts reset) */
     int64_t max_trials;     /* cap on the expansion (0 = default) */
     int progress;           /* -1: redraw on a TTY, plain lines otherwise; 0: plain lines; 1: redraw */
+    int bf16_level;         /* this node's kernels' loaa_gemm_bf16_level(): a bf16 trial is refused at 0 */
+    const char *cpu_isa;    /* oneDNN's ISA name for the messages; NULL = precision not checked */
 } loaa_sweep_opts;
 
 typedef struct loaa_coordinator loaa_coordinator;

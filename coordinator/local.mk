@@ -8,5 +8,6 @@ coordinator_libloaa_coordinator_a_SOURCES = \
 	common/protocol.h
 coordinator_libloaa_coordinator_a_SOURCES += \
 	coordinator/prune.c coordinator/prune.h \
+	coordinator/stats.c coordinator/stats.h \
 	coordinator/coordinator.c coordinator/coordinator.h \
 	coordinator/report.c coordinator/report.h

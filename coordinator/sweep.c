@@ -13,6 +13,7 @@
 #include "common/dynbuf.h"
 #include "common/rng.h"
 #include "common/sha256.h"
+#include "coordinator/stats.h"
 
 /* ---- a small YAML tree, built from libyaml's event stream so depth and size are checked as it grows ---- */
 
@@ -435,8 +436,6 @@ struct loaa_sweep {
 
 static const char *const top_keys[] = {"name", "description", "method", "metric", "run_cap", "parameters", "datasets", "seeds",
                                        "folds", "ranks_per_trial", "max_attempts", "early_terminate", NULL};
-static const char *const metric_names[] = {"train_loss", "val_loss", "val_acc", "val_map", "test_acc",
-                                           "test_top5", "test_map", "test_mpca", NULL};
 
 void loaa_sweep_free(loaa_sweep *sw)
 {
@@ -684,9 +683,37 @@ static loaa_status note_backbone(ctx *c, loaa_sweep *sw, const json_t *v, int li
     return LOAA_OK;
 }
 
+/* early_terminate group_by: a list of distinct identity keys other than seed (coordinator/prune.h). */
+static loaa_status parse_group_by(ctx *c, loaa_early_terminate *et, const ynode *list)
+{
+    loaa_status st;
+    if (list->kind != Y_SEQ)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: expected a list of trial keys, e.g. [dataset, fold, method, backbone]");
+    if (list->n > LOAA_GROUP_BY_MAX)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: at most %d keys", LOAA_GROUP_BY_MAX);
+    et->n_group_by = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        char *name = et->group_by[et->n_group_by];
+        if ((st = get_string(c, list->kids[i], "early_terminate group_by item", name, LOAA_NAME_MAX)))
+            return st;
+        const loaa_key_info *k = loaa_config_key(name);
+        if (!k || !k->identity)
+            return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is no identity key (see loaa help keys)", name);
+        if (!strcmp(name, "seed"))
+            return at(c, list->kids[i], LOAA_ERR_CONFIG,
+                      "early_terminate group_by: seeds are never compared with each other: a configuration is judged on the mean of its seeds");
+        for (int j = 0; j < et->n_group_by; j++)
+            if (!strcmp(et->group_by[j], name))
+                return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is named twice", name);
+        et->n_group_by++;
+    }
+    return LOAA_OK;
+}
+
 static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
 {
-    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", NULL};
+    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", "group_by", NULL};
+    static const char *const default_group_by[] = {"dataset", "fold", "method", "backbone"};
     loaa_status st;
     char type[32];
     long long x;
@@ -720,7 +747,11 @@ static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
         return st;
     if (e)
         sw->early.eta = (int)x;
-    return LOAA_OK;
+    sw->early.n_group_by = 4;
+    for (int i = 0; i < 4; i++)
+        snprintf(sw->early.group_by[i], sizeof sw->early.group_by[i], "%s", default_group_by[i]);
+    const ynode *g = map_get(n, "group_by", NULL);
+    return g ? parse_group_by(c, &sw->early, g) : LOAA_OK;
 }
 
 /* method (grid | random) and run_cap (random sweeps need it). */
@@ -748,12 +779,12 @@ static loaa_status parse_method(ctx *c, loaa_sweep *sw, const ynode *root)
     return LOAA_OK;
 }
 
-/* metric: {name, goal}; default test_acc, maximize (a loss minimizes). */
+/* metric: {name, goal}; default val_acc, maximize (a loss minimizes); a test metric is refused (selection on validation only). */
 static loaa_status parse_metric(ctx *c, loaa_sweep *sw, const ynode *root)
 {
     loaa_status st;
     const ynode *n;
-    snprintf(sw->metric, sizeof sw->metric, "test_acc");
+    snprintf(sw->metric, sizeof sw->metric, "val_acc");
     snprintf(sw->goal, sizeof sw->goal, "maximize");
     if (!(n = map_get(root, "metric", NULL)))
         return LOAA_OK;
@@ -765,14 +796,15 @@ static loaa_status parse_metric(ctx *c, loaa_sweep *sw, const ynode *root)
         return at(c, n, LOAA_ERR_CONFIG, "metric: 'name' is required");
     if ((st = get_string(c, mn, "metric name", sw->metric, sizeof sw->metric)))
         return st;
-    int known = 0;
-    for (int i = 0; metric_names[i]; i++)
-        known |= !strcmp(metric_names[i], sw->metric);
-    if (!known)
+    if (!loaa_metric_direction(sw->metric))
+        return at(c, mn, LOAA_ERR_CONFIG, "metric: unknown name '%s' (expected one of %s)", sw->metric, loaa_metric_names());
+    if (loaa_metric_is_test(sw->metric))
         return at(c, mn, LOAA_ERR_CONFIG,
-                  "metric: unknown name '%s' (expected train_loss, val_loss, val_acc, val_map, test_acc, test_top5, "
-                  "test_map or test_mpca)", sw->metric);
-    if (strstr(sw->metric, "loss"))
+                  "metric: '%s' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
+                  "validation only: use {name: %s}; test metrics are still reported for what validation chose. "
+                  "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)",
+                  sw->metric, loaa_metric_validation_for(sw->metric));
+    if (loaa_metric_direction(sw->metric) < 0)
         snprintf(sw->goal, sizeof sw->goal, "minimize");
     if (mg) {
         if ((st = get_string(c, mg, "metric goal", sw->goal, sizeof sw->goal)))

@@ -21,6 +21,7 @@
 
 #include "common/parse.h"
 #include "common/rng.h"
+#include "kernels/model.h"
 #include "worker/features.h"
 #include "worker/shard.h"
 
@@ -90,9 +91,10 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
         *hi = n;
         return;
     }
-    int a = (int)((long)B * rank / ranks), b = (int)((long)B * (rank + 1) / ranks);
-    *lo = a < n ? a : n;
-    *hi = b < n ? b : n;
+    int first, count;
+    loaa_model_batch_share(B, rank, ranks, &first, &count); /* the group's one partition rule, on the full batch */
+    *lo = first < n ? first : n;
+    *hi = first + count < n ? first + count : n;
 }
 
 /* --- labels --- */

@@ -87,9 +87,10 @@ long loaa_loader_samples_seen(const loaa_loader *l);  /* samples returned so far
 long loaa_loader_bad_skipped(const loaa_loader *l);   /* bad samples skipped (skip_bad) */
 
 /*
- * Rank r of g's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next) at batch size B:
- * the block [B*r/g, B*(r+1)/g) of the full batch, cut at n, so that the reader can decide what to
- * decode before it knows n.
+ * This rank's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next):
+ * its share of the full batch size B by loaa_model_batch_share (kernels/
+ * model.h, the group's one partition rule), cut at n, so that the reader can
+ * decide what to decode before it knows n.
  */
 void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi);
 
