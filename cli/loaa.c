@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "kernels/gemm.h"
 #include "worker/launcher.h"
 
 const loaa_command loaa_commands[] = {
@@ -118,6 +119,7 @@ int loaa_cli_report(const char *command, int status)
 
 int main(int argc, char **argv)
 {
+    loaa_gemm_prepare_environment(argv); /* OMP_WAIT_POLICY before libgomp loads: may re-exec once (gemm.h) */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))

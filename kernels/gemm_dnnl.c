@@ -446,6 +446,14 @@ const char *loaa_gemm_isa(void)
     }
 }
 
+void loaa_gemm_engine_info(char *buf, size_t n)
+{
+    const dnnl_version_t *v = dnnl_version();
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    snprintf(buf, n, "oneDNN %d.%d.%d on %s (bf16 level %d), OMP_WAIT_POLICY=%s", v->major, v->minor, v->patch,
+             loaa_gemm_isa(), loaa_gemm_bf16_level(), policy ? policy : "(unset: libgomp spins)");
+}
+
 int loaa_gemm_bf16_level(void)
 {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
