@@ -59,9 +59,8 @@ static struct {
     int ok;                 /* engine and stream exist */
     pid_t pid;              /* the process that started the engine */
     unsigned long created;  /* primitives created */
-    int threads;            /* loaa_gemm_set_threads's count, 0 = default */
     gemm_entry slots[CACHE_SLOTS];
-} eng = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_ONCE_INIT, NULL, NULL, 0, 0, 0, 0, {{0}}};
+} eng = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_ONCE_INIT, NULL, NULL, 0, 0, 0, {{0}}};
 
 static void start_engine(void)
 {
@@ -225,8 +224,13 @@ static void execute(gemm_entry *e, const void *A, const void *B, void *C, const 
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->key.beta_bits ? 1 : 0) | DNNL_ARG_SRC_1,
                                           e->bias};
     }
-    if (eng.threads > 0 && omp_get_max_threads() != eng.threads)
-        omp_set_num_threads(eng.threads); /* OpenMP's count is per calling thread */
+    /*
+     * OpenMP's count follows OpenBLAS's, read now: loaa_gemm_set_threads sets it, and
+     * loaa_parallel_for_blas1 sets it to 1 while pool threads run products. The count is per calling thread.
+     */
+    int threads = openblas_get_num_threads();
+    if (omp_get_max_threads() != threads)
+        omp_set_num_threads(threads);
     dnnl_status_t st = dnnl_primitive_execute(e->prim, eng.stream, nargs, args);
     if (st == dnnl_success)
         st = dnnl_stream_wait(eng.stream);
@@ -470,11 +474,8 @@ void loaa_gemm_set_threads(int n)
 {
     if (n <= 0)
         return;
-    openblas_set_num_threads(n);
-    pthread_mutex_lock(&eng.mu);
-    eng.threads = n;
-    pthread_mutex_unlock(&eng.mu);
-    /* Not omp_set_num_threads here: that would start libgomp in a process that may still fork (launcher.c). */
+    openblas_set_num_threads(n); /* oneDNN's OpenMP count follows it at each call (execute) */
+    /* Not omp_set_num_threads here: it is per thread, and a process that may still fork (launcher.c) stays off libgomp. */
 }
 
 int loaa_gemm_threads(void) { return openblas_get_num_threads(); }
