@@ -27,14 +27,14 @@
 enum init_kind { INIT_ZERO, INIT_ONE, INIT_TRUNC, INIT_UNIFORM_FANIN };
 
 /* Adapter parameters (one branch of one block); NULL when absent. */
-typedef struct adapter_t {
+typedef struct adapter_params {
     float *down_w; /* (k, r, D): tap-major so that one GEMM makes every tap's projection */
     float *down_b; /* (r) */
     float *up_w;   /* (D, r) */
     float *up_b;   /* (D) */
-} adapter_t;
+} adapter_params;
 
-typedef struct block_t {
+typedef struct block_params {
     float *ln1_w, *ln1_b;   /* (D) */
     float *qkv_w, *qkv_b;   /* (3D, D), (3D) */
     float *proj_w, *proj_b; /* (D, D), (D) */
@@ -43,18 +43,18 @@ typedef struct block_t {
     float *fc2_w, *fc2_b;   /* (D, Hm), (D) */
     float *lq_a, *lq_b;     /* LoRA on W_q: (r, D), (D, r) */
     float *lv_a, *lv_b;     /* LoRA on W_v */
-    adapter_t ad[2];        /* [0] beside MHSA, [1] beside the MLP */
-} block_t;
+    adapter_params ad[2];        /* [0] beside MHSA, [1] beside the MLP */
+} block_params;
 
 /* The same struct holds parameter pointers and gradient pointers (NULL = frozen). */
-typedef struct params_t {
+typedef struct model_params {
     float *patch_w, *patch_b; /* (D, 256), (D) */
     float *cls, *dist;        /* (D) each; dist NULL without a DIST token */
     float *pos;               /* (N, D) */
-    block_t *blocks;          /* depth */
+    block_params *blocks;          /* depth */
     float *norm_w, *norm_b;   /* (D) */
     float *head_w, *head_b;   /* (C, D), (C) */
-} params_t;
+} model_params;
 
 /* Activations of one block, kept for backward. */
 typedef struct block_acts {
@@ -69,7 +69,7 @@ typedef struct block_acts {
     float *lq, *lv;                   /* LoRA: u A^T (R,r) */
 } block_acts;
 
-typedef struct acts_t {
+typedef struct model_acts {
     float *col;                      /* (B*P, 256) patches */
     float **res;                     /* depth+1 of (R,D): res[l] enters block l */
     block_acts *blk;                 /* depth */
@@ -82,7 +82,7 @@ typedef struct acts_t {
     float *dfc;                       /* (R,Hm) */
     float *daz, *dah, *dlr;           /* (R,k*r), (R,r), (R,r) */
     float *dpooled;                   /* (B,D) */
-} acts_t;
+} model_acts;
 
 typedef struct tensor_meta {
     float **slot;  /* where the parameter pointer goes */
@@ -94,7 +94,7 @@ typedef struct tensor_meta {
 } tensor_meta;
 
 struct loaa_model {
-    loaa_config cfg;
+    loaa_model_spec spec; /* as created; clip, loss, weight decay read in the step */
     loaa_model_shape shape;
     int noop;
     int D, depth, H, Hm, C, r, k, S, Fp, Tp, P, N, Bmax;
@@ -103,8 +103,8 @@ struct loaa_model {
     int lowest;       /* backward stops above this block (0 = all blocks, patch embedding if full) */
     float scale, lora_scale;
     loaa_taps taps[2];
-    params_t p, g;
-    acts_t a;
+    model_params p, g;
+    model_acts a;
     size_t ntensors, cap;
     loaa_tensor_ref *refs;
     tensor_meta *meta;
@@ -113,7 +113,6 @@ struct loaa_model {
     float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem; /* v_mem: the second half of m_mem's allocation */
     int64_t step;
     int training; /* forward keeps GELU derivatives for a backward to come */
-    double clip;
     loaa_gemm_ctx gemm;
     loaa_pgrid *grid;   /* a group of ranks trains this model (loaa_model_set_group); NULL = this rank alone */
     int act_batch;      /* samples the activations hold: max_batch, or this rank's largest share on a group */
@@ -171,13 +170,13 @@ static loaa_status add_tensor(loaa_model *m, const char *name, int ndim, const i
 static loaa_status add_adapter(loaa_model *m, int l, int br, const char *which)
 {
     char nm[NAME_LEN];
-    adapter_t *p = &m->p.blocks[l].ad[br], *g = &m->g.blocks[l].ad[br];
+    adapter_params *p = &m->p.blocks[l].ad[br], *g = &m->g.blocks[l].ad[br];
     int D = m->D, r = m->r, k = m->taps[br].k;
     loaa_status st;
     snprintf(nm, sizeof nm, "blocks.%d.%s.down.weight", l, which);
-    if (m->cfg.method == LOAA_METHOD_ADAPTER)
+    if (m->spec.method == LOAA_METHOD_ADAPTER)
         st = add_tensor(m, nm, 2, SHAPE(r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, D, 1);
-    else if (m->cfg.method == LOAA_METHOD_CONVPASS)
+    else if (m->spec.method == LOAA_METHOD_CONVPASS)
         st = add_tensor(m, nm, 4, SHAPE(3, 3, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, 9 * D, 1);
     else
         st = add_tensor(m, nm, 3, SHAPE(k, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, k * D, 1);
@@ -195,8 +194,8 @@ static loaa_status add_adapter(loaa_model *m, int l, int br, const char *which)
 
 static loaa_status build_table(loaa_model *m)
 {
-    int D = m->D, full = m->cfg.method == LOAA_METHOD_FULL, Hm = m->Hm, r = m->r;
-    params_t *p = &m->p, *g = &m->g;
+    int D = m->D, full = m->spec.method == LOAA_METHOD_FULL, Hm = m->Hm, r = m->r;
+    model_params *p = &m->p, *g = &m->g;
     loaa_status st;
 #define ADD(name, nd, shp, field, tr, init, fan, decay)                                               \
     do {                                                                                           \
@@ -221,7 +220,7 @@ static loaa_status build_table(loaa_model *m)
         BADD("norm1.bias", 1, SHAPE(D), ln1_b, full, INIT_ZERO, 0, 0);
         BADD("attn.qkv.weight", 2, SHAPE(3 * D, D), qkv_w, full, INIT_TRUNC, 0, 1);
         BADD("attn.qkv.bias", 1, SHAPE(3 * D), qkv_b, full, INIT_ZERO, 0, 0);
-        if (m->cfg.method == LOAA_METHOD_LORA && l >= m->ad_from) {
+        if (m->spec.method == LOAA_METHOD_LORA && l >= m->ad_from) {
             BADD("attn.lora_q.a.weight", 2, SHAPE(r, D), lq_a, 1, INIT_UNIFORM_FANIN, D, 1);
             BADD("attn.lora_q.b.weight", 2, SHAPE(D, r), lq_b, 1, INIT_ZERO, 0, 1);
             BADD("attn.lora_v.a.weight", 2, SHAPE(r, D), lv_a, 1, INIT_UNIFORM_FANIN, D, 1);
@@ -236,7 +235,7 @@ static loaa_status build_table(loaa_model *m)
         BADD("mlp.fc2.weight", 2, SHAPE(D, Hm), fc2_w, full, INIT_TRUNC, 0, 1);
         BADD("mlp.fc2.bias", 1, SHAPE(D), fc2_b, full, INIT_ZERO, 0, 0);
 #undef BADD
-        int lora = m->cfg.method == LOAA_METHOD_LORA;
+        int lora = m->spec.method == LOAA_METHOD_LORA;
         if (l >= m->ad_from && m->ad_branch[0] && !lora && (st = add_adapter(m, l, 0, "adapter_attn")))
             return st;
         if (l >= m->ad_from && m->ad_branch[1] && (st = add_adapter(m, l, 1, "adapter_mlp")))
@@ -263,14 +262,14 @@ static size_t carve_acts(loaa_model *m, float *mem)
     size_t off = 0;
     int B = m->act_batch, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
     size_t R = (size_t)B * N;
-    acts_t *a = &m->a;
+    model_acts *a = &m->a;
 #define CARVE(field, n)                         \
     do {                                        \
         if (mem)                                \
             (field) = mem + off;                \
         off += ((size_t)(n) + 15) & ~(size_t)15; \
     } while (0)
-    int full = m->cfg.method == LOAA_METHOD_FULL;
+    int full = m->spec.method == LOAA_METHOD_FULL;
     CARVE(a->col, (size_t)B * m->P * 256);
     for (int l = 0; l <= m->depth; l++)
         CARVE(a->res[l], R * D);
@@ -290,14 +289,14 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE(b->fcg, R * Hm);
         int has = l >= m->ad_from;
         for (int br = 0; br < 2; br++) {
-            if (!has || !m->ad_branch[br] || m->cfg.method == LOAA_METHOD_LORA)
+            if (!has || !m->ad_branch[br] || m->spec.method == LOAA_METHOD_LORA)
                 continue;
             if (m->taps[br].k > 1)
                 CARVE(b->az[br], R * m->taps[br].k * r);
             CARVE(b->ahp[br], R * r);
             CARVE(b->ah[br], R * r);
         }
-        if (has && m->cfg.method == LOAA_METHOD_LORA) {
+        if (has && m->spec.method == LOAA_METHOD_LORA) {
             CARVE(b->lq, R * r);
             CARVE(b->lv, R * r);
         }
@@ -361,7 +360,7 @@ static int is_adapter_method(loaa_method me)
            me == LOAA_METHOD_LOAA_TF || me == LOAA_METHOD_CONVPASS;
 }
 
-static loaa_status check_config(const loaa_config *c, const loaa_model_shape *s)
+static loaa_status check_spec(const loaa_model_spec *c, const loaa_model_shape *s)
 {
     if ((unsigned)c->method >= LOAA_METHOD_COUNT)
         return loaa_fail(LOAA_ERR_CONFIG, "key 'method': unknown method %d", (int)c->method);
@@ -369,6 +368,8 @@ static loaa_status check_config(const loaa_config *c, const loaa_model_shape *s)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: n_classes must be >= 1, got %d", s->n_classes);
     if (s->max_batch < 1)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: max_batch must be >= 1, got %d", s->max_batch);
+    if (c->precision != 0)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': %s is not built into this model yet (fp32 only)", loaa_precision_name(c->precision));
     if (c->method == LOAA_METHOD_NOOP)
         return LOAA_OK;
     if (c->fstride < 1 || c->tstride < 1)
@@ -432,52 +433,51 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
-loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape)
+loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, const loaa_model_shape *shape)
 {
     *out = NULL;
-    loaa_status st = check_config(cfg, shape);
+    loaa_status st = check_spec(spec, shape);
     if (st)
         return st;
     loaa_model *m = calloc(1, sizeof *m);
     if (!m)
         return loaa_fail(LOAA_ERR_NOMEM, "model");
-    m->cfg = *cfg;
+    m->spec = *spec;
     m->shape = *shape;
-    m->clip = 1.0;
     m->C = shape->n_classes;
     m->Bmax = shape->max_batch;
     m->act_batch = m->Bmax;
     loaa_gemm_ctx_init(&m->gemm);
-    if (cfg->method == LOAA_METHOD_NOOP) {
+    if (spec->method == LOAA_METHOD_NOOP) {
         m->noop = 1;
         *out = m;
         return LOAA_OK;
     }
-    if (cfg->threads > 0)
-        loaa_kernels_set_threads(cfg->threads);
-    loaa_method me = cfg->method;
-    m->D = cfg->dim;
-    m->depth = cfg->depth;
-    m->H = cfg->heads;
-    m->Hm = (int)(cfg->mlp_ratio * cfg->dim);
+    if (spec->threads > 0)
+        loaa_kernels_set_threads(spec->threads);
+    loaa_method me = spec->method;
+    m->D = spec->dim;
+    m->depth = spec->depth;
+    m->H = spec->heads;
+    m->Hm = (int)(spec->mlp_ratio * spec->dim);
     m->S = shape->dist_token ? 2 : 1;
-    m->Fp = (shape->n_mel - LOAA_PATCH) / cfg->fstride + 1;
-    m->Tp = (shape->n_frames - LOAA_PATCH) / cfg->tstride + 1;
+    m->Fp = (shape->n_mel - LOAA_PATCH) / spec->fstride + 1;
+    m->Tp = (shape->n_frames - LOAA_PATCH) / spec->tstride + 1;
     m->P = m->Fp * m->Tp;
     m->N = m->S + m->P;
     int peft = is_adapter_method(me) || me == LOAA_METHOD_LORA;
-    m->r = peft ? cfg->bottleneck : 0;
-    m->scale = (float)cfg->scale;
-    m->lora_scale = (float)((cfg->lora_alpha > 0 ? cfg->lora_alpha : cfg->bottleneck) / (double)cfg->bottleneck);
-    m->ad_from = peft ? (cfg->blocks ? m->depth - cfg->blocks : 0) : m->depth;
-    m->ad_branch[0] = peft && cfg->placement != LOAA_PLACE_MLP;
-    m->ad_branch[1] = is_adapter_method(me) && cfg->placement != LOAA_PLACE_MHSA;
-    set_taps(&m->taps[0], me, cfg->kernel, me != LOAA_METHOD_LOAA_FREQ);
-    set_taps(&m->taps[1], me, cfg->kernel, me == LOAA_METHOD_LOAA_TIME);
+    m->r = peft ? spec->bottleneck : 0;
+    m->scale = (float)spec->scale;
+    m->lora_scale = (float)((spec->lora_alpha > 0 ? spec->lora_alpha : spec->bottleneck) / (double)spec->bottleneck);
+    m->ad_from = peft ? (spec->blocks ? m->depth - spec->blocks : 0) : m->depth;
+    m->ad_branch[0] = peft && spec->placement != LOAA_PLACE_MLP;
+    m->ad_branch[1] = is_adapter_method(me) && spec->placement != LOAA_PLACE_MHSA;
+    set_taps(&m->taps[0], me, spec->kernel, me != LOAA_METHOD_LOAA_FREQ);
+    set_taps(&m->taps[1], me, spec->kernel, me == LOAA_METHOD_LOAA_TIME);
     m->lowest = me == LOAA_METHOD_FULL ? 0 : m->ad_from;
 
-    m->p.blocks = calloc(m->depth, sizeof(block_t));
-    m->g.blocks = calloc(m->depth, sizeof(block_t));
+    m->p.blocks = calloc(m->depth, sizeof(block_params));
+    m->g.blocks = calloc(m->depth, sizeof(block_params));
     m->a.res = calloc(m->depth + 1, sizeof(float *));
     m->a.blk = calloc(m->depth, sizeof(block_acts));
     if (!m->p.blocks || !m->g.blocks || !m->a.res || !m->a.blk) {
@@ -577,9 +577,9 @@ void loaa_model_set_optim_step(loaa_model *m, int64_t step)
     m->step = step;
 }
 
-void loaa_model_set_clip(loaa_model *m, double max_norm)
+const loaa_model_spec *loaa_model_get_spec(const loaa_model *m)
 {
-    m->clip = max_norm;
+    return &m->spec;
 }
 
 int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid)
@@ -606,7 +606,7 @@ size_t loaa_model_activation_bytes(const loaa_model *m)
 /* res_out (R,D) += s * (GELU(conv_taps(u)) W_up^T + b_up): one adapter branch. */
 static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const float *u, int B)
 {
-    const adapter_t *p = &m->p.blocks[l].ad[br];
+    const adapter_params *p = &m->p.blocks[l].ad[br];
     block_acts *a = &m->a.blk[l];
     const loaa_taps *taps = &m->taps[br];
     int R = B * m->N, D = m->D, r = m->r, k = taps->k;
@@ -631,7 +631,7 @@ static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const 
 
 static void block_forward(loaa_model *m, int l, int B)
 {
-    const block_t *p = &m->p.blocks[l];
+    const block_params *p = &m->p.blocks[l];
     block_acts *a = &m->a.blk[l];
     int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
     const float *x = m->a.res[l];
@@ -679,10 +679,10 @@ static void block_forward(loaa_model *m, int l, int B)
 static void forward(loaa_model *m, const float *x, int B)
 {
     int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
-    acts_t *a = &m->a;
-    const params_t *p = &m->p;
+    model_acts *a = &m->a;
+    const model_params *p = &m->p;
     float *x0 = a->res[0];
-    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->cfg.fstride, m->cfg.tstride, m->Fp, m->Tp);
+    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride, m->Fp, m->Tp);
     for (int b = 0; b < B; b++) {
         float *xb = x0 + (size_t)b * N * D;
         for (int n = 0; n < N; n++) {
@@ -701,7 +701,7 @@ static void forward(loaa_model *m, const float *x, int B)
     for (int b = 0; b < B; b++) {
         float *o = a->pooled + (size_t)b * D;
         const float *t = a->lnf + (size_t)b * N * D;
-        int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+        int from = m->spec.pool == LOAA_POOL_MEAN ? S : 0, to = m->spec.pool == LOAA_POOL_MEAN ? N : S;
         float w = 1.0f / (to - from);
         memset(o, 0, D * sizeof(float));
         for (int n = from; n < to; n++)
@@ -716,13 +716,13 @@ static void forward(loaa_model *m, const float *x, int B)
 /* Adapter branch backward: dres (R,D) is the gradient of the residual it adds to; dln (R,D) += its input gradient. */
 static void adapter_backward(loaa_model *m, int l, int br, const float *dres, const float *u, float *dln, int B)
 {
-    const adapter_t *p = &m->p.blocks[l].ad[br];
-    const adapter_t *g = &m->g.blocks[l].ad[br];
+    const adapter_params *p = &m->p.blocks[l].ad[br];
+    const adapter_params *g = &m->g.blocks[l].ad[br];
     block_acts *a = &m->a.blk[l];
     const loaa_taps *taps = &m->taps[br];
     int R = B * m->N, D = m->D, r = m->r, k = taps->k;
     float s = m->scale;
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     /* up: dW_up (D,r) += s dres^T h; db_up += s colsum(dres); dh (R,r) = s dres W_up */
     loaa_gemm(&m->gemm, 1, 0, D, r, R, s, dres, D, a->ah[br], r, 1.0f, g->up_w, r);
     for (int i = 0; i < R; i++)
@@ -745,10 +745,10 @@ static void adapter_backward(loaa_model *m, int l, int br, const float *dres, co
 /* dres (R,D): in, the gradient of block l's output; out, the gradient of its input. */
 static void block_backward(loaa_model *m, int l, int B, int need_dinput)
 {
-    const block_t *p = &m->p.blocks[l];
-    const block_t *g = &m->g.blocks[l];
+    const block_params *p = &m->p.blocks[l];
+    const block_params *g = &m->g.blocks[l];
     block_acts *a = &m->a.blk[l];
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
     int has = l >= m->ad_from;
     float *dres = A->dres;
@@ -795,15 +795,15 @@ static void block_backward(loaa_model *m, int l, int B, int need_dinput)
 static void backward(loaa_model *m, int B)
 {
     int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
-    acts_t *a = &m->a;
-    const params_t *p = &m->p;
-    const params_t *g = &m->g;
+    model_acts *a = &m->a;
+    const model_params *p = &m->p;
+    const model_params *g = &m->g;
     /* head */
     loaa_linear_backward(&m->gemm, NULL, g->head_w, g->head_b, a->dlogits, a->pooled, p->head_w, B, D, m->C);
     loaa_gemm(&m->gemm, 0, 0, B, D, m->C, 1.0f, a->dlogits, m->C, p->head_w, D, 0.0f, a->dpooled, D);
     /* pool: the gradient lands on the pooled rows only; the final LN row-wise backward of
      * zero rows is zero, so only those rows are visited */
-    int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+    int from = m->spec.pool == LOAA_POOL_MEAN ? S : 0, to = m->spec.pool == LOAA_POOL_MEAN ? N : S;
     float w = 1.0f / (to - from);
     memset(a->dres, 0, (size_t)R * D * sizeof(float));
     float *dlnf = a->lnf; /* the normalised rows are not needed any more: reuse as dLN-out for the pooled rows */
@@ -818,7 +818,7 @@ static void backward(loaa_model *m, int B)
         }
     }
     for (int l = m->depth - 1; l >= m->lowest; l--)
-        block_backward(m, l, B, l > m->lowest || m->cfg.method == LOAA_METHOD_FULL);
+        block_backward(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
     if (m->lowest > 0 || !g->patch_w)
         return;
     /* embeddings: x0 = [cls, dist, patches W^T + b] + pos */
@@ -850,19 +850,17 @@ static loaa_status check_batch(const loaa_model *m, int batch)
 
 static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
 {
-    if (m->cfg.loss == LOAA_LOSS_BCE)
-        return loaa_loss_bce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
-    return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
+    if (m->spec.loss == LOAA_LOSS_BCE)
+        return loaa_loss_bce(dlogits, m->a.logits, y, B, m->C, m->spec.label_smoothing);
+    return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->spec.label_smoothing);
 }
 
 /* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
 
-/* This rank's samples of a batch: dealt evenly, the first batch % g ranks one more. */
+/* This rank's samples of a batch on the model's group. */
 static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)
 {
-    int g = loaa_pgrid_size(m->grid), q = batch / g, rem = batch % g;
-    *first = rank * q + (rank < rem ? rank : rem);
-    *count = q + (rank < rem);
+    loaa_model_batch_share(batch, rank, loaa_pgrid_size(m->grid), first, count);
 }
 
 /* A distributed GEMM refused during the step (agreed, so on every rank): report it and reset for the next step. */
@@ -1058,14 +1056,14 @@ loaa_status loaa_model_train_step(loaa_model *m, const float *x, const float *y,
     if (!isfinite(norm))
         return loaa_fail(LOAA_ERR_NUMERIC, "step %lld: gradient norm is not finite; parameters left unchanged",
                          (long long)m->step);
-    float gscale = m->clip > 0 && norm > m->clip ? (float)(m->clip / norm) : 1.0f;
+    float gscale = m->spec.clip > 0 && norm > m->spec.clip ? (float)(m->spec.clip / norm) : 1.0f;
     long long t = ++m->step;
     for (size_t i = 0; i < m->ntensors; i++) {
         if (!m->refs[i].trainable)
             continue;
         const tensor_meta *tm = &m->meta[i];
         loaa_adamw(*tm->slot, m->grad_mem + tm->goffset, m->m_mem + tm->goffset, m->v_mem + tm->goffset, tm->numel,
-                   (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->cfg.weight_decay : 0.0f, t, gscale);
+                   (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->spec.weight_decay : 0.0f, t, gscale);
     }
     return LOAA_OK;
 }

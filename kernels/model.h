@@ -8,9 +8,10 @@
  * targets y are (B, C) probabilities (one-hot, smoothed or mixed).
  *
  *     loaa_model *m;
+ *     loaa_model_spec spec;                           // from a validated config: worker/spec.h
  *     loaa_model_shape shape = {.n_mel = 128, .n_frames = 512, .n_classes = 50, .max_batch = 32};
- *     st = loaa_model_create(&m, &cfg, &shape);       // validated cfg
- *     st = loaa_model_init(m, cfg.seed);              // random init; up-projections zero
+ *     st = loaa_model_create(&m, &spec, &shape);
+ *     st = loaa_model_init(m, seed);                  // random init; up-projections zero
  *     st = loaa_model_train_step(m, x, y, B, lr, &loss);
  *     st = loaa_model_predict(m, x, B, logits);       // (B, C)
  *     loaa_model_free(m);
@@ -21,14 +22,42 @@
 #ifndef LOAA_MODEL_H
 #define LOAA_MODEL_H
 
+#include <assert.h>
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "common/choices.h"
 #include "common/status.h"
 
 typedef struct loaa_model loaa_model;
+
+/*
+ * What the model reads of a trial: its architecture, fine-tuning method,
+ * loss and optimiser constants. Field names are the config keys they come
+ * from (doc/architecture.md's key table); worker/spec.c translates a
+ * validated loaa_config into this once, so the kernels never see the
+ * config. Error details name the key ("key 'bottleneck': ...").
+ */
+typedef struct loaa_model_spec {
+    int dim, depth, heads;     /* transformer width, blocks, attention heads (heads divides dim) */
+    double mlp_ratio;          /* MLP hidden width = (int)(mlp_ratio * dim) */
+    int fstride, tstride;      /* patch strides along frequency / time (16 = no overlap) */
+    loaa_method method;        /* LOAA_METHOD_NOOP: an empty model for the harness tests */
+    int bottleneck;            /* adapter / LoRA rank r */
+    int kernel;                /* LoAA tap count (odd) */
+    loaa_placement placement;  /* adapters beside MHSA, MLP or both */
+    int blocks;                /* adapters on the last n blocks, 0 = all */
+    double scale;              /* adapter output scale */
+    double lora_alpha;         /* LoRA alpha, 0 = bottleneck (alpha / r = 1) */
+    loaa_pool pool;            /* CLS token or mean of the patch tokens */
+    loaa_loss loss;            /* softmax cross-entropy or sigmoid BCE */
+    double label_smoothing;
+    double weight_decay;       /* AdamW decoupled decay of the matrices */
+    double clip;               /* gradient clipping by global L2 norm; <= 0 disables (the trial uses 1.0) */
+    int threads;               /* BLAS threads, 0 = leave the process's setting */
+    loaa_precision precision;  /* matmul precision: LOAA_PRECISION_FP32 (bf16: issue 13) */
+} loaa_model_spec;
 
 typedef struct loaa_model_shape {
     int n_mel;      /* M: spectrogram height (frequency bins) */
@@ -53,7 +82,15 @@ typedef struct loaa_tensor_ref {
     int trainable;
 } loaa_tensor_ref;
 
-loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape);
+/*
+ * Checks spec against shape (LOAA_ERR_CONFIG naming the key, LOAA_ERR_SHAPE
+ * naming the dimension) and allocates the model, parameters zero until
+ * loaa_model_init. LOAA_ERR_NOMEM with the size when memory is short.
+ */
+loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, const loaa_model_shape *shape);
+
+/* The spec the model was created with; valid for the model's lifetime. */
+const loaa_model_spec *loaa_model_get_spec(const loaa_model *m);
 void loaa_model_free(loaa_model *m);
 
 /* Random initialisation of every parameter from the seed (timm-like: trunc-normal 0.02, zero biases). */
@@ -66,8 +103,8 @@ size_t loaa_model_trainable_params(const loaa_model *m);
 size_t loaa_model_total_params(const loaa_model *m);
 
 /*
- * One optimisation step on a batch: forward, loss (cfg's ce/bce with label
- * smoothing), backward for the trainable tensors only, gradient clipping,
+ * One optimisation step on a batch: forward, loss (the spec's ce/bce with label
+ * smoothing), backward for the trainable tensors only, gradient clipping (spec.clip),
  * AdamW at learning rate lr. *loss gets the batch's mean loss.
  * LOAA_ERR_NUMERIC (parameters untouched) when the loss is NaN or Inf.
  */
@@ -106,12 +143,6 @@ loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, 
 /* Sets the optimiser step count (a checkpoint's), which AdamW's bias correction continues from. */
 void loaa_model_set_optim_step(loaa_model *m, int64_t step);
 
-/*
- * Gradient clipping by global L2 norm over all trainable tensors; default 1.0
- * (timm's and PETL_AST's usual choice for ViT fine-tuning); <= 0 disables.
- */
-void loaa_model_set_clip(loaa_model *m, double max_norm);
-
 /* Tokens per sample N (special + patches); the patch grid F' x T' into fgrid/tgrid (either may be NULL). */
 int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid);
 
@@ -125,8 +156,7 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
 
 /*
  * Collective over group: the model trains on the group's ranks from now on.
- * Each batch is dealt evenly in whole samples (the first batch % g ranks get
- * one more); every rank runs the layers on its own samples, the row GEMMs
+ * Each batch is dealt by loaa_model_batch_share; every rank runs the layers on its own samples, the row GEMMs
  * (qkv, proj, fc1, fc2, adapter and LoRA projections, head, and their
  * input-gradient products in backward) run as psgemm_ over a grid_p x
  * grid_q BLACS grid of the group (0 x 0 = 1 x g, where the row slabs are
@@ -142,6 +172,23 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
  * not fit the group; LOAA_ERR_USAGE when the model already has a group.
  */
 loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int grid_q);
+
+/*
+ * The one rule that splits a batch among a group's ranks: rank r of g
+ * works on samples [*first, *first + *count), dealt evenly in whole samples,
+ * the first batch % g ranks one more. The model applies it to each batch it
+ * is given; the loader (worker/loader.c) applies it to the full batch size B
+ * to choose which rows each rank decodes before a batch's size is known.
+ * Preconditions (asserted): batch >= 0, 0 <= rank < ranks. Inline, so that
+ * the loader's fuzz harness, which links no kernels, has it too.
+ */
+static inline void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count)
+{
+    assert(batch >= 0 && ranks >= 1 && rank >= 0 && rank < ranks);
+    int q = batch / ranks, rem = batch % ranks;
+    *first = rank * q + (rank < rem ? rank : rem);
+    *count = q + (rank < rem);
+}
 
 /* "blas" or "scalapack", with the grid in *p x *q (1 x 1 for blas); for the results store. */
 const char *loaa_model_backend(const loaa_model *m, int *p, int *q);
