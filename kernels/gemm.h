@@ -142,6 +142,12 @@ float loaa_bf16_value(loaa_bf16 b);
 /* oneDNN's effective ISA, e.g. "avx512_core_bf16", "avx512_core_amx" (static string). */
 const char *loaa_gemm_isa(void);
 
+/*
+ * One line for `loaa version` and benchmarks, e.g. "oneDNN 2.6.3 on
+ * avx512_core_bf16 (bf16 level 2), OMP_WAIT_POLICY=passive", into buf (n bytes, truncated).
+ */
+void loaa_gemm_engine_info(char *buf, size_t n);
+
 /* 0: no bf16 (AVX2-only), 1: emulated/slow (plain AVX-512), 2: AVX512-BF16, 3: AMX. */
 int loaa_gemm_bf16_level(void);
 
