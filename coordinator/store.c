@@ -50,7 +50,7 @@ static const char *const query_text[Q_COUNT] = {
         "UPDATE trials SET state = ?, finished = ?, seconds = ?, trainable_params = ?, total_params = ?, samples_per_s = ?,"
         " peak_rss = ?, best_epoch = ?, pruned_epoch = ?, last_epoch = ?, checkpoint_path = ?, best_checkpoint_path = ?,"
         " adapter_path = ?, backbone_export_path = ?, log_path = COALESCE(?, log_path), loaa_version = ?, blas = ?,"
-        " scalapack = ?, gemm_backend = ?, host = ?, grid = ?, ranks = COALESCE(?, ranks), error = NULL WHERE trial_id = ?",
+        " scalapack = ?, gemm_backend = ?, host = ?, grid = ?, ranks = COALESCE(?, ranks), isa = ?, error = NULL WHERE trial_id = ?",
     [Q_FAIL_GET] = "SELECT attempts FROM trials WHERE trial_id = ?",
     [Q_FAIL_SET] = "UPDATE trials SET state = ?, attempts = ?, error = ?, finished = ?, log_path = COALESCE(?, log_path) WHERE trial_id = ?",
 };
@@ -725,7 +725,8 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
     bind_member_text(q, 20, prov, "host");
     bind_member_text(q, 21, prov, "grid");
     bind_member_number(q, 22, prov, "ranks", 1);
-    sqlite3_bind_int64(q, 23, trial_id);
+    bind_member_text(q, 23, prov, "isa");
+    sqlite3_bind_int64(q, 24, trial_id);
     return step_done(s, q, "recording a finished trial");
 }
 

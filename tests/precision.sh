@@ -2,7 +2,8 @@
 # The `precision` key at the edges: a node whose oneDNN has no bf16 matmul
 # (DNNL_MAX_CPU_ISA=AVX2 makes any x86 CPU one) refuses a bf16 sweep before
 # any trial starts, naming the key and the ISA; `loaa train` refuses before
-# its first epoch; plain AVX-512 warns that bf16 is slower than fp32; an
+# its first epoch; plain AVX-512 warns that bf16 is slower than fp32; a trial
+# resumed on another ISA warns and records both; an
 # unknown value names the key and the allowed values.
 . "$top_srcdir/tests/lib.sh"
 test_begin precision
@@ -41,6 +42,13 @@ result $? "loaa train refuses bf16 on an AVX2-only node before its first epoch" 
 DNNL_MAX_CPU_ISA=AVX512_CORE train --precision bf16 --out tr2 > warn.log 2>&1
 grep -q "slower than fp32" warn.log
 result $? "plain AVX-512 (no BF16 instructions) warns that bf16 is slower than fp32" warn.log
+
+# A trial resumed on a node of another ISA warns and records both (bf16 results differ in their last bits).
+DNNL_MAX_CPU_ISA=AVX2 train --epochs 2 --fault crash --out tr4 > crash.log 2>&1
+train --epochs 2 --out tr4 --json > resume.log 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "warn: resumed on ISA" resume.log && grep -q '"isa": "avx2,' resume.log
+result $? "a trial resumed on another ISA warns and records both in its provenance" resume.log
 
 train --precision fp16 --out tr3 > fp16.log 2>&1
 rc=$?

@@ -28,6 +28,7 @@
 #include "common/sha256.h"
 #include "common/timer.h"
 #include "kernels/checkpoint.h"
+#include "kernels/gemm.h"
 #include "kernels/metrics.h"
 #include "kernels/model.h"
 #include "kernels/schedule.h"
@@ -252,6 +253,7 @@ static void put_provenance(json_t *prov, const loaa_trial_result *r)
     put_text(prov, "blas", openblas_get_config());
     put_text(prov, "scalapack", !strcmp(r->gemm_backend, "scalapack") ? "scalapack-openmpi" : "none");
     put_text(prov, "grid", r->grid);
+    put_text(prov, "isa", r->isa);
     json_object_set_new(prov, "ranks", json_integer(r->ranks > 0 ? r->ranks : 1));
 }
 
@@ -345,7 +347,8 @@ static void best_to_result(const best_state *b, loaa_trial_result *out)
 }
 
 /* The bookkeeping a checkpoint carries in loaa.extra (JSON), with the epoch-length and throughput counters. */
-static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples)
+static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples,
+                        const char *isa)
 {
     json_t *o = json_object();
     /* Any member that cannot be written (a NaN metric has no JSON number) leaves the whole text empty. */
@@ -355,15 +358,19 @@ static void extra_write(char *extra, size_t cap, const best_state *b, long batch
         bad = bad || json_object_set_new(o, metric_defs[i].name, json_real(b->metric[i]));
     bad = bad || json_object_set_new(o, "batches", json_integer((json_int_t)batches)) ||
           json_object_set_new(o, "seconds", json_real(seconds)) ||
-          json_object_set_new(o, "samples", json_integer((json_int_t)samples));
+          json_object_set_new(o, "samples", json_integer((json_int_t)samples)) ||
+          json_object_set_new(o, "isa", json_string(isa));
     char *text = bad ? NULL : json_dumps(o, JSON_COMPACT);
     snprintf(extra, cap, "%s", text ? text : "");
     free(text);
     json_decref(o);
 }
 
-static void extra_read(const char *extra, best_state *b, long *batches, double *seconds, long *samples)
+/* isa (cap bytes) gets the ISAs the checkpointed epochs ran on ("" from a checkpoint older than the record). */
+static void extra_read(const char *extra, best_state *b, long *batches, double *seconds, long *samples, char *isa,
+                       size_t cap)
 {
+    isa[0] = '\0';
     json_t *o = json_loads(extra, 0, NULL);
     if (!o)
         return;
@@ -374,6 +381,9 @@ static void extra_read(const char *extra, best_state *b, long *batches, double *
     *batches = (long)json_integer_value(json_object_get(o, "batches"));
     *seconds = json_number_value(json_object_get(o, "seconds"));
     *samples = (long)json_integer_value(json_object_get(o, "samples"));
+    const char *was = json_string_value(json_object_get(o, "isa"));
+    if (was)
+        snprintf(isa, cap, "%s", was);
     json_decref(o);
 }
 
@@ -618,6 +628,7 @@ typedef struct trial {
     char last[LOAA_PATH_MAX + 32], bestp[LOAA_PATH_MAX + 32]; /* as long as the result's names of them */
     best_state best;
     loaa_checkpoint_state cs; /* what the next checkpoint records */
+    char isa[LOAA_TRIAL_ISA_MAX];  /* the oneDNN ISAs the trial's epochs ran on, comma-separated in order */
     int start;                /* the first epoch to run: 0, or after the resumed one */
     long train_n;             /* training samples per the manifest, -1 unknown */
     long batches_per_epoch;   /* for fractional epochs: the manifest's, else the last epoch's */
@@ -725,6 +736,7 @@ static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_tria
         (t->cfg.backbone_kind == LOAA_BACKBONE_PATH && (st = loaa_weights_load_backbone(t->m, t->cfg.backbone))))
         return st;
     t->sched = loaa_spec_schedule_from_config(&t->cfg);
+    snprintf(t->isa, sizeof t->isa, "%s", loaa_gemm_isa());
     if (!(t->canon = loaa_config_canonical(&t->cfg)))
         return loaa_fail(LOAA_ERR_NOMEM, "config");
     if ((st = source_init(&t->src, t->ds, &t->cfg, opts->group, &t->shape)))
@@ -744,6 +756,19 @@ static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_tria
  * (truncated by a full disk, say) leaves the model as initialised: the
  * trial starts over instead of failing, and the bad file is kept aside.
  */
+static void note_resumed_isa(trial *t, const char *was)
+{
+    const char *last = strrchr(was, ',');
+    last = last ? last + 1 : was;
+    if (!was[0] || !strcmp(last, t->isa))
+        return;
+    /* bf16 results differ in their last bits between AMX and AVX512-BF16: say so, and keep both in the provenance. */
+    loaa_warn("resumed on ISA '%s'; the earlier epochs ran on '%s' (bf16 results differ in their last bits)", t->isa, was);
+    char both[LOAA_TRIAL_ISA_MAX];
+    if ((size_t)snprintf(both, sizeof both, "%s,%s", was, t->isa) < sizeof both)
+        snprintf(t->isa, sizeof t->isa, "%s", both);
+}
+
 static void trial_resume(trial *t)
 {
     const loaa_trial_opts *opts = t->opts;
@@ -764,8 +789,10 @@ static void trial_resume(trial *t)
             memset(&t->cs, 0, sizeof t->cs);
         } else {
             t->start = (int)t->cs.epoch;
-            extra_read(t->cs.extra, &t->best, &t->batches_per_epoch, &t->train_seconds, &t->samples);
+            char was[LOAA_TRIAL_ISA_MAX];
+            extra_read(t->cs.extra, &t->best, &t->batches_per_epoch, &t->train_seconds, &t->samples, was, sizeof was);
             printf("resumed from %s after epoch %d\n", t->last, t->start);
+            note_resumed_isa(t, was);
         }
         if (t->hooks && t->hooks->on_epoch)
             history_replay(opts->dir, t->start, t->hooks);
@@ -815,7 +842,7 @@ static loaa_status save_epoch(trial *t, const loaa_epoch_report *r, int improved
 {
     t->cs.epoch = r->epoch + 1;
     t->cs.batch = 0;
-    extra_write(t->cs.extra, sizeof t->cs.extra, &t->best, t->batches_per_epoch, t->train_seconds, t->samples);
+    extra_write(t->cs.extra, sizeof t->cs.extra, &t->best, t->batches_per_epoch, t->train_seconds, t->samples, t->isa);
     if (!t->writer)
         return LOAA_OK;
     history_append(t->opts->dir, r);
@@ -901,6 +928,7 @@ static loaa_status trial_finish(trial *t, loaa_trial_result *out)
     int gp = 1, gq = 1;
     snprintf(out->gemm_backend, sizeof out->gemm_backend, "%s", loaa_model_backend(t->m, &gp, &gq));
     snprintf(out->grid, sizeof out->grid, "%dx%d", gp, gq);
+    snprintf(out->isa, sizeof out->isa, "%s", t->isa);
     if (!t->writer)
         return LOAA_OK;
     snprintf(out->checkpoint, sizeof out->checkpoint, "%s", t->last);
