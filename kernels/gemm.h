@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum loaa_gemm_backend {
     LOAA_GEMM_BLAS = 0, /* cblas_sgemm in this process */
@@ -137,7 +138,15 @@ void loaa_bf16_to_f32(float *dst, const loaa_bf16 *src, size_t n);
 
 /* One value each way (the same rounding). */
 loaa_bf16 loaa_bf16_round(float x);
-float loaa_bf16_value(loaa_bf16 b);
+
+/* Inline, so that code linking no GEMM engine (the safetensors fuzz harness) can read bf16. */
+static inline float loaa_bf16_value(loaa_bf16 b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
 
 /* oneDNN's effective ISA, e.g. "avx512_core_bf16", "avx512_core_amx" (static string). */
 const char *loaa_gemm_isa(void);

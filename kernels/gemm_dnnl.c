@@ -365,14 +365,6 @@ loaa_bf16 loaa_bf16_round(float x)
     return (loaa_bf16)(b >> 16);
 }
 
-float loaa_bf16_value(loaa_bf16 h)
-{
-    uint32_t b = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &b, sizeof x);
-    return x;
-}
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX512_PATH 1
 /* 16 floats per step with the same integer rounding as loaa_bf16_round (vcvtneps2bf16 would flush subnormals). */
