@@ -455,14 +455,16 @@ int loaa_bench_gemm(int argc, char **argv)
     int rc;
     if (parse_opts(argc, argv, &o, &rc))
         return rc;
-    int inited = 0, rank = 0, size = 1;
-    MPI_Initialized(&inited);
-    if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "loaa bench gemm: MPI_Init failed\n");
-        return 1;
+    int inited = 1, rank = 0, size = 1; /* --precision bf16 is local: no MPI at all */
+    if (!o.bf16) {
+        MPI_Initialized(&inited);
+        if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fprintf(stderr, "loaa bench gemm: MPI_Init failed\n");
+            return 1;
+        }
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
     }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
     loaa_gemm_set_threads(o.threads);
     loaa_pgemm_set_panel(o.panel);
     loaa_status st = bench(&o, rank, size);

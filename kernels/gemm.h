@@ -139,7 +139,7 @@ void loaa_bf16_to_f32(float *dst, const loaa_bf16 *src, size_t n);
 /* One value each way (the same rounding). */
 loaa_bf16 loaa_bf16_round(float x);
 
-/* Exact widening; inline so that readers of bfloat16 files (safetensors, its fuzz harness) need no oneDNN. */
+/* Inline, so that code linking no GEMM engine (the safetensors fuzz harness) can read bf16. */
 static inline float loaa_bf16_value(loaa_bf16 b)
 {
     uint32_t bits = (uint32_t)b << 16;

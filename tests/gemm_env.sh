@@ -16,9 +16,7 @@ env -u OMP_WAIT_POLICY LOAA_OMP_REEXEC=1 "$LOAA" version > "$tmp/g" 2>&1; rc=$?
 # (tests/valgrind.sh sets the policy itself, so under valgrind it is never unset)
 check "the guard stops a second re-exec (the policy stays unset, no loop)" \
     '[ $rc -eq 0 ] && { [ "${LOAA_VALGRIND:-0}" = 1 ] || grep -q "OMP_WAIT_POLICY=(unset" "$tmp/g"; }'
-# bench gemm joins MPI (one rank): Open MPI's components have no frame pointers, so under LeakSanitizer their
-# process-lifetime allocations are named (and suppressed, tests/lsan.supp) only by the slow unwinder.
-LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}fast_unwind_on_malloc=0" "$LOAA" bench gemm --precision bf16 --model vit-tiny --batch 1 --tokens 17 --classes 5 --reps 1 > "$tmp/b" 2>&1; rc=$?
+"$LOAA" bench gemm --precision bf16 --model vit-tiny --batch 1 --tokens 17 --classes 5 --reps 1 > "$tmp/b" 2>&1; rc=$?
 check "bench gemm --precision bf16 prints every engine and the peaks" \
     '[ $rc -eq 0 ] && grep -q "^qkv .* dnnl-bf16 " "$tmp/b" && grep -q "^1024^3 .* dnnl-f32 " "$tmp/b" && grep -q "^result: .*bf16_peak=" "$tmp/b"'
 "$LOAA" bench gemm --precision fp16 > "$tmp/e" 2>&1; rc=$?
