@@ -257,20 +257,36 @@ typedef struct act_slot {
 } act_slot;
 
 /* Visits every activation buffer; with mem NULL it only counts. */
+/*
+ * Issue 18 #16: every product below is computed in 128 bits (the factors are
+ * `act_wide`) and refused past ACT_MAX_FLOATS, so that no shape wraps size_t
+ * (batch 8 used to report less memory than batch 1); carve_acts then returns
+ * SIZE_MAX and the caller refuses the shape naming its sizes.
+ */
+typedef unsigned __int128 act_wide;
+#define ACT_MAX_FLOATS (SIZE_MAX / sizeof(float) / 4) /* the byte totals of create stay inside size_t */
+
 static size_t carve_acts(loaa_model *m, float *mem)
 {
     size_t off = 0;
-    int B = m->act_batch, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
-    size_t R = (size_t)B * N;
+    int over = 0;
+    act_wide B = (act_wide)m->act_batch, N = (act_wide)m->N, D = (act_wide)m->D, H = (act_wide)m->H, Hm = (act_wide)m->Hm,
+             r = (act_wide)m->r;
+    act_wide R = B * N;
     model_acts *a = &m->a;
-#define CARVE(field, n)                         \
-    do {                                        \
-        if (mem)                                \
-            (field) = mem + off;                \
-        off += ((size_t)(n) + 15) & ~(size_t)15; \
+#define CARVE(field, n)                                 \
+    do {                                                \
+        act_wide n_ = (act_wide)(n);                    \
+        if (over || n_ + 16 > ACT_MAX_FLOATS - off) {   \
+            over = 1;                                   \
+            break;                                      \
+        }                                               \
+        if (mem)                                        \
+            (field) = mem + off;                        \
+        off += ((size_t)n_ + 15) & ~(size_t)15;         \
     } while (0)
     int full = m->spec.method == LOAA_METHOD_FULL;
-    CARVE(a->col, (size_t)B * m->P * 256);
+    CARVE(a->col, B * m->P * 256);
     for (int l = 0; l <= m->depth; l++)
         CARVE(a->res[l], R * D);
     for (int l = 0; l < m->depth; l++) {
@@ -323,7 +339,18 @@ static size_t carve_acts(loaa_model *m, float *mem)
         }
     }
 #undef CARVE
-    return off;
+    return over ? SIZE_MAX : off;
+}
+
+/* The refusal of a shape whose activation table does not fit (carve_acts gave SIZE_MAX): LOAA_ERR_LIMIT with the sizes. */
+static loaa_status act_overflow(const loaa_model *m)
+{
+    double B = m->act_batch, N = m->N, H = m->H;
+    return loaa_fail(LOAA_ERR_LIMIT,
+                     "model activations do not fit in memory: batch %d x %d tokens (%d patches) x dim %d, %d heads, MLP %d, "
+                     "depth %d: attention alone is B*H*N*N = %.3g floats (at most %.3g); try a smaller batch_size, "
+                     "target_length or larger strides", m->act_batch, m->N, m->P, m->D, m->H, m->Hm, m->depth, B * H * N * N,
+                     (double)ACT_MAX_FLOATS);
 }
 
 /* ---- create / free / init ---- */
@@ -489,6 +516,11 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, con
         return st;
     }
     m->nacts = carve_acts(m, NULL);
+    if (m->nacts == SIZE_MAX) {
+        st = act_overflow(m);
+        loaa_model_free(m);
+        return st;
+    }
     m->param_mem = alloc_floats(m->nparams);
     m->grad_mem = alloc_floats(m->ntrain);
     m->m_mem = alloc_floats(2 * m->ntrain); /* AdamW state: both moments in one allocation */
@@ -959,7 +991,9 @@ loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int 
     float *acts = NULL;
     m->act_batch = (m->Bmax + size - 1) / size;
     size_t nacts = carve_acts(m, NULL);
-    if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
+    if (nacts == SIZE_MAX)
+        st = act_overflow(m);
+    else if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
         st = loaa_fail(LOAA_ERR_LIMIT, "model too large for one MPI_Allreduce of its gradients");
     else if (!(m->group_counts = malloc(2 * (size_t)size * sizeof(int))) || !(acts = alloc_floats(nacts)))
         st = loaa_fail(LOAA_ERR_NOMEM, "group of %d ranks", size);

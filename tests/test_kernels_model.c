@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,12 @@ static void test_bad_input(void)
     small = sh;
     small.n_classes = 0;
     expect_fail(make_cfg(LOAA_METHOD_LINEAR, 3), small, LOAA_ERR_SHAPE, "n_classes", "zero classes");
+    /* issue 18 #16: B*H*N*N = 2^31 x 8 x 43506^2 wraps size_t; refused with the sizes, nothing allocated */
+    c = make_cfg(LOAA_METHOD_LOAA_TF, 3);
+    c.dim = 64, c.heads = 8, c.depth = 1, c.fstride = 1, c.tstride = 1;
+    small = sh;
+    small.n_mel = 128, small.n_frames = 400, small.max_batch = INT_MAX;
+    expect_fail(c, small, LOAA_ERR_LIMIT, "B*H*N*N", "an activation table past size_t (batch 2^31-1, 43506 tokens, 8 heads)");
 
     loaa_model *m = build(make_cfg(LOAA_METHOD_LOAA_TF, 3), 0, 5);
     float x[BATCH * NMEL * NFR], y[BATCH * NCLS], loss;
