@@ -54,6 +54,14 @@ check "loaa help pack names the recipes" '"$LOAA" help pack | grep -q "epic-soun
 "$LOAA" train --dataset "$tmp/nv" --model vit-micro --epochs 1 --batch_size 8 --fstride 16 --tstride 16 --out "$tmp/tr" > "$tmp/out" 2>&1; rc=$?
 check "train on a dataset with an empty validation split: refused before the first epoch" \
     '[ $rc -ne 0 ] && grep -q "validation split has no samples.*before the first epoch" "$tmp/out" && ! grep -q "^epoch 1" "$tmp/out"'
+# issue 18 #17: counts that disagree with the shards (they set the schedule's epoch length) fail the trial at its first epoch
+cp -r "$tmp/s" "$tmp/wc" && python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["counts"]["train"]+=5; json.dump(d, open(p, "w"))' \
+    "$tmp/wc/dataset.json"
+"$LOAA" train --dataset "$tmp/wc" --model vit-micro --epochs 2 --batch_size 8 --fstride 16 --tstride 16 --out "$tmp/tw" > "$tmp/out" 2>&1; rc=$?
+check "train with dataset.json counts that disagree with the shards: refused naming both numbers" \
+    '[ $rc -ne 0 ] && grep -q "counts give the training split [0-9]* samples, its shards held [0-9]*" "$tmp/out" && ! grep -q "^epoch 2" "$tmp/out"'
+"$LOAA" train --dataset "$tmp/s" --model vit-micro --epochs 1 --batch_size 8 --fstride 16 --tstride 16 --out "$tmp/ts" > "$tmp/out" 2>&1; rc=$?
+check "train with counts that match the shards runs" '[ $rc -eq 0 ] && grep -q "^epoch 1/1" "$tmp/out"'
 "$LOAA" bench data --clips 4 --seconds 1 --repeat 1 > "$tmp/out" 2>&1
 check "bench data prints clips/s" 'grep -q "^result: clips_per_s=" "$tmp/out"'
 echo "1..$n"

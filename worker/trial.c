@@ -855,11 +855,17 @@ static loaa_status train_epoch(trial *t, int e, double *train_loss)
         nb++;
         fault_sleep(t->fault, 0.1);
     }
+    long bad = st ? 0 : loaa_loader_bad_skipped(t->src.loader);
     source_close(&t->src);
     if (st)
         return loaa_fail_prefix(st, "epoch %d: ", e + 1);
     if (nb == 0)
         return loaa_fail(LOAA_ERR_CONFIG, "the training split has no samples");
+    /* Issue 18 #17: the schedule's epoch length came from dataset.json's counts; the shards must agree. */
+    if (t->train_n > 0 && n + bad != t->train_n)
+        return loaa_fail(LOAA_ERR_FORMAT, "dataset '%s': dataset.json's counts give the training split %ld samples, its shards held %ld "
+                         "(%ld skipped as bad) in epoch %d; the learning-rate schedule would follow the wrong epoch length "
+                         "(re-pack the dataset or drop its counts)", loaa_dataset_name(t->ds), t->train_n, n + bad, bad, e + 1);
     if (t->batches_per_epoch <= 0 || t->train_n <= 0)
         t->batches_per_epoch = nb;
     t->samples += n;
