@@ -333,74 +333,107 @@ static void softmax_back_range(void *arg, size_t begin, size_t end)
 }
 
 /*
- * Attention runs one (sample, head) pair per task on the pool, each task's
- * GEMMs single-threaded: the per-head products (N x N x D/H) are too small
- * for OpenBLAS to split well, and the pairs are independent.
+ * Attention's products run as batched matmuls over samples x heads: one call
+ * each for Q K^T, P V and their backward products. Head h of sample b is a
+ * block of the fused qkv rows (row stride 3D, batch strides N*3D and D/H);
+ * the scores of all heads lie in one (B,H,N,N) array. In fp32 a batch runs
+ * its items on the pool, each single-threaded (the per-head products,
+ * N x N x D/H, are too small for OpenBLAS to split well).
  */
-typedef struct att_job {
-    float *out, *att, *dqkv, *scratch;
-    const float *qkv, *dout, *catt;
-    int N, D, H;
-    float scale;
-} att_job;
+typedef struct att_batch {
+    int count[2];
+    ptrdiff_t stride_a[2], stride_b[2], stride_c[2];
+} att_batch;
 
-static void att_forward_range(void *arg, size_t begin, size_t end)
+typedef struct batched_job {
+    const att_batch *batch;
+    const float *A, *B;
+    float *C;
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+} batched_job;
+
+static void batched_range(void *arg, size_t begin, size_t end)
 {
-    const att_job *j = arg;
-    int N = j->N, D = j->D, H = j->H, hd = D / H;
-    size_t nn = (size_t)N * N;
+    const batched_job *j = arg;
+    const att_batch *bt = j->batch;
     loaa_gemm_ctx g;
     loaa_gemm_ctx_init(&g);
     for (size_t i = begin; i < end; i++) {
-        size_t b = i / H, h = i % H;
-        const float *q = j->qkv + b * N * 3 * D + h * hd;
-        float *a = j->att + i * nn;
-        /* scores (N,N) = scale * Q_h K_h^T; softmax; out_h (N,hd) = P V_h into the merged-heads layout */
-        loaa_gemm_local(&g, 0, 1, N, N, hd, j->scale, q, 3 * D, q + D, 3 * D, 0.0f, a, N);
-        rows_job sj = {.a = a, .n = N};
-        softmax_range(&sj, 0, N);
-        loaa_gemm_local(&g, 0, 0, N, hd, N, 1.0f, a, N, q + 2 * D, 3 * D, 0.0f, j->out + b * N * D + h * hd, D);
+        size_t i0 = i / bt->count[1], i1 = i % bt->count[1];
+        ptrdiff_t oa = i0 * bt->stride_a[0] + i1 * bt->stride_a[1], ob = i0 * bt->stride_b[0] + i1 * bt->stride_b[1];
+        ptrdiff_t oc = i0 * bt->stride_c[0] + i1 * bt->stride_c[1];
+        loaa_gemm_local(&g, j->trans_a, j->trans_b, j->M, j->N, j->K, j->alpha, j->A + oa, j->lda, j->B + ob, j->ldb,
+                        j->beta, j->C + oc, j->ldc);
     }
+}
+
+/* count[0] x count[1] products C_i (M,N) = alpha op(A_i) op(B_i) + beta C_i, operand i at its batch offsets */
+static void gemm_batched(loaa_gemm_ctx *g, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc, const att_batch *batch)
+{
+    batched_job j = {.batch = batch, .A = A, .B = B, .C = C, .trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N,
+                     .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .alpha = alpha, .beta = beta};
+    size_t items = (size_t)batch->count[0] * batch->count[1];
+    loaa_parallel_for_blas1(items, 1, batched_range, &j);
+    g->flops += 2.0 * M * N * K * (double)items;
+}
+
+/* The batch strides over samples x heads of operands laid out as (B,N,ld) token rows, heads side by side. */
+static void head_strides(ptrdiff_t *stride, int N, int ld, int hd)
+{
+    stride[0] = (ptrdiff_t)N * ld;
+    stride[1] = hd;
+}
+
+/* The batch strides over samples x heads of (B,H,N,N) score matrices. */
+static void score_strides(ptrdiff_t *stride, int N, int H)
+{
+    stride[0] = (ptrdiff_t)H * N * N;
+    stride[1] = (ptrdiff_t)N * N;
 }
 
 void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const float *qkv, int B, int N, int D, int H)
 {
-    att_job j = {.out = out, .att = att, .qkv = qkv, .N = N, .D = D, .H = H, .scale = 1.0f / sqrtf((float)(D / H))};
-    loaa_parallel_for_blas1((size_t)B * H, 1, att_forward_range, &j);
-    g->flops += 4.0 * B * H * N * N * (D / H);
-}
-
-static void att_backward_range(void *arg, size_t begin, size_t end)
-{
-    const att_job *j = arg;
-    int N = j->N, D = j->D, H = j->H, hd = D / H;
-    size_t nn = (size_t)N * N;
-    loaa_gemm_ctx g;
-    loaa_gemm_ctx_init(&g);
-    for (size_t i = begin; i < end; i++) {
-        size_t b = i / H, h = i % H;
-        const float *q = j->qkv + b * N * 3 * D + h * hd;
-        const float *a = j->catt + i * nn;
-        const float *dy = j->dout + b * N * D + h * hd;
-        float *dq = j->dqkv + b * N * 3 * D + h * hd;
-        float *ds = j->scratch + i * nn;
-        /* dP (N,N) = dY_h V_h^T; dV_h = P^T dY_h; dS = scale P (dP - rowsum(P dP)); dQ_h = dS K_h; dK_h = dS^T Q_h */
-        loaa_gemm_local(&g, 0, 1, N, N, hd, 1.0f, dy, D, q + 2 * D, 3 * D, 0.0f, ds, N);
-        loaa_gemm_local(&g, 1, 0, N, hd, N, 1.0f, a, N, dy, D, 0.0f, dq + 2 * D, 3 * D);
-        rows_job sj = {.a = ds, .p = a, .n = N, .scale = j->scale};
-        softmax_back_range(&sj, 0, N);
-        loaa_gemm_local(&g, 0, 0, N, hd, N, 1.0f, ds, N, q + D, 3 * D, 0.0f, dq, 3 * D);
-        loaa_gemm_local(&g, 1, 0, N, hd, N, 1.0f, ds, N, q, 3 * D, 0.0f, dq + D, 3 * D);
-    }
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    att_batch qk = {.count = {B, H}};
+    head_strides(qk.stride_a, N, 3 * D, hd);
+    head_strides(qk.stride_b, N, 3 * D, hd);
+    score_strides(qk.stride_c, N, H);
+    /* scores (B,H,N,N) = scale * Q_h K_h^T; softmax over the rows; out_h (N,hd) = P V_h into the merged-heads layout */
+    gemm_batched(g, 0, 1, N, N, hd, scale, qkv, 3 * D, qkv + D, 3 * D, 0.0f, att, N, &qk);
+    rows_job sj = {.a = att, .n = N};
+    loaa_parallel_for((size_t)B * H * N, 64, softmax_range, &sj);
+    att_batch pv = {.count = {B, H}};
+    score_strides(pv.stride_a, N, H);
+    head_strides(pv.stride_b, N, 3 * D, hd);
+    head_strides(pv.stride_c, N, D, hd);
+    gemm_batched(g, 0, 0, N, hd, N, 1.0f, att, N, qkv + 2 * D, 3 * D, 0.0f, out, D, &pv);
 }
 
 void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                              const float *att, int B, int N, int D, int H)
 {
-    att_job j = {.dqkv = dqkv, .scratch = scratch, .dout = dout, .qkv = qkv, .catt = att, .N = N, .D = D, .H = H,
-                 .scale = 1.0f / sqrtf((float)(D / H))};
-    loaa_parallel_for_blas1((size_t)B * H, 1, att_backward_range, &j);
-    g->flops += 8.0 * B * H * N * N * (D / H);
+    int hd = D / H;
+    att_batch tok_tok = {.count = {B, H}}, sc_tok = {.count = {B, H}};
+    /* dP (N,N) = dY_h V_h^T: A dout rows (ld D), B v rows (ld 3D), C scores */
+    head_strides(tok_tok.stride_a, N, D, hd);
+    head_strides(tok_tok.stride_b, N, 3 * D, hd);
+    score_strides(tok_tok.stride_c, N, H);
+    gemm_batched(g, 0, 1, N, N, hd, 1.0f, dout, D, qkv + 2 * D, 3 * D, 0.0f, scratch, N, &tok_tok);
+    /* dV_h = P^T dY_h: A scores, B dout rows, C dqkv rows */
+    score_strides(sc_tok.stride_a, N, H);
+    head_strides(sc_tok.stride_b, N, D, hd);
+    head_strides(sc_tok.stride_c, N, 3 * D, hd);
+    gemm_batched(g, 1, 0, N, hd, N, 1.0f, att, N, dout, D, 0.0f, dqkv + 2 * D, 3 * D, &sc_tok);
+    /* dS = scale P (dP - rowsum(P dP)) */
+    rows_job sj = {.a = scratch, .p = att, .n = N, .scale = 1.0f / sqrtf((float)hd)};
+    loaa_parallel_for((size_t)B * H * N, 64, softmax_back_range, &sj);
+    /* dQ_h = dS K_h; dK_h = dS^T Q_h: A scores, B and C qkv rows */
+    head_strides(sc_tok.stride_b, N, 3 * D, hd);
+    gemm_batched(g, 0, 0, N, hd, N, 1.0f, scratch, N, qkv + D, 3 * D, 0.0f, dqkv, 3 * D, &sc_tok);
+    gemm_batched(g, 1, 0, N, hd, N, 1.0f, scratch, N, qkv, 3 * D, 0.0f, dqkv + D, 3 * D, &sc_tok);
 }
 
 /* The token a tap reads for token n of a sample, or -1 (zero padding / special token off-centre). */
