@@ -7,16 +7,30 @@
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
 
-void loaa_patch_im2col(float *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
+/* the 16x16 patches of x into col (B*F'*T', 256), fp32 or rounded to bf16 */
+static void im2col(float *col, loaa_bf16 *col16, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
 {
     for (int b = 0; b < B; b++)
         for (int f = 0; f < Fp; f++)
             for (int t = 0; t < Tp; t++) {
-                float *dst = col + (((size_t)b * Fp + f) * Tp + t) * (LOAA_PATCH * LOAA_PATCH);
+                size_t dst = (((size_t)b * Fp + f) * Tp + t) * (LOAA_PATCH * LOAA_PATCH);
                 const float *src = x + ((size_t)b * M + (size_t)f * fs) * T + (size_t)t * ts;
                 for (int i = 0; i < LOAA_PATCH; i++)
-                    memcpy(dst + i * LOAA_PATCH, src + (size_t)i * T, LOAA_PATCH * sizeof(float));
+                    if (col16)
+                        loaa_bf16_from_f32(col16 + dst + i * LOAA_PATCH, src + (size_t)i * T, LOAA_PATCH);
+                    else
+                        memcpy(col + dst + i * LOAA_PATCH, src + (size_t)i * T, LOAA_PATCH * sizeof(float));
             }
+}
+
+void loaa_patch_im2col(float *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
+{
+    im2col(col, NULL, x, B, M, T, fs, ts, Fp, Tp);
+}
+
+void loaa_patch_im2col_bf16(loaa_bf16 *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
+{
+    im2col(NULL, col, x, B, M, T, fs, ts, Fp, Tp);
 }
 
 void loaa_linear_forward(loaa_gemm_ctx *g, float *out, const float *inp, const float *w, const float *b, int R, int I,
@@ -46,6 +60,7 @@ void loaa_linear_backward(loaa_gemm_ctx *g, float *dinp, float *dw, float *db, c
 
 typedef struct ln_job {
     float *out, *mean, *rstd, *dinp;
+    loaa_bf16 *out16; /* the output in bf16 instead of out, when non-NULL */
     const float *inp, *w, *b, *dout, *cmean, *crstd;
     float *dw, *db;
     int D;
@@ -57,7 +72,7 @@ static void ln_forward_rows(void *arg, size_t begin, size_t end)
     int D = j->D;
     for (size_t i = begin; i < end; i++) {
         const float *x = j->inp + i * D;
-        float *y = j->out + i * D;
+        float *y = j->out16 ? NULL : j->out + i * D;
         float s = 0;
         for (int d = 0; d < D; d++)
             s += x[d];
@@ -68,8 +83,19 @@ static void ln_forward_rows(void *arg, size_t begin, size_t end)
             v += c * c;
         }
         float rs = 1.0f / sqrtf(v / D + 1e-6f);
-        for (int d = 0; d < D; d++)
-            y[d] = (x[d] - mu) * rs * j->w[d] + j->b[d];
+        if (j->out16) {
+            /* normalised in blocks of 256 and rounded: the same fp32 arithmetic as below */
+            float buf[256];
+            for (int d0 = 0; d0 < D; d0 += 256) {
+                int n = D - d0 < 256 ? D - d0 : 256;
+                for (int d = 0; d < n; d++)
+                    buf[d] = (x[d0 + d] - mu) * rs * j->w[d0 + d] + j->b[d0 + d];
+                loaa_bf16_from_f32(j->out16 + i * D + d0, buf, n);
+            }
+        } else {
+            for (int d = 0; d < D; d++)
+                y[d] = (x[d] - mu) * rs * j->w[d] + j->b[d];
+        }
         j->mean[i] = mu;
         j->rstd[i] = rs;
     }
@@ -79,6 +105,13 @@ void loaa_layernorm_forward(float *out, float *mean, float *rstd, const float *i
                             int R, int D)
 {
     ln_job j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .D = D};
+    loaa_parallel_for(R, 64, ln_forward_rows, &j);
+}
+
+void loaa_layernorm_forward_bf16(loaa_bf16 *out, float *mean, float *rstd, const float *inp, const float *w,
+                                 const float *b, int R, int D)
+{
+    ln_job j = {.out16 = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .D = D};
     loaa_parallel_for(R, 64, ln_forward_rows, &j);
 }
 
@@ -301,6 +334,8 @@ static inline void exp_shift_row(float *r, int n, float mx)
 typedef struct rows_job {
     float *a;
     const float *p;
+    loaa_bf16 *out;      /* bf16 forms: the rows' result */
+    const loaa_bf16 *p16; /* bf16 forms: the probabilities */
     int n;
     float scale;
 } rows_job;
@@ -340,13 +375,8 @@ static void softmax_back_range(void *arg, size_t begin, size_t end)
  * its items on the pool, each single-threaded (the per-head products,
  * N x N x D/H, are too small for OpenBLAS to split well).
  */
-typedef struct att_batch {
-    int count[2];
-    ptrdiff_t stride_a[2], stride_b[2], stride_c[2];
-} att_batch;
-
 typedef struct batched_job {
-    const att_batch *batch;
+    const loaa_gemm_batch *batch;
     const float *A, *B;
     float *C;
     int trans_a, trans_b, M, N, K, lda, ldb, ldc;
@@ -356,7 +386,7 @@ typedef struct batched_job {
 static void batched_range(void *arg, size_t begin, size_t end)
 {
     const batched_job *j = arg;
-    const att_batch *bt = j->batch;
+    const loaa_gemm_batch *bt = j->batch;
     loaa_gemm_ctx g;
     loaa_gemm_ctx_init(&g);
     for (size_t i = begin; i < end; i++) {
@@ -370,7 +400,7 @@ static void batched_range(void *arg, size_t begin, size_t end)
 
 /* count[0] x count[1] products C_i (M,N) = alpha op(A_i) op(B_i) + beta C_i, operand i at its batch offsets */
 static void gemm_batched(loaa_gemm_ctx *g, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                         int lda, const float *B, int ldb, float beta, float *C, int ldc, const att_batch *batch)
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc, const loaa_gemm_batch *batch)
 {
     batched_job j = {.batch = batch, .A = A, .B = B, .C = C, .trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N,
                      .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .alpha = alpha, .beta = beta};
@@ -397,7 +427,7 @@ void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const floa
 {
     int hd = D / H;
     float scale = 1.0f / sqrtf((float)hd);
-    att_batch qk = {.count = {B, H}};
+    loaa_gemm_batch qk = {.count = {B, H}};
     head_strides(qk.stride_a, N, 3 * D, hd);
     head_strides(qk.stride_b, N, 3 * D, hd);
     score_strides(qk.stride_c, N, H);
@@ -405,7 +435,7 @@ void loaa_attention_forward(loaa_gemm_ctx *g, float *out, float *att, const floa
     gemm_batched(g, 0, 1, N, N, hd, scale, qkv, 3 * D, qkv + D, 3 * D, 0.0f, att, N, &qk);
     rows_job sj = {.a = att, .n = N};
     loaa_parallel_for((size_t)B * H * N, 64, softmax_range, &sj);
-    att_batch pv = {.count = {B, H}};
+    loaa_gemm_batch pv = {.count = {B, H}};
     score_strides(pv.stride_a, N, H);
     head_strides(pv.stride_b, N, 3 * D, hd);
     head_strides(pv.stride_c, N, D, hd);
@@ -416,7 +446,7 @@ void loaa_attention_backward(loaa_gemm_ctx *g, float *dqkv, float *scratch, cons
                              const float *att, int B, int N, int D, int H)
 {
     int hd = D / H;
-    att_batch tok_tok = {.count = {B, H}}, sc_tok = {.count = {B, H}};
+    loaa_gemm_batch tok_tok = {.count = {B, H}}, sc_tok = {.count = {B, H}};
     /* dP (N,N) = dY_h V_h^T: A dout rows (ld D), B v rows (ld 3D), C scores */
     head_strides(tok_tok.stride_a, N, D, hd);
     head_strides(tok_tok.stride_b, N, 3 * D, hd);
@@ -563,4 +593,186 @@ void loaa_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr
                    .decay = 1.0f - lr * wd, .c1 = (float)(1.0 / (1.0 - pow(beta1, (double)t))),
                    .c2 = (float)(1.0 / (1.0 - pow(beta2, (double)t))), .gscale = gscale};
     loaa_parallel_for(n, 32768, adamw_range, &j);
+}
+
+/* ---- bf16 forms (layers.h) ---- */
+
+typedef struct cvt_job {
+    loaa_bf16 *dst16;
+    float *dst;
+    const float *a, *b;
+} cvt_job;
+
+static void to_bf16_range(void *arg, size_t begin, size_t end)
+{
+    const cvt_job *j = arg;
+    loaa_bf16_from_f32(j->dst16 + begin, j->a + begin, end - begin);
+}
+
+void loaa_to_bf16(loaa_bf16 *dst, const float *src, size_t n)
+{
+    cvt_job j = {.dst16 = dst, .a = src};
+    loaa_parallel_for(n, 65536, to_bf16_range, &j);
+}
+
+void loaa_linear_forward_bf16(loaa_gemm_ctx *g, void *out, loaa_dtype out_type, const loaa_bf16 *inp,
+                              const loaa_bf16 *w, const float *b, int R, int I, int O)
+{
+    loaa_gemm_bf16(g, 0, 1, R, O, I, 1.0f, inp, I, w, I, 0.0f, out, out_type, O, b, NULL);
+}
+
+void loaa_linear_backward_bf16(loaa_gemm_ctx *g, float *dinp, float *dw, float *db, const loaa_bf16 *dout,
+                               const float *dout_f32, const loaa_bf16 *inp, const loaa_bf16 *w, int R, int I, int O)
+{
+    if (dinp)
+        loaa_gemm_bf16(g, 0, 0, R, I, O, 1.0f, dout, O, w, I, 1.0f, dinp, LOAA_F32, I, NULL, NULL);
+    if (dw)
+        loaa_gemm_bf16(g, 1, 0, O, I, R, 1.0f, dout, O, inp, I, 1.0f, dw, LOAA_F32, I, NULL, NULL);
+    if (db)
+        for (int i = 0; i < R; i++) {
+            const float *d = dout_f32 + (size_t)i * O;
+            for (int o = 0; o < O; o++)
+                db[o] += d[o];
+        }
+}
+
+static void gelu_bf16_range(void *arg, size_t begin, size_t end)
+{
+    const cvt_job *j = arg;
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    float buf[256], y[256];
+    for (size_t i0 = begin; i0 < end; i0 += 256) {
+        size_t n = end - i0 < 256 ? end - i0 : 256;
+        memcpy(buf, j->a + i0, n * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            y[i] = buf[i] * gauss_cdf(buf[i]);
+        if (j->dst)
+            for (size_t i = 0; i < n; i++) {
+                float x = buf[i];
+                j->dst[i0 + i] = gauss_cdf(x) + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
+            }
+        loaa_bf16_from_f32(j->dst16 + i0, y, n);
+    }
+}
+
+void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, const float *inp, size_t n)
+{
+    cvt_job j = {.dst16 = out, .dst = deriv, .a = inp};
+    loaa_parallel_for(n, 16384, gelu_bf16_range, &j);
+}
+
+static void mul_bf16_range(void *arg, size_t begin, size_t end)
+{
+    const cvt_job *j = arg;
+    float buf[256];
+    for (size_t i0 = begin; i0 < end; i0 += 256) {
+        size_t n = end - i0 < 256 ? end - i0 : 256;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = j->a[i0 + i] * j->b[i0 + i];
+        if (j->dst)
+            memcpy(j->dst + i0, buf, n * sizeof(float));
+        loaa_bf16_from_f32(j->dst16 + i0, buf, n);
+    }
+}
+
+void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const float *b, size_t n)
+{
+    cvt_job j = {.dst16 = out16, .dst = out, .a = a, .b = b};
+    loaa_parallel_for(n, 32768, mul_bf16_range, &j);
+}
+
+void loaa_colsum_bf16(float *db, const loaa_bf16 *d, int R, int O)
+{
+    float buf[256];
+    for (int i = 0; i < R; i++)
+        for (int o0 = 0; o0 < O; o0 += 256) {
+            int n = O - o0 < 256 ? O - o0 : 256;
+            loaa_bf16_to_f32_n(buf, d + (size_t)i * O + o0, n);
+            for (int o = 0; o < n; o++)
+                db[o0 + o] += buf[o];
+        }
+}
+
+/* out (rows,n) bf16 = softmax of the fp32 rows of a (a is overwritten by exp(a - max)) */
+static void softmax_bf16_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    int n = j->n;
+    float buf[256];
+    for (size_t i = begin; i < end; i++) {
+        float *r = j->a + i * n;
+        exp_shift_row(r, n, row_max(r, n));
+        float inv = 1.0f / row_sum(r, n);
+        for (int k0 = 0; k0 < n; k0 += 256) {
+            int m = n - k0 < 256 ? n - k0 : 256;
+            for (int k = 0; k < m; k++)
+                buf[k] = r[k0 + k] * inv;
+            loaa_bf16_from_f32(j->out + i * n + k0, buf, m);
+        }
+    }
+}
+
+/* out (rows,n) bf16 = scale * P (d - rowsum(P d)) with P bf16 and d the fp32 rows of a */
+static void softmax_back_bf16_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    int n = j->n;
+    float buf[256];
+    for (size_t i = begin; i < end; i++) {
+        const loaa_bf16 *p = j->p16 + i * n;
+        const float *d = j->a + i * n;
+        float s = 0;
+        for (int k0 = 0; k0 < n; k0 += 256) {
+            int m = n - k0 < 256 ? n - k0 : 256;
+            loaa_bf16_to_f32_n(buf, p + k0, m);
+            s += row_dot(buf, d + k0, m);
+        }
+        for (int k0 = 0; k0 < n; k0 += 256) {
+            int m = n - k0 < 256 ? n - k0 : 256;
+            loaa_bf16_to_f32_n(buf, p + k0, m);
+            for (int k = 0; k < m; k++)
+                buf[k] = j->scale * buf[k] * (d[k0 + k] - s);
+            loaa_bf16_from_f32(j->out + i * n + k0, buf, m);
+        }
+    }
+}
+
+void loaa_attention_forward_bf16(loaa_gemm_ctx *g, loaa_bf16 *out, loaa_bf16 *att, float *scores,
+                                 const loaa_bf16 *qkv, int B, int N, int D, int H)
+{
+    int hd = D / H;
+    loaa_gemm_batch qk = {.count = {B, H}}, pv = {.count = {B, H}};
+    head_strides(qk.stride_a, N, 3 * D, hd);
+    head_strides(qk.stride_b, N, 3 * D, hd);
+    score_strides(qk.stride_c, N, H);
+    score_strides(pv.stride_a, N, H);
+    head_strides(pv.stride_b, N, 3 * D, hd);
+    head_strides(pv.stride_c, N, D, hd);
+    loaa_gemm_bf16(g, 0, 1, N, N, hd, 1.0f / sqrtf((float)hd), qkv, 3 * D, qkv + D, 3 * D, 0.0f, scores, LOAA_F32, N,
+                   NULL, &qk);
+    rows_job sj = {.a = scores, .out = att, .n = N};
+    loaa_parallel_for((size_t)B * H * N, 64, softmax_bf16_range, &sj);
+    loaa_gemm_bf16(g, 0, 0, N, hd, N, 1.0f, att, N, qkv + 2 * D, 3 * D, 0.0f, out, LOAA_BF16, D, NULL, &pv);
+}
+
+void loaa_attention_backward_bf16(loaa_gemm_ctx *g, loaa_bf16 *dqkv, float *scratch, loaa_bf16 *ds,
+                                  const loaa_bf16 *dout, const loaa_bf16 *qkv, const loaa_bf16 *att, int B, int N,
+                                  int D, int H)
+{
+    int hd = D / H;
+    loaa_gemm_batch tok_tok = {.count = {B, H}}, sc_tok = {.count = {B, H}};
+    head_strides(tok_tok.stride_a, N, D, hd);
+    head_strides(tok_tok.stride_b, N, 3 * D, hd);
+    score_strides(tok_tok.stride_c, N, H);
+    score_strides(sc_tok.stride_a, N, H);
+    head_strides(sc_tok.stride_b, N, D, hd);
+    head_strides(sc_tok.stride_c, N, 3 * D, hd);
+    /* dP = dY_h V_h^T (fp32); dV_h = P^T dY_h; dS = scale P (dP - rowsum(P dP)) in bf16; dQ_h = dS K_h; dK_h = dS^T Q_h */
+    loaa_gemm_bf16(g, 0, 1, N, N, hd, 1.0f, dout, D, qkv + 2 * D, 3 * D, 0.0f, scratch, LOAA_F32, N, NULL, &tok_tok);
+    loaa_gemm_bf16(g, 1, 0, N, hd, N, 1.0f, att, N, dout, D, 0.0f, dqkv + 2 * D, LOAA_BF16, 3 * D, NULL, &sc_tok);
+    rows_job sj = {.a = scratch, .out = ds, .p16 = att, .n = N, .scale = 1.0f / sqrtf((float)hd)};
+    loaa_parallel_for((size_t)B * H * N, 64, softmax_back_bf16_range, &sj);
+    head_strides(sc_tok.stride_b, N, 3 * D, hd);
+    loaa_gemm_bf16(g, 0, 0, N, hd, N, 1.0f, ds, N, qkv + D, 3 * D, 0.0f, dqkv, LOAA_BF16, 3 * D, NULL, &sc_tok);
+    loaa_gemm_bf16(g, 1, 0, N, hd, N, 1.0f, ds, N, qkv, 3 * D, 0.0f, dqkv + D, LOAA_BF16, 3 * D, NULL, &sc_tok);
 }
