@@ -278,6 +278,7 @@ static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, co
     if (st)
         return st;
     loaa_model_set_optim_step(m, step);
+    loaa_model_weights_changed(m); /* bf16 weight copies: remade from the fp32 tensors at the next forward */
     *state = s;
     return LOAA_OK;
 }
@@ -570,5 +571,6 @@ loaa_status loaa_adapter_apply(const loaa_adapter *a, loaa_model *m)
     for (size_t j = 0; j < nt && !st; j++)
         st = loaa_st_read_f32(f, loaa_st_tensor_at(f, j), dst[j]->data, loaa_st_tensor_at(f, j)->numel);
     free(dst);
+    loaa_model_weights_changed(m);
     return st;
 }

@@ -143,6 +143,16 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
  */
 loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int grid_q);
 
+/*
+ * precision bf16: the model keeps bf16 copies of its matmul weights, made
+ * from the fp32 tensors at the first forward after create or init and
+ * refreshed (the trainable ones) after each optimiser step. Whoever writes
+ * into loaa_model_tensors()[i].data later (a checkpoint or backbone load
+ * after a forward) calls this so that the next forward refreshes them all.
+ * A no-op in fp32.
+ */
+void loaa_model_weights_changed(loaa_model *m);
+
 /* "blas" or "scalapack", with the grid in *p x *q (1 x 1 for blas); for the results store. */
 const char *loaa_model_backend(const loaa_model *m, int *p, int *q);
 

@@ -427,20 +427,9 @@ static float *from16(const loaa_bf16 *x, size_t n)
     return p;
 }
 
-/* ||a - b|| / ||b|| */
-static double rel_err16(const float *a, const float *b, size_t n)
-{
-    double e = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        s += (double)b[i] * b[i];
-    }
-    return s > 0 ? sqrt(e / s) : sqrt(e);
-}
-
 static void check16(const char *what, const float *got, const float *want, size_t n, double bound)
 {
-    double e = rel_err16(got, want, n);
+    double e = tap_rel_norm_err(got, want, n);
     TAP_OK(e <= bound && e > 0, "%s: bf16 vs fp32 rel err %.2g <= %.2g (%.1fu)", what, e, bound, bound / U);
 }
 
@@ -463,7 +452,7 @@ static void test_bf16_linear(void)
     loaa_linear_backward_bf16(&G, dx16, dw16, db16, dy16, dy, x16, w16, R, I, O);
     check16("linear d input", dx16, dx, (size_t)R * I, 2 * U);
     check16("linear d weight", dw16, dw, (size_t)O * I, 2 * U);
-    TAP_OK(rel_err16(db16, db, O) < 1e-6, "linear d bias sums the fp32 gradient (rel err %.2g)", rel_err16(db16, db, O));
+    TAP_OK(tap_rel_norm_err(db16, db, O) < 1e-6, "linear d bias sums the fp32 gradient (rel err %.2g)", tap_rel_norm_err(db16, db, O));
     free(x), free(w), free(b), free(dy), free(x16), free(w16), free(dy16), free(y), free(y16), free(yb), free(yw);
     free(dx), free(dw), free(db), free(dx16), free(dw16), free(db16);
 }
