@@ -687,7 +687,7 @@ void loaa_colsum_bf16(float *db, const loaa_bf16 *d, int R, int O)
     for (int i = 0; i < R; i++)
         for (int o0 = 0; o0 < O; o0 += 256) {
             int n = O - o0 < 256 ? O - o0 : 256;
-            loaa_bf16_to_f32_n(buf, d + (size_t)i * O + o0, n);
+            loaa_bf16_to_f32(buf, d + (size_t)i * O + o0, n);
             for (int o = 0; o < n; o++)
                 db[o0 + o] += buf[o];
         }
@@ -724,12 +724,12 @@ static void softmax_back_bf16_range(void *arg, size_t begin, size_t end)
         float s = 0;
         for (int k0 = 0; k0 < n; k0 += 256) {
             int m = n - k0 < 256 ? n - k0 : 256;
-            loaa_bf16_to_f32_n(buf, p + k0, m);
+            loaa_bf16_to_f32(buf, p + k0, m);
             s += row_dot(buf, d + k0, m);
         }
         for (int k0 = 0; k0 < n; k0 += 256) {
             int m = n - k0 < 256 ? n - k0 : 256;
-            loaa_bf16_to_f32_n(buf, p + k0, m);
+            loaa_bf16_to_f32(buf, p + k0, m);
             for (int k = 0; k < m; k++)
                 buf[k] = j->scale * buf[k] * (d[k0 + k] - s);
             loaa_bf16_from_f32(j->out + i * n + k0, buf, m);

@@ -18,7 +18,6 @@
 
 #include <stddef.h>
 
-#include "kernels/bf16_pending.h"
 #include "kernels/gemm.h"
 
 #define LOAA_PATCH 16

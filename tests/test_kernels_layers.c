@@ -423,7 +423,7 @@ static loaa_bf16 *to16(const float *x, size_t n)
 static float *from16(const loaa_bf16 *x, size_t n)
 {
     float *p = malloc(n * sizeof(float));
-    loaa_bf16_to_f32_n(p, x, n);
+    loaa_bf16_to_f32(p, x, n);
     return p;
 }
 
