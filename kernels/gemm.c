@@ -1,14 +1,19 @@
-/* gemm.c - the GEMM interface: local BLAS (cblas_sgemm), and the hand-off of a group's row products to ScaLAPACK (pgemm.c). */
+/*
+ * gemm.c - the fp32 GEMM interface: local BLAS (cblas_sgemm), and the hand-off
+ * of a group's row products to the context's distributed backend (ctx->rows,
+ * installed by pgemm.c's loaa_gemm_ctx_init_grid). The bf16 products are in
+ * gemm_dnnl.c.
+ */
 #include "config.h"
 
 #include <cblas.h>
 
 #include "kernels/gemm.h"
-#include "kernels/pgemm.h"
 
 void loaa_gemm_ctx_init(loaa_gemm_ctx *ctx)
 {
     ctx->backend = LOAA_GEMM_BLAS;
+    ctx->rows = NULL;
     ctx->impl = NULL;
     ctx->flops = 0;
     ctx->error = 0;
@@ -18,8 +23,8 @@ void loaa_gemm(loaa_gemm_ctx *ctx, int trans_a, int trans_b, int M, int N, int K
                int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     /* Row products of a group are collective: a rank with no rows (M == 0) must still take part. */
-    if (ctx->backend == LOAA_GEMM_SCALAPACK && !trans_a) {
-        loaa_gemm_scalapack(ctx, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (ctx->rows && !trans_a) {
+        ctx->rows(ctx, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     loaa_gemm_local(ctx, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -42,15 +47,4 @@ void loaa_gemm_strided_batched(loaa_gemm_ctx *ctx, int trans_a, int trans_b, int
     for (int i = 0; i < batch; i++)
         loaa_gemm_local(ctx, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
                   C + i * stride_c, ldc);
-}
-
-void loaa_kernels_set_threads(int n)
-{
-    if (n > 0)
-        openblas_set_num_threads(n);
-}
-
-int loaa_kernels_threads(void)
-{
-    return openblas_get_num_threads();
 }

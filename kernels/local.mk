@@ -3,7 +3,7 @@ noinst_LIBRARIES += kernels/libloaa_kernels.a
 kernels_lib = kernels/libloaa_kernels.a
 kernels_libloaa_kernels_a_SOURCES = \
 	kernels/model.h kernels/model.c \
-	kernels/gemm.c kernels/gemm.h \
+	kernels/gemm.c kernels/gemm.h kernels/gemm_dnnl.c \
 	kernels/layers.c kernels/layers.h \
 	kernels/parallel.c kernels/parallel.h
 # weights part: safetensors, metrics, schedule, checkpoints, backbone import/export.

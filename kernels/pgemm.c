@@ -57,7 +57,6 @@ void loaa_pgemm_set_panel(int kb)
     pblas_panel = kb > 0 ? kb : LOAA_PBLAS_DEFAULT_NB;
 }
 
-int loaa_pgemm_panel(void) { return pblas_panel; }
 
 struct loaa_pgrid {
     MPI_Comm comm;      /* duplicate of the group */
@@ -239,13 +238,9 @@ void loaa_pgrid_free(loaa_pgrid *g)
 
 int loaa_pgrid_p(const loaa_pgrid *g) { return g->p; }
 int loaa_pgrid_q(const loaa_pgrid *g) { return g->q; }
-int loaa_pgrid_myrow(const loaa_pgrid *g) { return g->myrow; }
-int loaa_pgrid_mycol(const loaa_pgrid *g) { return g->mycol; }
 int loaa_pgrid_rank(const loaa_pgrid *g) { return g->rank; }
 int loaa_pgrid_size(const loaa_pgrid *g) { return g->size; }
-int loaa_pgrid_nb(const loaa_pgrid *g) { return g->nb; }
 MPI_Comm loaa_pgrid_comm(const loaa_pgrid *g) { return g->comm; }
-int loaa_pgrid_context(const loaa_pgrid *g) { return g->ctxt; }
 
 /* Local: makes the scratch at least n floats. Only grows, so a step's calls stop allocating after the first. */
 static loaa_status reserve(loaa_pgrid *g, size_t n)
@@ -637,15 +632,9 @@ loaa_status loaa_pgemm_rows(loaa_pgrid *g, int trans_b, int m_r, int N, int K, f
 
 /* ---- the GEMM interface's backend ---- */
 
-void loaa_gemm_ctx_init_grid(loaa_gemm_ctx *ctx, loaa_pgrid *g)
-{
-    loaa_gemm_ctx_init(ctx);
-    ctx->backend = LOAA_GEMM_SCALAPACK;
-    ctx->impl = g;
-}
-
-void loaa_gemm_scalapack(loaa_gemm_ctx *ctx, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                         const float *B, int ldb, float beta, float *C, int ldc)
+/* ctx->rows of a SCALAPACK context: loaa_pgemm_rows on ctx->impl, failures kept in ctx->error. */
+static void scalapack_rows(loaa_gemm_ctx *ctx, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                           const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (ctx->error)
         return;
@@ -654,4 +643,12 @@ void loaa_gemm_scalapack(loaa_gemm_ctx *ctx, int trans_b, int M, int N, int K, f
         ctx->error = (int)st;
     else
         ctx->flops += 2.0 * M * N * K;
+}
+
+void loaa_gemm_ctx_init_grid(loaa_gemm_ctx *ctx, loaa_pgrid *g)
+{
+    loaa_gemm_ctx_init(ctx);
+    ctx->backend = LOAA_GEMM_SCALAPACK;
+    ctx->rows = scalapack_rows;
+    ctx->impl = g;
 }

@@ -64,7 +64,6 @@ typedef struct loaa_pgrid loaa_pgrid;
  */
 #define LOAA_PBLAS_DEFAULT_NB 256
 void loaa_pgemm_set_panel(int kb);
-int loaa_pgemm_panel(void);
 
 /*
  * Collective over comm: all ranks pass their own status and get back the
@@ -94,18 +93,13 @@ loaa_status loaa_pgrid_create(loaa_pgrid **out, MPI_Comm group, int p, int q, in
 /* Collective: releases the BLACS context, the system handle and the duplicated communicator. NULL is a no-op. */
 void loaa_pgrid_free(loaa_pgrid *g);
 
-/* Grid facts: rows P, columns Q, this rank's grid row and column, group rank and size, block size. */
+/* Grid facts: rows P, columns Q, group rank and size. */
 int loaa_pgrid_p(const loaa_pgrid *g);
 int loaa_pgrid_q(const loaa_pgrid *g);
-int loaa_pgrid_myrow(const loaa_pgrid *g);
-int loaa_pgrid_mycol(const loaa_pgrid *g);
 int loaa_pgrid_rank(const loaa_pgrid *g);
 int loaa_pgrid_size(const loaa_pgrid *g);
-int loaa_pgrid_nb(const loaa_pgrid *g);
 /* The grid's own communicator (a duplicate of the group); valid for the grid's lifetime. */
 MPI_Comm loaa_pgrid_comm(const loaa_pgrid *g);
-/* The BLACS context handle. */
-int loaa_pgrid_context(const loaa_pgrid *g);
 
 /*
  * Replicated GEMM, row-major: C (M,N) = alpha op(A) op(B) + beta C on every
@@ -134,17 +128,12 @@ loaa_status loaa_pgemm_rows(loaa_pgrid *g, int trans_b, int m_r, int N, int K, f
 
 /*
  * The GEMM interface's ScaLAPACK backend (gemm.h): ctx's row products run
- * as loaa_pgemm_rows on grid g (not owned; it must outlive ctx's use).
+ * as loaa_pgemm_rows on grid g (not owned; it must outlive ctx's use),
+ * through ctx->rows, with a failure kept in ctx->error (agreed, so
+ * identical on every rank); once set, later calls return at once on every
+ * rank, so a failed step does no more collective work.
  */
 void loaa_gemm_ctx_init_grid(loaa_gemm_ctx *ctx, loaa_pgrid *g);
-
-/*
- * gemm.c's hand-off of a row product: loaa_pgemm_rows, with a failure kept
- * in ctx->error (agreed, so identical on every rank); once set, later calls
- * return at once on every rank, so a failed step does no more collective work.
- */
-void loaa_gemm_scalapack(loaa_gemm_ctx *ctx, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                         const float *B, int ldb, float beta, float *C, int ldc);
 
 /*
  * A block-cyclic distributed row-major (m,n) matrix on a grid. ScaLAPACK

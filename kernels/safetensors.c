@@ -3,6 +3,7 @@
  * and atomic writer. See safetensors.h for the contract.
  */
 #include "kernels/safetensors.h"
+#include "kernels/gemm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,14 +82,6 @@ float loaa_f16_to_f32(uint16_t h)
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
     }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-float loaa_bf16_to_f32(uint16_t b)
-{
-    uint32_t bits = (uint32_t)b << 16;
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -434,7 +427,7 @@ loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, flo
             memcpy(&x, &b, 4);
         } else {
             uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-            x = t->dtype == LOAA_ST_F16 ? loaa_f16_to_f32(h) : loaa_bf16_to_f32(h);
+            x = t->dtype == LOAA_ST_F16 ? loaa_f16_to_f32(h) : loaa_bf16_value(h);
         }
         if (!isfinite(x))
             return loaa_fail(LOAA_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s", f->path, t->name, i,

@@ -132,8 +132,7 @@ loaa_status loaa_st_writer_meta(loaa_st_writer *w, const char *key, const char *
  */
 loaa_status loaa_st_writer_save(loaa_st_writer *w, const char *path);
 
-/* Half-precision to float32 (exact), exposed for tests. */
+/* Half-precision to float32 (exact), exposed for tests. (bfloat16: gemm.h's loaa_bf16_value.) */
 float loaa_f16_to_f32(uint16_t h);
-float loaa_bf16_to_f32(uint16_t b);
 
 #endif

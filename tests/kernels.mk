@@ -18,3 +18,7 @@ tests_kernels_torch_dump_SOURCES = tests/kernels_torch_dump.c
 tests_kernels_torch_dump_LDADD = $(TESTS_LDADD)
 TESTS += tests/kernels_torch.sh
 EXTRA_DIST += tests/kernels_torch.sh tests/kernels_torch_check.py
+check_PROGRAMS += tests/test_gemm_bf16
+tests_test_gemm_bf16_SOURCES = tests/test_gemm_bf16.c
+tests_test_gemm_bf16_LDADD = $(TESTS_LDADD)
+TESTS += tests/test_gemm_bf16
