@@ -24,6 +24,7 @@
 #include "common/timer.h"
 #include "kernels/gemm.h"
 #include "kernels/model.h"
+#include "worker/spec.h"
 
 typedef struct bench_sub {
     const char *name;
@@ -163,7 +164,7 @@ static int bench_step(int argc, char **argv)
         return loaa_cli_report("bench step", loaa_fail(LOAA_ERR_NOMEM, "input batch"));
     }
     int world_rank = 0;
-    if ((st = loaa_model_create(&m, &cfg, &shape)) || (st = loaa_model_init(m, (uint64_t)cfg.seed)) ||
+    if ((st = loaa_spec_create_model(&m, &cfg, &shape)) || (st = loaa_model_init(m, (uint64_t)cfg.seed)) ||
         (st = loaa_bench_join_group(m, &cfg, &world_rank))) {
         free(x), free(y);
         loaa_model_free(m);

@@ -24,6 +24,7 @@
 #include "kernels/model.h"
 #include "kernels/weights.h"
 #include "worker/features.h"
+#include "worker/spec.h"
 
 typedef struct predict_opts {
     const char *backbone; /* NULL = not given */
@@ -73,39 +74,40 @@ static loaa_status parse_args(int argc, char **argv, predict_opts *o)
 }
 
 /* Builds the model the adapter was trained as: backbone (hash checked) or the adapter's own full weights. */
-static loaa_status build_model(const predict_opts *o, const loaa_adapter *ad, loaa_model **out)
+static loaa_status build_model(const predict_opts *o, const loaa_checkpoint_adapter *ad, const loaa_config *trained,
+                               loaa_model **out)
 {
     *out = NULL;
-    loaa_config cfg = *loaa_adapter_config(ad);
-    loaa_model_shape shape = loaa_adapter_shape(ad);
+    loaa_config cfg = *trained;
+    loaa_model_shape shape = loaa_checkpoint_adapter_shape(ad);
     int use_backbone = o->backbone && strcmp(o->backbone, "none") != 0;
     loaa_status st;
-    if (!use_backbone && !loaa_adapter_is_full(ad))
+    if (!use_backbone && !loaa_checkpoint_adapter_is_full(ad))
         return loaa_fail(LOAA_ERR_USAGE, "%s: the adapter holds only the trained tensors; give its backbone with"
-                         " --backbone (it was trained on '%s', SHA-256 %s)", o->adapter, loaa_adapter_backbone_name(ad),
-                         loaa_adapter_backbone_sha256(ad));
+                         " --backbone (it was trained on '%s', SHA-256 %s)", o->adapter, loaa_checkpoint_adapter_backbone_name(ad),
+                         loaa_checkpoint_adapter_backbone_sha256(ad));
     if (use_backbone) {
-        if (loaa_adapter_is_full(ad))
+        if (loaa_checkpoint_adapter_is_full(ad))
             return loaa_fail(LOAA_ERR_CONFIG, "%s: the adapter was trained from scratch and holds every weight;"
                              " use --backbone none", o->adapter);
         char hex[65];
         if ((st = loaa_sha256_file(o->backbone, hex)))
             return st;
-        if (strcmp(hex, loaa_adapter_backbone_sha256(ad)))
+        if (strcmp(hex, loaa_checkpoint_adapter_backbone_sha256(ad)))
             return loaa_fail(LOAA_ERR_CONFIG, "%s: SHA-256 %s does not match the backbone the adapter was trained on"
-                             " ('%s', %s)", o->backbone, hex, loaa_adapter_backbone_name(ad),
-                             loaa_adapter_backbone_sha256(ad));
+                             " ('%s', %s)", o->backbone, hex, loaa_checkpoint_adapter_backbone_name(ad),
+                             loaa_checkpoint_adapter_backbone_sha256(ad));
         loaa_backbone_info bi;
-        if ((st = loaa_weights_inspect(o->backbone, &bi)) || (st = loaa_weights_configure(&bi, &cfg, &shape)) ||
+        if ((st = loaa_weights_inspect(o->backbone, &bi)) || (st = loaa_spec_apply_backbone(&bi, &cfg, &shape)) ||
             (st = loaa_config_validate(&cfg)))
             return st;
     }
     cfg.threads = 0;
     loaa_model *m;
-    if ((st = loaa_model_create(&m, &cfg, &shape)))
+    if ((st = loaa_spec_create_model(&m, &cfg, &shape)))
         return st;
     if ((st = loaa_model_init(m, (uint64_t)cfg.seed)) || (use_backbone && (st = loaa_weights_load_backbone(m, o->backbone))) ||
-        (st = loaa_adapter_apply(ad, m))) {
+        (st = loaa_checkpoint_adapter_apply(ad, m))) {
         loaa_model_free(m);
         return st;
     }
@@ -114,12 +116,12 @@ static loaa_status build_model(const predict_opts *o, const loaa_adapter *ad, lo
 }
 
 /* The trial's front end as a dataset: its dataset.json members plus the adapter's class names. */
-static loaa_status frontend(const loaa_adapter *ad, const char *adapter_path, loaa_dataset **out)
+static loaa_status frontend(const loaa_checkpoint_adapter *ad, const char *adapter_path, loaa_dataset **out)
 {
-    json_t *root = json_loads(loaa_adapter_fbank_json(ad), 0, NULL);
+    json_t *root = json_loads(loaa_checkpoint_adapter_fbank_json(ad), 0, NULL);
     json_t *classes = json_array();
-    for (int i = 0; classes && i < loaa_adapter_num_classes(ad); i++)
-        json_array_append_new(classes, json_string(loaa_adapter_class_name(ad, i)));
+    for (int i = 0; classes && i < loaa_checkpoint_adapter_num_classes(ad); i++)
+        json_array_append_new(classes, json_string(loaa_checkpoint_adapter_class_name(ad, i)));
     if (!json_is_object(root) || !classes) {
         json_decref(root);
         json_decref(classes);
@@ -174,22 +176,25 @@ static void probabilities(float *p, const float *logits, int c, int sigmoid)
 
 static int run(const predict_opts *o)
 {
-    loaa_adapter *ad = NULL;
+    loaa_checkpoint_adapter *ad = NULL;
     loaa_model *m = NULL;
     loaa_dataset *ds = NULL;
     float *x = NULL, *logits = NULL, *p = NULL;
     ranked *rk = NULL;
     json_t *results = NULL;
-    loaa_status st = loaa_adapter_open(o->adapter, &ad);
+    loaa_config trained; /* the config the adapter was trained with */
+    loaa_status st = loaa_checkpoint_adapter_open(o->adapter, &ad);
     if (!st)
-        st = build_model(o, ad, &m);
+        st = loaa_spec_adapter_config(ad, &trained);
+    if (!st)
+        st = build_model(o, ad, &trained, &m);
     if (!st)
         st = frontend(ad, o->adapter, &ds);
-    loaa_model_shape shape = st ? (loaa_model_shape){0} : loaa_adapter_shape(ad);
+    loaa_model_shape shape = st ? (loaa_model_shape){0} : loaa_checkpoint_adapter_shape(ad);
     if (!st && loaa_dataset_num_mel(ds) != shape.n_mel)
         st = loaa_fail(LOAA_ERR_FORMAT, "%s: the front end gives %d mel bins, the model was trained on %d", o->adapter,
                        loaa_dataset_num_mel(ds), shape.n_mel);
-    int C = shape.n_classes, sigmoid = !st && loaa_adapter_config(ad)->loss == LOAA_LOSS_BCE;
+    int C = shape.n_classes, sigmoid = !st && trained.loss == LOAA_LOSS_BCE;
     if (!st) {
         x = malloc((size_t)shape.n_mel * shape.n_frames * sizeof *x);
         logits = malloc((size_t)C * sizeof *logits);
@@ -210,12 +215,12 @@ static int run(const predict_opts *o)
         if (!o->json) {
             printf("%s\n", o->files[f]);
             for (int i = 0; i < top; i++)
-                printf("  %8.4f  %s\n", rk[i].p, loaa_adapter_class_name(ad, rk[i].k));
+                printf("  %8.4f  %s\n", rk[i].p, loaa_checkpoint_adapter_class_name(ad, rk[i].k));
             continue;
         }
         json_t *tops = json_array(), *lg = json_array();
         for (int i = 0; i < top; i++)
-            json_array_append_new(tops, json_pack("{s:s, s:i, s:f}", "class", loaa_adapter_class_name(ad, rk[i].k), "index",
+            json_array_append_new(tops, json_pack("{s:s, s:i, s:f}", "class", loaa_checkpoint_adapter_class_name(ad, rk[i].k), "index",
                                                   rk[i].k, "probability", (double)rk[i].p));
         for (int k = 0; k < C; k++)
             json_array_append_new(lg, json_real(logits[k]));
@@ -224,7 +229,7 @@ static int run(const predict_opts *o)
     if (!st && o->json) {
         json_t *doc = json_pack("{s:s, s:s, s:s, s:O}", "adapter", o->adapter, "backbone",
                                 o->backbone ? o->backbone : "none", "method",
-                                loaa_method_name(loaa_adapter_config(ad)->method), "results", results);
+                                loaa_method_name(trained.method), "results", results);
         char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
         json_decref(doc);
         if (text)
@@ -240,7 +245,7 @@ static int run(const predict_opts *o)
     free(rk);
     loaa_dataset_free(ds);
     loaa_model_free(m);
-    loaa_adapter_close(ad);
+    loaa_checkpoint_adapter_close(ad);
     return loaa_cli_report("predict", st);
 }
 

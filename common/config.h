@@ -26,30 +26,13 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "common/canonical.h"
+#include "common/choices.h"
 #include "common/status.h"
 
 #define LOAA_PATH_MAX 1024
 #define LOAA_NAME_MAX 64
 
-typedef enum loaa_method {
-    LOAA_METHOD_LINEAR,
-    LOAA_METHOD_FULL,
-    LOAA_METHOD_ADAPTER,
-    LOAA_METHOD_LORA,
-    LOAA_METHOD_LOAA_TIME,
-    LOAA_METHOD_LOAA_FREQ,
-    LOAA_METHOD_LOAA_TF,
-    LOAA_METHOD_CONVPASS,
-    LOAA_METHOD_NOOP,
-    LOAA_METHOD_COUNT
-} loaa_method;
-
-typedef enum loaa_placement { LOAA_PLACE_MHSA, LOAA_PLACE_MLP, LOAA_PLACE_BOTH } loaa_placement;
-typedef enum loaa_schedule { LOAA_SCHED_COSINE, LOAA_SCHED_STEP } loaa_schedule;
-typedef enum loaa_loss { LOAA_LOSS_CE, LOAA_LOSS_BCE } loaa_loss;
-typedef enum loaa_pool { LOAA_POOL_CLS, LOAA_POOL_MEAN } loaa_pool;
-/* Matmul precision: bf16 inputs with fp32 accumulation changes results, so it is identity. */
-typedef enum loaa_precision { LOAA_PRECISION_FP32, LOAA_PRECISION_BF16 } loaa_precision;
 typedef enum loaa_backbone_kind {
     LOAA_BACKBONE_NONE,  /* random initialisation */
     LOAA_BACKBONE_PATH,  /* a safetensors file */
@@ -178,20 +161,10 @@ loaa_status loaa_config_identity(const loaa_config *c, const char *dataset_sha,
  */
 loaa_status loaa_config_identity_files(const loaa_config *c, char hex[65]);
 
-/* Names for enum values, as written in configs. */
-const char *loaa_method_name(loaa_method m);
+/* Names for enum values, as written in configs (loaa_method_name, loaa_placement_name: common/choices.h). */
 loaa_status loaa_method_parse(const char *name, loaa_method *out);
-const char *loaa_placement_name(loaa_placement p);
-const char *loaa_precision_name(loaa_precision p);
 
-/*
- * Canonical JSON text of any value: sorted object keys, compact, numbers
- * shortest round-trip. Caller frees; NULL on no memory.
- */
-char *loaa_json_canonical(const json_t *value);
-
-/* The shortest decimal text that strtod reads back as exactly x ("1", "0.001", "1e-07"). */
-void loaa_format_double(double x, char buf[32]);
+/* Canonical JSON text of any value, shortest numbers: loaa_json_canonical, loaa_format_double (common/canonical.h). */
 
 /*
  * A plain YAML scalar under the YAML 1.2 core schema: null, true/false,

@@ -6,5 +6,5 @@ common_libloaa_common_a_SOURCES = \
 	common/timer.c common/timer.h \
 	common/rng.c common/rng.h \
 	common/sha256.c common/sha256.h \
-	common/config.c common/config.h \
+	common/canonical.h common/choices.h common/config.c common/config.h \
 	common/dataset.c common/dataset.h

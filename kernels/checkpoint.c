@@ -4,6 +4,7 @@
  */
 #include "kernels/checkpoint.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,19 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/canonical.h"
 #include "common/sha256.h"
 #include "kernels/safetensors.h"
 
 #define FORMAT_VERSION "1"
 
 /* The file's tensor must exist, be convertible, finite and have exactly the model's shape. */
-static loaa_status check_tensor(const loaa_st_file *f, const char *name, const loaa_tensor_ref *ref,
-                                const loaa_st_tensor **out)
+static loaa_status check_tensor(const loaa_safetensors_file *f, const char *name, const loaa_tensor_ref *ref,
+                                const loaa_safetensors_tensor **out)
 {
-    loaa_status st = loaa_st_require(f, name, out);
+    loaa_status st = loaa_safetensors_require(f, name, out);
     if (st)
         return st;
-    const loaa_st_tensor *t = *out;
+    const loaa_safetensors_tensor *t = *out;
     int same = t->ndim == ref->ndim;
     for (int d = 0; same && d < ref->ndim; d++)
         same = t->shape[d] == ref->shape[d];
@@ -35,45 +37,45 @@ static loaa_status check_tensor(const loaa_st_file *f, const char *name, const l
         for (int d = 0; d < ref->ndim && nb < sizeof b - 24; d++)
             nb += (size_t)snprintf(b + nb, sizeof b - nb, "%s%" PRId64, d ? "," : "", ref->shape[d]);
         return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s': shape (%s) in the file, the model has (%s)",
-                         loaa_st_path(f), name, a, b);
+                         loaa_safetensors_path(f), name, a, b);
     }
-    return loaa_st_read_f32(f, t, NULL, t->numel);
+    return loaa_safetensors_read_f32(f, t, NULL, t->numel);
 }
 
-static int json_meta(loaa_st_writer *w, const char *key, json_t *value)
+static int json_meta(loaa_safetensors_writer *w, const char *key, json_t *value)
 {
     char *text = value ? loaa_json_canonical(value) : NULL;
     json_decref(value);
     if (!text)
         return -1;
-    loaa_status st = loaa_st_writer_meta(w, key, text);
+    loaa_status st = loaa_safetensors_writer_meta(w, key, text);
     free(text);
     return st ? -1 : 0;
 }
 
-static loaa_status parse_i64(const loaa_st_file *f, const char *key, int64_t *out)
+static loaa_status parse_i64(const loaa_safetensors_file *f, const char *key, int64_t *out)
 {
-    const char *v = loaa_st_meta(f, key);
+    const char *v = loaa_safetensors_meta(f, key);
     if (!v)
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata '%s' is missing", loaa_st_path(f), key);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata '%s' is missing", loaa_safetensors_path(f), key);
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end)
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not an integer", loaa_st_path(f), key, v);
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not an integer", loaa_safetensors_path(f), key, v);
     *out = x;
     return LOAA_OK;
 }
 
-static loaa_status check_format(const loaa_st_file *f, const char *want)
+static loaa_status check_format(const loaa_safetensors_file *f, const char *want)
 {
-    const char *fmt = loaa_st_meta(f, "loaa.format"), *ver = loaa_st_meta(f, "loaa.version");
+    const char *fmt = loaa_safetensors_meta(f, "loaa.format"), *ver = loaa_safetensors_meta(f, "loaa.version");
     if (!fmt || strcmp(fmt, want))
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a loaa %s file (loaa.format is '%s')", loaa_st_path(f), want,
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a loaa %s file (loaa.format is '%s')", loaa_safetensors_path(f), want,
                          fmt ? fmt : "missing");
     if (!ver || strcmp(ver, FORMAT_VERSION))
         return loaa_fail(LOAA_ERR_UNSUPPORTED, "%s: %s format version '%s', this loaa reads " FORMAT_VERSION,
-                         loaa_st_path(f), want, ver ? ver : "missing");
+                         loaa_safetensors_path(f), want, ver ? ver : "missing");
     return LOAA_OK;
 }
 
@@ -107,20 +109,21 @@ out:
     return st;
 }
 
-loaa_status loaa_checkpoint_save(const char *path, loaa_model *m, const loaa_config *cfg,
+loaa_status loaa_checkpoint_save(const char *path, loaa_model *m, const char *config_json,
                                  const loaa_checkpoint_state *state)
 {
+    assert(config_json);
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
     loaa_optim_state opt = loaa_model_optim_state(m);
-    loaa_st_writer *w;
-    loaa_status st = loaa_st_writer_new(&w);
+    loaa_safetensors_writer *w;
+    loaa_status st = loaa_safetensors_writer_new(&w);
     if (st)
         return st;
     char name[512], buf[128];
     size_t off = 0;
     for (size_t i = 0; i < n && !st; i++)
-        st = loaa_st_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
+        st = loaa_safetensors_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
     for (size_t i = 0; i < n && !st; i++) {
         if (!refs[i].trainable)
             continue;
@@ -133,91 +136,79 @@ loaa_status loaa_checkpoint_save(const char *path, loaa_model *m, const loaa_con
             break;
         }
         snprintf(name, sizeof name, "optim.m.%s", refs[i].name);
-        if (!(st = loaa_st_writer_add(w, name, opt.m + off, refs[i].ndim, refs[i].shape))) {
+        if (!(st = loaa_safetensors_writer_add(w, name, opt.m + off, refs[i].ndim, refs[i].shape))) {
             snprintf(name, sizeof name, "optim.v.%s", refs[i].name);
-            st = loaa_st_writer_add(w, name, opt.v + off, refs[i].ndim, refs[i].shape);
+            st = loaa_safetensors_writer_add(w, name, opt.v + off, refs[i].ndim, refs[i].shape);
         }
         off += numel;
     }
     if (!st && off != opt.count)
         st = loaa_fail(LOAA_ERR_INTERNAL, "%s: optimiser state holds %zu values, the trainable tensors %zu", path,
                        opt.count, off);
-    char *canon = st ? NULL : loaa_config_canonical(cfg);
-    if (!st && !canon)
-        st = loaa_fail(LOAA_ERR_NOMEM, "%s: config", path);
     if (!st)
-        st = loaa_st_writer_meta(w, "loaa.format", "checkpoint");
+        st = loaa_safetensors_writer_meta(w, "loaa.format", "checkpoint");
     if (!st)
-        st = loaa_st_writer_meta(w, "loaa.version", FORMAT_VERSION);
+        st = loaa_safetensors_writer_meta(w, "loaa.version", FORMAT_VERSION);
     if (!st)
-        st = loaa_st_writer_meta(w, "loaa.config", canon);
+        st = loaa_safetensors_writer_meta(w, "loaa.config", config_json);
     if (!st) {
         snprintf(buf, sizeof buf, "%" PRId64, opt.step);
-        st = loaa_st_writer_meta(w, "loaa.optim_step", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.optim_step", buf);
     }
     if (!st) {
         snprintf(buf, sizeof buf, "%" PRId64, state->epoch);
-        st = loaa_st_writer_meta(w, "loaa.epoch", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.epoch", buf);
     }
     if (!st) {
         snprintf(buf, sizeof buf, "%" PRId64, state->batch);
-        st = loaa_st_writer_meta(w, "loaa.batch", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.batch", buf);
     }
     if (!st) {
         snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64, state->rng.s[0],
                  state->rng.s[1], state->rng.s[2], state->rng.s[3]);
-        st = loaa_st_writer_meta(w, "loaa.rng", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.rng", buf);
     }
     if (!st)
-        st = loaa_st_writer_meta(w, "loaa.extra", state->extra);
+        st = loaa_safetensors_writer_meta(w, "loaa.extra", state->extra);
     if (!st)
-        st = loaa_st_writer_save(w, path);
-    free(canon);
-    loaa_st_writer_free(w);
+        st = loaa_safetensors_writer_save(w, path);
+    loaa_safetensors_writer_free(w);
     return st;
 }
 
-static loaa_status read_state(const loaa_st_file *f, loaa_checkpoint_state *s, int64_t *step)
+static loaa_status read_state(const loaa_safetensors_file *f, loaa_checkpoint_state *s, int64_t *step)
 {
     loaa_status st;
     if ((st = parse_i64(f, "loaa.optim_step", step)) || (st = parse_i64(f, "loaa.epoch", &s->epoch)) ||
         (st = parse_i64(f, "loaa.batch", &s->batch)))
         return st;
-    const char *r = loaa_st_meta(f, "loaa.rng");
+    const char *r = loaa_safetensors_meta(f, "loaa.rng");
     unsigned long long w[4];
     int used = 0;
     if (!r || sscanf(r, "%16llx %16llx %16llx %16llx%n", &w[0], &w[1], &w[2], &w[3], &used) != 4 || r[used])
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.rng' is missing or not four hex words", loaa_st_path(f));
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.rng' is missing or not four hex words", loaa_safetensors_path(f));
     for (int i = 0; i < 4; i++)
         s->rng.s[i] = w[i];
-    const char *extra = loaa_st_meta(f, "loaa.extra");
+    const char *extra = loaa_safetensors_meta(f, "loaa.extra");
     if (extra && strlen(extra) >= sizeof s->extra)
-        return loaa_fail(LOAA_ERR_LIMIT, "%s: metadata 'loaa.extra' is longer than %d bytes", loaa_st_path(f),
+        return loaa_fail(LOAA_ERR_LIMIT, "%s: metadata 'loaa.extra' is longer than %d bytes", loaa_safetensors_path(f),
                          LOAA_CKPT_EXTRA_MAX - 1);
     snprintf(s->extra, sizeof s->extra, "%s", extra ? extra : "");
     return LOAA_OK;
 }
 
-static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, const loaa_config *cfg,
+static loaa_status checkpoint_load_file(const loaa_safetensors_file *f, loaa_model *m, const char *config_json,
                                         loaa_checkpoint_state *state)
 {
-    const char *path = loaa_st_path(f);
+    const char *path = loaa_safetensors_path(f);
     loaa_status st = check_format(f, "checkpoint");
     if (st)
         return st;
-    const char *fc = loaa_st_meta(f, "loaa.config");
+    const char *fc = loaa_safetensors_meta(f, "loaa.config");
     if (!fc)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.config' is missing", path);
-    if (cfg) {
-        char *canon = loaa_config_canonical(cfg);
-        if (!canon)
-            return loaa_fail(LOAA_ERR_NOMEM, "%s: config", path);
-        int differ = strcmp(canon, fc) != 0;
-        st = differ ? config_mismatch(path, fc, canon) : LOAA_OK;
-        free(canon);
-        if (st)
-            return st;
-    }
+    if (config_json && strcmp(config_json, fc) != 0)
+        return config_mismatch(path, fc, config_json);
     loaa_checkpoint_state s;
     int64_t step;
     if ((st = read_state(f, &s, &step)))
@@ -226,7 +217,7 @@ static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, co
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
     loaa_optim_state opt = loaa_model_optim_state(m);
-    const loaa_st_tensor **src = calloc(3 * (n ? n : 1), sizeof *src);
+    const loaa_safetensors_tensor **src = calloc(3 * (n ? n : 1), sizeof *src);
     if (!src)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor index", path);
     /* Pass 1: everything validated; the model is not touched yet. */
@@ -248,10 +239,10 @@ static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, co
     if (!st && off != opt.count)
         st = loaa_fail(LOAA_ERR_INTERNAL, "%s: the model's optimiser holds %zu values, its trainable tensors %zu", path,
                        opt.count, off);
-    if (!st && loaa_st_count(f) != expected) {
+    if (!st && loaa_safetensors_count(f) != expected) {
         /* Name one tensor of the file that the model does not have. */
-        for (size_t j = 0; j < loaa_st_count(f) && !st; j++) {
-            const char *tn = loaa_st_tensor_at(f, j)->name;
+        for (size_t j = 0; j < loaa_safetensors_count(f) && !st; j++) {
+            const char *tn = loaa_safetensors_tensor_at(f, j)->name;
             int known = 0;
             for (size_t i = 0; i < 3 * n && !known; i++)
                 known = src[i] && strcmp(src[i]->name, tn) == 0;
@@ -259,18 +250,18 @@ static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, co
                 st = loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s' is not part of this model", path, tn);
         }
         if (!st)
-            st = loaa_fail(LOAA_ERR_FORMAT, "%s: %zu tensors, the model expects %zu", path, loaa_st_count(f),
+            st = loaa_fail(LOAA_ERR_FORMAT, "%s: %zu tensors, the model expects %zu", path, loaa_safetensors_count(f),
                            expected);
     }
     /* Pass 2: copy. Only allocation failure could stop us here, and reads need none. */
     off = 0;
     for (size_t i = 0; i < n && !st; i++) {
-        const loaa_st_tensor *t = src[3 * i];
-        st = loaa_st_read_f32(f, t, refs[i].data, t->numel);
+        const loaa_safetensors_tensor *t = src[3 * i];
+        st = loaa_safetensors_read_f32(f, t, refs[i].data, t->numel);
         if (!st && refs[i].trainable) {
-            st = loaa_st_read_f32(f, src[3 * i + 1], opt.m + off, t->numel);
+            st = loaa_safetensors_read_f32(f, src[3 * i + 1], opt.m + off, t->numel);
             if (!st)
-                st = loaa_st_read_f32(f, src[3 * i + 2], opt.v + off, t->numel);
+                st = loaa_safetensors_read_f32(f, src[3 * i + 2], opt.v + off, t->numel);
             off += t->numel;
         }
     }
@@ -283,22 +274,22 @@ static loaa_status checkpoint_load_file(const loaa_st_file *f, loaa_model *m, co
     return LOAA_OK;
 }
 
-loaa_status loaa_checkpoint_load(const char *path, loaa_model *m, const loaa_config *cfg,
+loaa_status loaa_checkpoint_load(const char *path, loaa_model *m, const char *config_json,
                                  loaa_checkpoint_state *state)
 {
-    loaa_st_file *f;
-    loaa_status st = loaa_st_open(path, &f);
+    loaa_safetensors_file *f;
+    loaa_status st = loaa_safetensors_open(path, &f);
     if (st)
         return st;
-    st = checkpoint_load_file(f, m, cfg, state);
-    loaa_st_close(f);
+    st = checkpoint_load_file(f, m, config_json, state);
+    loaa_safetensors_close(f);
     return st;
 }
 
 /* ---- adapter files ---- */
 
-static loaa_status adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
-                                  const loaa_adapter_info *info);
+static loaa_status adapter_export(const char *path, const loaa_model *m, const char *config_json,
+                                  const loaa_checkpoint_adapter_info *info);
 
 static const char *base_name(const char *path)
 {
@@ -306,7 +297,7 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-char *loaa_dataset_frontend_json(const loaa_dataset *ds, int target_length)
+char *loaa_checkpoint_frontend_json(const loaa_dataset *ds, int target_length)
 {
     static const char *const windows[] = {"hamming", "hanning", "povey", "rectangular", "blackman"};
     int T = target_length > 0 ? target_length : loaa_dataset_target_length(ds);
@@ -344,10 +335,11 @@ char *loaa_dataset_frontend_json(const loaa_dataset *ds, int target_length)
     return text;
 }
 
-loaa_status loaa_adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
-                                const loaa_adapter_info *info_in)
+loaa_status loaa_checkpoint_adapter_export(const char *path, const loaa_model *m, const char *config_json,
+                                const loaa_checkpoint_adapter_info *info_in)
 {
-    loaa_adapter_info info_copy = *info_in, *info = &info_copy;
+    assert(config_json);
+    loaa_checkpoint_adapter_info info_copy = *info_in, *info = &info_copy;
     const char **ds_names = NULL;
     char *ds_frontend = NULL;
     if (info->dataset && !info->class_names) {
@@ -360,20 +352,20 @@ loaa_status loaa_adapter_export(const char *path, const loaa_model *m, const loa
         info->class_names = ds_names;
     }
     if (info->dataset && !info->fbank_json) {
-        if (!(ds_frontend = loaa_dataset_frontend_json(info->dataset, info->n_frames))) {
+        if (!(ds_frontend = loaa_checkpoint_frontend_json(info->dataset, info->n_frames))) {
             free(ds_names);
             return loaa_fail(LOAA_ERR_NOMEM, "%s: front-end settings", path);
         }
         info->fbank_json = ds_frontend;
     }
-    loaa_status st = adapter_export(path, m, cfg, info);
+    loaa_status st = adapter_export(path, m, config_json, info);
     free(ds_names);
     free(ds_frontend);
     return st;
 }
 
-static loaa_status adapter_export(const char *path, const loaa_model *m, const loaa_config *cfg,
-                                  const loaa_adapter_info *info)
+static loaa_status adapter_export(const char *path, const loaa_model *m, const char *config_json,
+                                  const loaa_checkpoint_adapter_info *info)
 {
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
@@ -386,12 +378,12 @@ static loaa_status adapter_export(const char *path, const loaa_model *m, const l
     loaa_status st;
     if (!full && (st = loaa_sha256_file(info->backbone_path, sha)))
         return st;
-    loaa_st_writer *w;
-    if ((st = loaa_st_writer_new(&w)))
+    loaa_safetensors_writer *w;
+    if ((st = loaa_safetensors_writer_new(&w)))
         return st;
     for (size_t i = 0; i < n && !st; i++)
         if (full || refs[i].trainable)
-            st = loaa_st_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
+            st = loaa_safetensors_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
     json_t *classes = json_array();
     for (int i = 0; classes && i < info->n_classes; i++)
         if (json_array_append_new(classes, json_string(info->class_names[i] ? info->class_names[i] : "")))
@@ -399,65 +391,59 @@ static loaa_status adapter_export(const char *path, const loaa_model *m, const l
     json_t *fbank = info->fbank_json ? json_loads(info->fbank_json, 0, NULL) : json_object();
     if (!st && !json_is_object(fbank))
         st = loaa_fail(LOAA_ERR_INTERNAL, "%s: the fbank settings are not a JSON object", path);
-    char *canon = loaa_config_canonical(cfg);
-    int bad = st || !canon || !classes;
-    bad = bad || loaa_st_writer_meta(w, "loaa.format", "adapter") || loaa_st_writer_meta(w, "loaa.version", FORMAT_VERSION);
-    bad = bad || loaa_st_writer_meta(w, "loaa.method", loaa_method_name(cfg->method));
-    bad = bad || loaa_st_writer_meta(w, "loaa.config", canon);
+    int bad = st || !classes;
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.format", "adapter") || loaa_safetensors_writer_meta(w, "loaa.version", FORMAT_VERSION);
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.method", loaa_method_name(loaa_model_get_spec(m)->method));
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.config", config_json);
     bad = bad || json_meta(w, "loaa.classes", json_incref(classes));
     bad = bad || json_meta(w, "loaa.fbank", json_incref(fbank));
     bad = bad || json_meta(w, "loaa.input", json_pack("{s:i, s:i, s:i}", "n_mel", info->n_mel, "n_frames",
                                                       info->n_frames, "dist_token", info->dist_token ? 1 : 0));
-    bad = bad || loaa_st_writer_meta(w, "loaa.backbone", full ? "none" : base_name(info->backbone_path));
-    bad = bad || loaa_st_writer_meta(w, "loaa.backbone_sha256", sha);
-    bad = bad || loaa_st_writer_meta(w, "loaa.full", full ? "1" : "0");
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.backbone", full ? "none" : base_name(info->backbone_path));
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.backbone_sha256", sha);
+    bad = bad || loaa_safetensors_writer_meta(w, "loaa.full", full ? "1" : "0");
     if (!st && bad)
         st = loaa_fail(LOAA_ERR_NOMEM, "%s: adapter metadata", path);
     if (!st)
-        st = loaa_st_writer_save(w, path);
+        st = loaa_safetensors_writer_save(w, path);
     json_decref(classes);
     json_decref(fbank);
-    free(canon);
-    loaa_st_writer_free(w);
+    loaa_safetensors_writer_free(w);
     return st;
 }
 
-struct loaa_adapter {
-    loaa_st_file *f;
-    loaa_config cfg;
+struct loaa_checkpoint_adapter {
+    loaa_safetensors_file *f;
     char **classes;
     int n_classes;
     loaa_model_shape shape;
     int full;
 };
 
-void loaa_adapter_close(loaa_adapter *a)
+void loaa_checkpoint_adapter_close(loaa_checkpoint_adapter *a)
 {
     if (!a)
         return;
     for (int i = 0; i < a->n_classes; i++)
         free(a->classes[i]);
     free(a->classes);
-    loaa_st_close(a->f);
+    loaa_safetensors_close(a->f);
     free(a);
 }
 
-static loaa_status adapter_parse(loaa_adapter *a)
+static loaa_status adapter_parse(loaa_checkpoint_adapter *a)
 {
-    const loaa_st_file *f = a->f;
-    const char *path = loaa_st_path(f);
+    const loaa_safetensors_file *f = a->f;
+    const char *path = loaa_safetensors_path(f);
     loaa_status st = check_format(f, "adapter");
     if (st)
         return st;
     const char *keys[] = {"loaa.config", "loaa.classes", "loaa.input", "loaa.fbank", "loaa.backbone",
                           "loaa.backbone_sha256", "loaa.full"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (!loaa_st_meta(f, keys[i]))
+        if (!loaa_safetensors_meta(f, keys[i]))
             return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata '%s' is missing", path, keys[i]);
-    if ((st = loaa_config_parse(&a->cfg, loaa_st_meta(f, "loaa.config"))) ||
-        (st = loaa_config_validate(&a->cfg)))
-        return loaa_fail_prefix(st, "%s: metadata 'loaa.config': ", path);
-    json_t *cl = json_loads(loaa_st_meta(f, "loaa.classes"), 0, NULL);
+    json_t *cl = json_loads(loaa_safetensors_meta(f, "loaa.classes"), 0, NULL);
     if (!json_is_array(cl) || json_array_size(cl) < 1 || json_array_size(cl) > 1000000) {
         json_decref(cl);
         return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.classes' is not a non-empty list", path);
@@ -477,99 +463,100 @@ static loaa_status adapter_parse(loaa_adapter *a)
         a->n_classes++;
     }
     json_decref(cl);
-    json_t *in = json_loads(loaa_st_meta(f, "loaa.input"), 0, NULL);
+    json_t *in = json_loads(loaa_safetensors_meta(f, "loaa.input"), 0, NULL);
     json_int_t nm = 0, nf = 0, dt = 0;
     int bad = json_unpack(in, "{s:I, s:I, s:I}", "n_mel", &nm, "n_frames", &nf, "dist_token", &dt) != 0;
     json_decref(in);
     if (bad || nm < 16 || nf < 16 || nm > 100000 || nf > 1000000 || (dt != 0 && dt != 1))
         return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.input' needs n_mel, n_frames >= 16 and dist_token 0/1",
                          path);
-    json_t *fb = json_loads(loaa_st_meta(f, "loaa.fbank"), 0, NULL);
+    json_t *fb = json_loads(loaa_safetensors_meta(f, "loaa.fbank"), 0, NULL);
     bad = !json_is_object(fb);
     json_decref(fb);
     if (bad)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.fbank' is not a JSON object", path);
     a->shape = (loaa_model_shape){.n_mel = (int)nm, .n_frames = (int)nf, .n_classes = a->n_classes, .max_batch = 1,
                                   .dist_token = (int)dt};
-    a->full = strcmp(loaa_st_meta(f, "loaa.full"), "1") == 0;
-    const char *sha = loaa_st_meta(f, "loaa.backbone_sha256");
+    a->full = strcmp(loaa_safetensors_meta(f, "loaa.full"), "1") == 0;
+    const char *sha = loaa_safetensors_meta(f, "loaa.backbone_sha256");
     if (!a->full && strlen(sha) != 64)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: metadata 'loaa.backbone_sha256' is not a SHA-256", path);
-    const loaa_st_tensor *hb = loaa_st_find(f, "head.bias");
+    const loaa_safetensors_tensor *hb = loaa_safetensors_find(f, "head.bias");
     if (!hb || hb->ndim != 1 || hb->shape[0] != a->n_classes)
         return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor 'head.bias' is missing or does not have %d outputs", path,
                          a->n_classes);
     return LOAA_OK;
 }
 
-static loaa_status adapter_open(const char *path, const void *data, size_t size, loaa_adapter **out)
+static loaa_status adapter_open(const char *path, const void *data, size_t size, loaa_checkpoint_adapter **out)
 {
     *out = NULL;
-    loaa_adapter *a = calloc(1, sizeof *a);
+    loaa_checkpoint_adapter *a = calloc(1, sizeof *a);
     if (!a)
         return loaa_fail(LOAA_ERR_NOMEM, "%s", path);
-    loaa_status st = data ? loaa_st_open_memory(data, size, path, &a->f) : loaa_st_open(path, &a->f);
+    loaa_status st = data ? loaa_safetensors_open_memory(data, size, path, &a->f) : loaa_safetensors_open(path, &a->f);
     if (!st)
         st = adapter_parse(a);
     if (st) {
-        loaa_adapter_close(a);
+        loaa_checkpoint_adapter_close(a);
         return st;
     }
     *out = a;
     return LOAA_OK;
 }
 
-loaa_status loaa_adapter_open(const char *path, loaa_adapter **out)
+loaa_status loaa_checkpoint_adapter_open(const char *path, loaa_checkpoint_adapter **out)
 {
     return adapter_open(path, NULL, 0, out);
 }
 
-loaa_status loaa_adapter_open_memory(const void *data, size_t size, const char *name, loaa_adapter **out)
+loaa_status loaa_checkpoint_adapter_open_memory(const void *data, size_t size, const char *name, loaa_checkpoint_adapter **out)
 {
     /* A zero-length buffer is still "in memory": point at a dummy byte so the NULL test above holds. */
     static const char empty;
     return adapter_open(name ? name : "(memory)", size ? data : &empty, size, out);
 }
 
-const loaa_config *loaa_adapter_config(const loaa_adapter *a) { return &a->cfg; }
-int loaa_adapter_num_classes(const loaa_adapter *a) { return a->n_classes; }
-const char *loaa_adapter_class_name(const loaa_adapter *a, int i)
+const char *loaa_checkpoint_adapter_path(const loaa_checkpoint_adapter *a) { return loaa_safetensors_path(a->f); }
+const char *loaa_checkpoint_adapter_config_json(const loaa_checkpoint_adapter *a) { return loaa_safetensors_meta(a->f, "loaa.config"); }
+int loaa_checkpoint_adapter_num_classes(const loaa_checkpoint_adapter *a) { return a->n_classes; }
+const char *loaa_checkpoint_adapter_class_name(const loaa_checkpoint_adapter *a, int i)
 {
     return i >= 0 && i < a->n_classes ? a->classes[i] : NULL;
 }
-loaa_model_shape loaa_adapter_shape(const loaa_adapter *a) { return a->shape; }
-const char *loaa_adapter_fbank_json(const loaa_adapter *a) { return loaa_st_meta(a->f, "loaa.fbank"); }
-const char *loaa_adapter_backbone_sha256(const loaa_adapter *a) { return loaa_st_meta(a->f, "loaa.backbone_sha256"); }
-const char *loaa_adapter_backbone_name(const loaa_adapter *a) { return loaa_st_meta(a->f, "loaa.backbone"); }
-int loaa_adapter_is_full(const loaa_adapter *a) { return a->full; }
+loaa_model_shape loaa_checkpoint_adapter_shape(const loaa_checkpoint_adapter *a) { return a->shape; }
+const char *loaa_checkpoint_adapter_fbank_json(const loaa_checkpoint_adapter *a) { return loaa_safetensors_meta(a->f, "loaa.fbank"); }
+const char *loaa_checkpoint_adapter_backbone_sha256(const loaa_checkpoint_adapter *a) { return loaa_safetensors_meta(a->f, "loaa.backbone_sha256"); }
+const char *loaa_checkpoint_adapter_backbone_name(const loaa_checkpoint_adapter *a) { return loaa_safetensors_meta(a->f, "loaa.backbone"); }
+int loaa_checkpoint_adapter_is_full(const loaa_checkpoint_adapter *a) { return a->full; }
 
-loaa_status loaa_adapter_apply(const loaa_adapter *a, loaa_model *m)
+loaa_status loaa_checkpoint_adapter_apply(const loaa_checkpoint_adapter *a, loaa_model *m)
 {
-    const loaa_st_file *f = a->f;
+    const loaa_safetensors_file *f = a->f;
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
-    size_t nt = loaa_st_count(f);
+    size_t nt = loaa_safetensors_count(f);
     const loaa_tensor_ref **dst = calloc(nt ? nt : 1, sizeof *dst);
     if (!dst)
-        return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor index", loaa_st_path(f));
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor index", loaa_safetensors_path(f));
     loaa_status st = LOAA_OK;
     for (size_t j = 0; j < nt && !st; j++) {
-        const loaa_st_tensor *t = loaa_st_tensor_at(f, j), *chk;
+        const loaa_safetensors_tensor *t = loaa_safetensors_tensor_at(f, j), *chk;
         for (size_t i = 0; i < n && !dst[j]; i++)
             if (!strcmp(refs[i].name, t->name))
                 dst[j] = &refs[i];
         if (!dst[j])
-            st = loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s' is not part of this model (method %s)", loaa_st_path(f),
-                           t->name, loaa_method_name(a->cfg.method));
+            st = loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s' is not part of this model (method %s)", loaa_safetensors_path(f),
+                           t->name, loaa_method_name(loaa_model_get_spec(m)->method));
         else
             st = check_tensor(f, t->name, dst[j], &chk);
     }
     /* A full file must cover the whole model: from-scratch weights exist nowhere else. */
     for (size_t i = 0; i < n && !st; i++)
-        if ((a->full || refs[i].trainable) && !loaa_st_find(f, refs[i].name))
-            st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: tensor '%s' is missing", loaa_st_path(f), refs[i].name);
+        if ((a->full || refs[i].trainable) && !loaa_safetensors_find(f, refs[i].name))
+            st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: tensor '%s' is missing", loaa_safetensors_path(f), refs[i].name);
     for (size_t j = 0; j < nt && !st; j++)
-        st = loaa_st_read_f32(f, loaa_st_tensor_at(f, j), dst[j]->data, loaa_st_tensor_at(f, j)->numel);
+        st = loaa_safetensors_read_f32(f, loaa_safetensors_tensor_at(f, j), dst[j]->data, loaa_safetensors_tensor_at(f, j)->numel);
     free(dst);
     loaa_model_weights_changed(m);
     return st;

@@ -27,14 +27,14 @@
 enum init_kind { INIT_ZERO, INIT_ONE, INIT_TRUNC, INIT_UNIFORM_FANIN };
 
 /* Adapter parameters (one branch of one block); NULL when absent. */
-typedef struct adapter_t {
+typedef struct adapter_params {
     float *down_w; /* (k, r, D): tap-major so that one GEMM makes every tap's projection */
     float *down_b; /* (r) */
     float *up_w;   /* (D, r) */
     float *up_b;   /* (D) */
-} adapter_t;
+} adapter_params;
 
-typedef struct block_t {
+typedef struct block_params {
     float *ln1_w, *ln1_b;   /* (D) */
     float *qkv_w, *qkv_b;   /* (3D, D), (3D) */
     float *proj_w, *proj_b; /* (D, D), (D) */
@@ -43,18 +43,18 @@ typedef struct block_t {
     float *fc2_w, *fc2_b;   /* (D, Hm), (D) */
     float *lq_a, *lq_b;     /* LoRA on W_q: (r, D), (D, r) */
     float *lv_a, *lv_b;     /* LoRA on W_v */
-    adapter_t ad[2];        /* [0] beside MHSA, [1] beside the MLP */
-} block_t;
+    adapter_params ad[2];        /* [0] beside MHSA, [1] beside the MLP */
+} block_params;
 
 /* The same struct holds parameter pointers and gradient pointers (NULL = frozen). */
-typedef struct params_t {
+typedef struct model_params {
     float *patch_w, *patch_b; /* (D, 256), (D) */
     float *cls, *dist;        /* (D) each; dist NULL without a DIST token */
     float *pos;               /* (N, D) */
-    block_t *blocks;          /* depth */
+    block_params *blocks;          /* depth */
     float *norm_w, *norm_b;   /* (D) */
     float *head_w, *head_b;   /* (C, D), (C) */
-} params_t;
+} model_params;
 
 /* bf16 copies of the matmul weights of one block (precision bf16); NULL when absent or in fp32. */
 typedef struct block16_t {
@@ -95,7 +95,7 @@ typedef struct block_acts {
     loaa_bf16 *ah16[2], *lq16, *lv16;                           /* of ah, lq, lv */
 } block_acts;
 
-typedef struct acts_t {
+typedef struct model_acts {
     float *col;                      /* (B*P, 256) patches */
     float **res;                     /* depth+1 of (R,D): res[l] enters block l */
     block_acts *blk;                 /* depth */
@@ -113,7 +113,7 @@ typedef struct acts_t {
     float *scores, *qkvf;                                /* (B,H,N,N) attention scores / dP, (R,3D) qkv before LoRA */
     loaa_bf16 *dres16, *dfc16, *dqkv16, *datty16, *ds16; /* (R,D), (R,Hm), (R,3D), (R,D), (B,H,N,N) */
     loaa_bf16 *dz16, *dlr16;                             /* (R,k*r), (R,r) */
-} acts_t;
+} model_acts;
 
 typedef struct tensor_meta {
     float **slot;  /* where the parameter pointer goes */
@@ -125,7 +125,7 @@ typedef struct tensor_meta {
 } tensor_meta;
 
 struct loaa_model {
-    loaa_config cfg;
+    loaa_model_spec spec; /* as created; clip, loss, weight decay read in the step */
     loaa_model_shape shape;
     int noop;
     int D, depth, H, Hm, C, r, k, S, Fp, Tp, P, N, Bmax;
@@ -134,8 +134,8 @@ struct loaa_model {
     int lowest;       /* backward stops above this block (0 = all blocks, patch embedding if full) */
     float scale, lora_scale;
     loaa_taps taps[2];
-    params_t p, g;
-    acts_t a;
+    model_params p, g;
+    model_acts a;
     size_t ntensors, cap;
     loaa_tensor_ref *refs;
     tensor_meta *meta;
@@ -150,7 +150,6 @@ struct loaa_model {
     size_t w16_count;
     loaa_bf16 *w16_mem;
     int w16_stale;       /* the fp32 weights changed (init, import): refresh every copy before the next forward */
-    double clip;
     loaa_gemm_ctx gemm;
     loaa_pgrid *grid;   /* a group of ranks trains this model (loaa_model_set_group); NULL = this rank alone */
     int act_batch;      /* samples the activations hold: max_batch, or this rank's largest share on a group */
@@ -208,13 +207,13 @@ static loaa_status add_tensor(loaa_model *m, const char *name, int ndim, const i
 static loaa_status add_adapter(loaa_model *m, int l, int br, const char *which)
 {
     char nm[NAME_LEN];
-    adapter_t *p = &m->p.blocks[l].ad[br], *g = &m->g.blocks[l].ad[br];
+    adapter_params *p = &m->p.blocks[l].ad[br], *g = &m->g.blocks[l].ad[br];
     int D = m->D, r = m->r, k = m->taps[br].k;
     loaa_status st;
     snprintf(nm, sizeof nm, "blocks.%d.%s.down.weight", l, which);
-    if (m->cfg.method == LOAA_METHOD_ADAPTER)
+    if (m->spec.method == LOAA_METHOD_ADAPTER)
         st = add_tensor(m, nm, 2, SHAPE(r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, D, 1);
-    else if (m->cfg.method == LOAA_METHOD_CONVPASS)
+    else if (m->spec.method == LOAA_METHOD_CONVPASS)
         st = add_tensor(m, nm, 4, SHAPE(3, 3, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, 9 * D, 1);
     else
         st = add_tensor(m, nm, 3, SHAPE(k, r, D), &p->down_w, &g->down_w, 1, INIT_UNIFORM_FANIN, k * D, 1);
@@ -232,8 +231,8 @@ static loaa_status add_adapter(loaa_model *m, int l, int br, const char *which)
 
 static loaa_status build_table(loaa_model *m)
 {
-    int D = m->D, full = m->cfg.method == LOAA_METHOD_FULL, Hm = m->Hm, r = m->r;
-    params_t *p = &m->p, *g = &m->g;
+    int D = m->D, full = m->spec.method == LOAA_METHOD_FULL, Hm = m->Hm, r = m->r;
+    model_params *p = &m->p, *g = &m->g;
     loaa_status st;
 #define ADD(name, nd, shp, field, tr, init, fan, decay)                                               \
     do {                                                                                           \
@@ -258,7 +257,7 @@ static loaa_status build_table(loaa_model *m)
         BADD("norm1.bias", 1, SHAPE(D), ln1_b, full, INIT_ZERO, 0, 0);
         BADD("attn.qkv.weight", 2, SHAPE(3 * D, D), qkv_w, full, INIT_TRUNC, 0, 1);
         BADD("attn.qkv.bias", 1, SHAPE(3 * D), qkv_b, full, INIT_ZERO, 0, 0);
-        if (m->cfg.method == LOAA_METHOD_LORA && l >= m->ad_from) {
+        if (m->spec.method == LOAA_METHOD_LORA && l >= m->ad_from) {
             BADD("attn.lora_q.a.weight", 2, SHAPE(r, D), lq_a, 1, INIT_UNIFORM_FANIN, D, 1);
             BADD("attn.lora_q.b.weight", 2, SHAPE(D, r), lq_b, 1, INIT_ZERO, 0, 1);
             BADD("attn.lora_v.a.weight", 2, SHAPE(r, D), lv_a, 1, INIT_UNIFORM_FANIN, D, 1);
@@ -273,7 +272,7 @@ static loaa_status build_table(loaa_model *m)
         BADD("mlp.fc2.weight", 2, SHAPE(D, Hm), fc2_w, full, INIT_TRUNC, 0, 1);
         BADD("mlp.fc2.bias", 1, SHAPE(D), fc2_b, full, INIT_ZERO, 0, 0);
 #undef BADD
-        int lora = m->cfg.method == LOAA_METHOD_LORA;
+        int lora = m->spec.method == LOAA_METHOD_LORA;
         if (l >= m->ad_from && m->ad_branch[0] && !lora && (st = add_adapter(m, l, 0, "adapter_attn")))
             return st;
         if (l >= m->ad_from && m->ad_branch[1] && (st = add_adapter(m, l, 1, "adapter_mlp")))
@@ -300,7 +299,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
     size_t off = 0;
     int B = m->act_batch, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
     size_t R = (size_t)B * N;
-    acts_t *a = &m->a;
+    model_acts *a = &m->a;
 #define CARVE(field, n)                         \
     do {                                        \
         if (mem)                                \
@@ -322,7 +321,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
         else                        \
             CARVE(field, n);        \
     } while (0)
-    int full = m->cfg.method == LOAA_METHOD_FULL;
+    int full = m->spec.method == LOAA_METHOD_FULL;
     CARVE_MM(a->col, a->col16, (size_t)B * m->P * 256);
     for (int l = 0; l <= m->depth; l++)
         CARVE(a->res[l], R * D);
@@ -342,14 +341,14 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE_MM(b->fcg, b->fcg16, R * Hm);
         int has = l >= m->ad_from;
         for (int br = 0; br < 2; br++) {
-            if (!has || !m->ad_branch[br] || m->cfg.method == LOAA_METHOD_LORA)
+            if (!has || !m->ad_branch[br] || m->spec.method == LOAA_METHOD_LORA)
                 continue;
             if (m->taps[br].k > 1)
                 CARVE(b->az[br], R * m->taps[br].k * r);
             CARVE(b->ahp[br], R * r);
             CARVE_MM(b->ah[br], b->ah16[br], R * r);
         }
-        if (has && m->cfg.method == LOAA_METHOD_LORA) {
+        if (has && m->spec.method == LOAA_METHOD_LORA) {
             CARVE_MM(b->lq, b->lq16, R * r);
             CARVE_MM(b->lv, b->lv16, R * r);
         }
@@ -382,7 +381,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE16(a->pooled16, (size_t)B * D);
         CARVE16(a->dlogits16, (size_t)B * m->C);
         CARVE(a->scores, (size_t)B * H * N * N);
-        CARVE(a->qkvf, m->cfg.method == LOAA_METHOD_LORA ? R * 3 * D : 0);
+        CARVE(a->qkvf, m->spec.method == LOAA_METHOD_LORA ? R * 3 * D : 0);
         CARVE16(a->dres16, R * D);
         if (m->lowest < m->depth || full) {
             CARVE16(a->dfc16, R * Hm);
@@ -433,7 +432,7 @@ static int is_adapter_method(loaa_method me)
            me == LOAA_METHOD_LOAA_TF || me == LOAA_METHOD_CONVPASS;
 }
 
-static loaa_status check_config(const loaa_config *c, const loaa_model_shape *s)
+static loaa_status check_spec(const loaa_model_spec *c, const loaa_model_shape *s)
 {
     if ((unsigned)c->method >= LOAA_METHOD_COUNT)
         return loaa_fail(LOAA_ERR_CONFIG, "key 'method': unknown method %d", (int)c->method);
@@ -441,6 +440,8 @@ static loaa_status check_config(const loaa_config *c, const loaa_model_shape *s)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: n_classes must be >= 1, got %d", s->n_classes);
     if (s->max_batch < 1)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: max_batch must be >= 1, got %d", s->max_batch);
+    if (c->precision != LOAA_PRECISION_FP32 && c->precision != LOAA_PRECISION_BF16)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': unknown precision %d (fp32 or bf16)", (int)c->precision);
     if (c->method == LOAA_METHOD_NOOP)
         return LOAA_OK;
     if (c->fstride < 1 || c->tstride < 1)
@@ -509,53 +510,52 @@ static float *alloc_floats(size_t n)
 
 static loaa_status w16_create(loaa_model *m);
 
-loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape)
+loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, const loaa_model_shape *shape)
 {
     *out = NULL;
-    loaa_status st = check_config(cfg, shape);
+    loaa_status st = check_spec(spec, shape);
     if (st)
         return st;
     loaa_model *m = calloc(1, sizeof *m);
     if (!m)
         return loaa_fail(LOAA_ERR_NOMEM, "model");
-    m->cfg = *cfg;
+    m->spec = *spec;
     m->shape = *shape;
-    m->clip = 1.0;
     m->C = shape->n_classes;
     m->Bmax = shape->max_batch;
     m->act_batch = m->Bmax;
     loaa_gemm_ctx_init(&m->gemm);
-    if (cfg->method == LOAA_METHOD_NOOP) {
+    if (spec->method == LOAA_METHOD_NOOP) {
         m->noop = 1;
         *out = m;
         return LOAA_OK;
     }
-    if (cfg->threads > 0)
-        loaa_kernels_set_threads(cfg->threads);
-    loaa_method me = cfg->method;
-    m->D = cfg->dim;
-    m->depth = cfg->depth;
-    m->H = cfg->heads;
-    m->Hm = (int)(cfg->mlp_ratio * cfg->dim);
+    if (spec->threads > 0)
+        loaa_kernels_set_threads(spec->threads);
+    loaa_method me = spec->method;
+    m->D = spec->dim;
+    m->depth = spec->depth;
+    m->H = spec->heads;
+    m->Hm = (int)(spec->mlp_ratio * spec->dim);
     m->S = shape->dist_token ? 2 : 1;
-    m->Fp = (shape->n_mel - LOAA_PATCH) / cfg->fstride + 1;
-    m->Tp = (shape->n_frames - LOAA_PATCH) / cfg->tstride + 1;
+    m->Fp = (shape->n_mel - LOAA_PATCH) / spec->fstride + 1;
+    m->Tp = (shape->n_frames - LOAA_PATCH) / spec->tstride + 1;
     m->P = m->Fp * m->Tp;
     m->N = m->S + m->P;
     int peft = is_adapter_method(me) || me == LOAA_METHOD_LORA;
-    m->r = peft ? cfg->bottleneck : 0;
-    m->scale = (float)cfg->scale;
-    m->lora_scale = (float)((cfg->lora_alpha > 0 ? cfg->lora_alpha : cfg->bottleneck) / (double)cfg->bottleneck);
-    m->ad_from = peft ? (cfg->blocks ? m->depth - cfg->blocks : 0) : m->depth;
-    m->ad_branch[0] = peft && cfg->placement != LOAA_PLACE_MLP;
-    m->ad_branch[1] = is_adapter_method(me) && cfg->placement != LOAA_PLACE_MHSA;
-    set_taps(&m->taps[0], me, cfg->kernel, me != LOAA_METHOD_LOAA_FREQ);
-    set_taps(&m->taps[1], me, cfg->kernel, me == LOAA_METHOD_LOAA_TIME);
+    m->r = peft ? spec->bottleneck : 0;
+    m->scale = (float)spec->scale;
+    m->lora_scale = (float)((spec->lora_alpha > 0 ? spec->lora_alpha : spec->bottleneck) / (double)spec->bottleneck);
+    m->ad_from = peft ? (spec->blocks ? m->depth - spec->blocks : 0) : m->depth;
+    m->ad_branch[0] = peft && spec->placement != LOAA_PLACE_MLP;
+    m->ad_branch[1] = is_adapter_method(me) && spec->placement != LOAA_PLACE_MHSA;
+    set_taps(&m->taps[0], me, spec->kernel, me != LOAA_METHOD_LOAA_FREQ);
+    set_taps(&m->taps[1], me, spec->kernel, me == LOAA_METHOD_LOAA_TIME);
     m->lowest = me == LOAA_METHOD_FULL ? 0 : m->ad_from;
-    m->bf16 = cfg->precision == LOAA_PRECISION_BF16;
+    m->bf16 = spec->precision == LOAA_PRECISION_BF16;
 
-    m->p.blocks = calloc(m->depth, sizeof(block_t));
-    m->g.blocks = calloc(m->depth, sizeof(block_t));
+    m->p.blocks = calloc(m->depth, sizeof(block_params));
+    m->g.blocks = calloc(m->depth, sizeof(block_params));
     m->a.res = calloc(m->depth + 1, sizeof(float *));
     m->a.blk = calloc(m->depth, sizeof(block_acts));
     if (!m->p.blocks || !m->g.blocks || !m->a.res || !m->a.blk) {
@@ -660,9 +660,9 @@ void loaa_model_set_optim_step(loaa_model *m, int64_t step)
     m->step = step;
 }
 
-void loaa_model_set_clip(loaa_model *m, double max_norm)
+const loaa_model_spec *loaa_model_get_spec(const loaa_model *m)
 {
-    m->clip = max_norm;
+    return &m->spec;
 }
 
 int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid)
@@ -689,7 +689,7 @@ size_t loaa_model_activation_bytes(const loaa_model *m)
 /* res_out (R,D) += s * (GELU(conv_taps(u)) W_up^T + b_up): one adapter branch. */
 static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const float *u, int B)
 {
-    const adapter_t *p = &m->p.blocks[l].ad[br];
+    const adapter_params *p = &m->p.blocks[l].ad[br];
     block_acts *a = &m->a.blk[l];
     const loaa_taps *taps = &m->taps[br];
     int R = B * m->N, D = m->D, r = m->r, k = taps->k;
@@ -714,7 +714,7 @@ static void adapter_forward(loaa_model *m, int l, int br, float *res_out, const 
 
 static void block_forward(loaa_model *m, int l, int B)
 {
-    const block_t *p = &m->p.blocks[l];
+    const block_params *p = &m->p.blocks[l];
     block_acts *a = &m->a.blk[l];
     int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
     const float *x = m->a.res[l];
@@ -766,7 +766,7 @@ static void w16_refresh(loaa_model *m, int trainable_only);
 static void embed_tokens(loaa_model *m, int B)
 {
     int N = m->N, D = m->D, S = m->S;
-    const params_t *p = &m->p;
+    const model_params *p = &m->p;
     for (int b = 0; b < B; b++) {
         float *xb = m->a.res[0] + (size_t)b * N * D;
         for (int n = 0; n < N; n++) {
@@ -782,9 +782,9 @@ static void embed_tokens(loaa_model *m, int B)
 static void embed_patches(loaa_model *m, const float *x, int B)
 {
     int N = m->N, D = m->D, S = m->S, P = m->P;
-    acts_t *a = &m->a;
+    model_acts *a = &m->a;
     if (m->bf16) {
-        loaa_patch_im2col_bf16(a->col16, x, B, m->shape.n_mel, m->shape.n_frames, m->cfg.fstride, m->cfg.tstride,
+        loaa_patch_im2col_bf16(a->col16, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride,
                                m->Fp, m->Tp);
         loaa_gemm_batch per_sample = {.count = {B, 1}, .stride_a = {(ptrdiff_t)P * 256, 0},
                                       .stride_c = {(ptrdiff_t)N * D, 0}};
@@ -792,7 +792,7 @@ static void embed_patches(loaa_model *m, const float *x, int B)
                        a->res[0] + (size_t)S * D, LOAA_F32, D, NULL, &per_sample);
         return;
     }
-    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->cfg.fstride, m->cfg.tstride, m->Fp, m->Tp);
+    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride, m->Fp, m->Tp);
     for (int b = 0; b < B; b++)
         loaa_gemm_local(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, m->p.patch_w, 256, 1.0f,
                         a->res[0] + ((size_t)b * N + S) * D, D);
@@ -802,8 +802,8 @@ static void embed_patches(loaa_model *m, const float *x, int B)
 static void forward(loaa_model *m, const float *x, int B)
 {
     int N = m->N, D = m->D, S = m->S, R = B * N;
-    acts_t *a = &m->a;
-    const params_t *p = &m->p;
+    model_acts *a = &m->a;
+    const model_params *p = &m->p;
     if (m->bf16 && m->w16_stale)
         w16_refresh(m, 0);
     embed_tokens(m, B);
@@ -817,7 +817,7 @@ static void forward(loaa_model *m, const float *x, int B)
     for (int b = 0; b < B; b++) {
         float *o = a->pooled + (size_t)b * D;
         const float *t = a->lnf + (size_t)b * N * D;
-        int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+        int from = m->spec.pool == LOAA_POOL_MEAN ? S : 0, to = m->spec.pool == LOAA_POOL_MEAN ? N : S;
         float w = 1.0f / (to - from);
         memset(o, 0, D * sizeof(float));
         for (int n = from; n < to; n++)
@@ -837,13 +837,13 @@ static void forward(loaa_model *m, const float *x, int B)
 /* Adapter branch backward: dres (R,D) is the gradient of the residual it adds to; dln (R,D) += its input gradient. */
 static void adapter_backward(loaa_model *m, int l, int br, const float *dres, const float *u, float *dln, int B)
 {
-    const adapter_t *p = &m->p.blocks[l].ad[br];
-    const adapter_t *g = &m->g.blocks[l].ad[br];
+    const adapter_params *p = &m->p.blocks[l].ad[br];
+    const adapter_params *g = &m->g.blocks[l].ad[br];
     block_acts *a = &m->a.blk[l];
     const loaa_taps *taps = &m->taps[br];
     int R = B * m->N, D = m->D, r = m->r, k = taps->k;
     float s = m->scale;
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     /* up: dW_up (D,r) += s dres^T h; db_up += s colsum(dres); dh (R,r) = s dres W_up */
     loaa_gemm(&m->gemm, 1, 0, D, r, R, s, dres, D, a->ah[br], r, 1.0f, g->up_w, r);
     for (int i = 0; i < R; i++)
@@ -866,10 +866,10 @@ static void adapter_backward(loaa_model *m, int l, int br, const float *dres, co
 /* dres (R,D): in, the gradient of block l's output; out, the gradient of its input. */
 static void block_backward(loaa_model *m, int l, int B, int need_dinput)
 {
-    const block_t *p = &m->p.blocks[l];
-    const block_t *g = &m->g.blocks[l];
+    const block_params *p = &m->p.blocks[l];
+    const block_params *g = &m->g.blocks[l];
     block_acts *a = &m->a.blk[l];
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     int R = B * m->N, D = m->D, Hm = m->Hm, r = m->r;
     int has = l >= m->ad_from;
     float *dres = A->dres;
@@ -918,9 +918,9 @@ static void block_backward16(loaa_model *m, int l, int B, int need_dinput);
 static void backward(loaa_model *m, int B)
 {
     int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
-    acts_t *a = &m->a;
-    const params_t *p = &m->p;
-    const params_t *g = &m->g;
+    model_acts *a = &m->a;
+    const model_params *p = &m->p;
+    const model_params *g = &m->g;
     /* head */
     if (m->bf16) {
         loaa_to_bf16(a->dlogits16, a->dlogits, (size_t)B * m->C);
@@ -934,7 +934,7 @@ static void backward(loaa_model *m, int B)
     }
     /* pool: the gradient lands on the pooled rows only; the final LN row-wise backward of
      * zero rows is zero, so only those rows are visited */
-    int from = m->cfg.pool == LOAA_POOL_MEAN ? S : 0, to = m->cfg.pool == LOAA_POOL_MEAN ? N : S;
+    int from = m->spec.pool == LOAA_POOL_MEAN ? S : 0, to = m->spec.pool == LOAA_POOL_MEAN ? N : S;
     float w = 1.0f / (to - from);
     memset(a->dres, 0, (size_t)R * D * sizeof(float));
     float *dlnf = a->lnf; /* the normalised rows are not needed any more: reuse as dLN-out for the pooled rows */
@@ -950,9 +950,9 @@ static void backward(loaa_model *m, int B)
     }
     for (int l = m->depth - 1; l >= m->lowest; l--)
         if (m->bf16)
-            block_backward16(m, l, B, l > m->lowest || m->cfg.method == LOAA_METHOD_FULL);
+            block_backward16(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
         else
-            block_backward(m, l, B, l > m->lowest || m->cfg.method == LOAA_METHOD_FULL);
+            block_backward(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
     if (m->lowest > 0 || !g->patch_w)
         return;
     if (m->bf16)
@@ -984,7 +984,7 @@ static void backward(loaa_model *m, int B)
 /* res_out (R,D) += s * (GELU(conv_taps(u)) W_up^T + b_up), u (R,D) bf16. */
 static void adapter_forward16(loaa_model *m, int l, int br, float *res_out, const loaa_bf16 *u, int B)
 {
-    const adapter_t *p = &m->p.blocks[l].ad[br];
+    const adapter_params *p = &m->p.blocks[l].ad[br];
     const block16_t *w = &m->p16.blocks[l];
     block_acts *a = &m->a.blk[l];
     const loaa_taps *taps = &m->taps[br];
@@ -1010,7 +1010,7 @@ static void adapter_forward16(loaa_model *m, int l, int br, float *res_out, cons
 /* qkv16 (R,3D) = ln1 W_qkv^T + b (+ the LoRA terms on the q and v columns, added in fp32 before rounding) */
 static void qkv_forward16(loaa_model *m, int l, int B)
 {
-    const block_t *p = &m->p.blocks[l];
+    const block_params *p = &m->p.blocks[l];
     const block16_t *w = &m->p16.blocks[l];
     block_acts *a = &m->a.blk[l];
     int R = B * m->N, D = m->D, r = m->r;
@@ -1032,7 +1032,7 @@ static void qkv_forward16(loaa_model *m, int l, int B)
 
 static void block_forward16(loaa_model *m, int l, int B)
 {
-    const block_t *p = &m->p.blocks[l];
+    const block_params *p = &m->p.blocks[l];
     const block16_t *w = &m->p16.blocks[l];
     block_acts *a = &m->a.blk[l];
     int R = B * m->N, D = m->D, Hm = m->Hm;
@@ -1063,9 +1063,9 @@ static void block_forward16(loaa_model *m, int l, int B)
 static void adapter_backward16(loaa_model *m, int l, int br, const float *dres, const loaa_bf16 *u, float *dln, int B)
 {
     const block16_t *w = &m->p16.blocks[l];
-    const adapter_t *g = &m->g.blocks[l].ad[br];
+    const adapter_params *g = &m->g.blocks[l].ad[br];
     block_acts *a = &m->a.blk[l];
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     const loaa_taps *taps = &m->taps[br];
     int R = B * m->N, D = m->D, r = m->r, k = taps->k;
     float s = m->scale;
@@ -1094,9 +1094,9 @@ static void adapter_backward16(loaa_model *m, int l, int br, const float *dres, 
 static void lora_backward16(loaa_model *m, int l, int B)
 {
     const block16_t *w = &m->p16.blocks[l];
-    const block_t *g = &m->g.blocks[l];
+    const block_params *g = &m->g.blocks[l];
     block_acts *a = &m->a.blk[l];
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     int R = B * m->N, D = m->D, r = m->r;
     float sc = m->lora_scale;
     for (int part = 0; part < 2; part++) {
@@ -1115,11 +1115,11 @@ static void lora_backward16(loaa_model *m, int l, int B)
 /* dres (R,D): in, the gradient of block l's output; out, the gradient of its input. */
 static void block_backward16(loaa_model *m, int l, int B, int need_dinput)
 {
-    const block_t *p = &m->p.blocks[l];
+    const block_params *p = &m->p.blocks[l];
     const block16_t *w = &m->p16.blocks[l];
-    const block_t *g = &m->g.blocks[l];
+    const block_params *g = &m->g.blocks[l];
     block_acts *a = &m->a.blk[l];
-    acts_t *A = &m->a;
+    model_acts *A = &m->a;
     int R = B * m->N, D = m->D, Hm = m->Hm;
     int has = l >= m->ad_from;
     float *dres = A->dres;
@@ -1186,7 +1186,7 @@ static size_t w16_table(loaa_model *m)
     w16_add(m, m->p.patch_w, m->g.patch_w, &m->p16.patch_w, (size_t)D * 256, &off);
     w16_add(m, m->p.head_w, m->g.head_w, &m->p16.head_w, (size_t)m->C * D, &off);
     for (int l = 0; l < m->depth; l++) {
-        const block_t *p = &m->p.blocks[l], *g = &m->g.blocks[l];
+        const block_params *p = &m->p.blocks[l], *g = &m->g.blocks[l];
         block16_t *w = &m->p16.blocks[l];
         w16_add(m, p->qkv_w, g->qkv_w, &w->qkv_w, (size_t)3 * D * D, &off);
         w16_add(m, p->proj_w, g->proj_w, &w->proj_w, (size_t)D * D, &off);
@@ -1241,9 +1241,9 @@ static loaa_status check_batch(const loaa_model *m, int batch)
 
 static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
 {
-    if (m->cfg.loss == LOAA_LOSS_BCE)
-        return loaa_loss_bce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
-    return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->cfg.label_smoothing);
+    if (m->spec.loss == LOAA_LOSS_BCE)
+        return loaa_loss_bce(dlogits, m->a.logits, y, B, m->C, m->spec.label_smoothing);
+    return loaa_loss_ce(dlogits, m->a.logits, y, B, m->C, m->spec.label_smoothing);
 }
 
 /* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
@@ -1449,14 +1449,14 @@ loaa_status loaa_model_train_step(loaa_model *m, const float *x, const float *y,
     if (!isfinite(norm))
         return loaa_fail(LOAA_ERR_NUMERIC, "step %lld: gradient norm is not finite; parameters left unchanged",
                          (long long)m->step);
-    float gscale = m->clip > 0 && norm > m->clip ? (float)(m->clip / norm) : 1.0f;
+    float gscale = m->spec.clip > 0 && norm > m->spec.clip ? (float)(m->spec.clip / norm) : 1.0f;
     long long t = ++m->step;
     for (size_t i = 0; i < m->ntensors; i++) {
         if (!m->refs[i].trainable)
             continue;
         const tensor_meta *tm = &m->meta[i];
         loaa_adamw(*tm->slot, m->grad_mem + tm->goffset, m->m_mem + tm->goffset, m->v_mem + tm->goffset, tm->numel,
-                   (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->cfg.weight_decay : 0.0f, t, gscale);
+                   (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->spec.weight_decay : 0.0f, t, gscale);
     }
     if (m->bf16)
         w16_refresh(m, 1);

@@ -8,9 +8,10 @@
  * targets y are (B, C) probabilities (one-hot, smoothed or mixed).
  *
  *     loaa_model *m;
+ *     loaa_model_spec spec;                           // from a validated config: worker/spec.h
  *     loaa_model_shape shape = {.n_mel = 128, .n_frames = 512, .n_classes = 50, .max_batch = 32};
- *     st = loaa_model_create(&m, &cfg, &shape);       // validated cfg
- *     st = loaa_model_init(m, cfg.seed);              // random init; up-projections zero
+ *     st = loaa_model_create(&m, &spec, &shape);
+ *     st = loaa_model_init(m, seed);                  // random init; up-projections zero
  *     st = loaa_model_train_step(m, x, y, B, lr, &loss);
  *     st = loaa_model_predict(m, x, B, logits);       // (B, C)
  *     loaa_model_free(m);
@@ -25,10 +26,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "common/choices.h"
 #include "common/status.h"
 
 typedef struct loaa_model loaa_model;
+
+/*
+ * What the model reads of a trial: its architecture, fine-tuning method,
+ * loss and optimiser constants. Field names are the config keys they come
+ * from (doc/architecture.md's key table); worker/spec.c translates a
+ * validated loaa_config into this once, so the kernels never see the
+ * config. Error details name the key ("key 'bottleneck': ...").
+ */
+typedef struct loaa_model_spec {
+    int dim, depth, heads;     /* transformer width, blocks, attention heads (heads divides dim) */
+    double mlp_ratio;          /* MLP hidden width = (int)(mlp_ratio * dim) */
+    int fstride, tstride;      /* patch strides along frequency / time (16 = no overlap) */
+    loaa_method method;        /* LOAA_METHOD_NOOP: an empty model for the harness tests */
+    int bottleneck;            /* adapter / LoRA rank r */
+    int kernel;                /* LoAA tap count (odd) */
+    loaa_placement placement;  /* adapters beside MHSA, MLP or both */
+    int blocks;                /* adapters on the last n blocks, 0 = all */
+    double scale;              /* adapter output scale */
+    double lora_alpha;         /* LoRA alpha, 0 = bottleneck (alpha / r = 1) */
+    loaa_pool pool;            /* CLS token or mean of the patch tokens */
+    loaa_loss loss;            /* softmax cross-entropy or sigmoid BCE */
+    double label_smoothing;
+    double weight_decay;       /* AdamW decoupled decay of the matrices */
+    double clip;               /* gradient clipping by global L2 norm; <= 0 disables (the trial uses 1.0) */
+    int threads;               /* BLAS threads, 0 = leave the process's setting */
+    loaa_precision precision;  /* matmul precision: fp32, or bf16 operands with fp32 accumulation (layers.h) */
+} loaa_model_spec;
 
 typedef struct loaa_model_shape {
     int n_mel;      /* M: spectrogram height (frequency bins) */
@@ -53,7 +81,15 @@ typedef struct loaa_tensor_ref {
     int trainable;
 } loaa_tensor_ref;
 
-loaa_status loaa_model_create(loaa_model **out, const loaa_config *cfg, const loaa_model_shape *shape);
+/*
+ * Checks spec against shape (LOAA_ERR_CONFIG naming the key, LOAA_ERR_SHAPE
+ * naming the dimension) and allocates the model, parameters zero until
+ * loaa_model_init. LOAA_ERR_NOMEM with the size when memory is short.
+ */
+loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, const loaa_model_shape *shape);
+
+/* The spec the model was created with; valid for the model's lifetime. */
+const loaa_model_spec *loaa_model_get_spec(const loaa_model *m);
 void loaa_model_free(loaa_model *m);
 
 /* Random initialisation of every parameter from the seed (timm-like: trunc-normal 0.02, zero biases). */
@@ -66,8 +102,8 @@ size_t loaa_model_trainable_params(const loaa_model *m);
 size_t loaa_model_total_params(const loaa_model *m);
 
 /*
- * One optimisation step on a batch: forward, loss (cfg's ce/bce with label
- * smoothing), backward for the trainable tensors only, gradient clipping,
+ * One optimisation step on a batch: forward, loss (the spec's ce/bce with label
+ * smoothing), backward for the trainable tensors only, gradient clipping (spec.clip),
  * AdamW at learning rate lr. *loss gets the batch's mean loss.
  * LOAA_ERR_NUMERIC (parameters untouched) when the loss is NaN or Inf.
  */
@@ -105,12 +141,6 @@ loaa_status loaa_model_gradients(loaa_model *m, const float *x, const float *y, 
 
 /* Sets the optimiser step count (a checkpoint's), which AdamW's bias correction continues from. */
 void loaa_model_set_optim_step(loaa_model *m, int64_t step);
-
-/*
- * Gradient clipping by global L2 norm over all trainable tensors; default 1.0
- * (timm's and PETL_AST's usual choice for ViT fine-tuning); <= 0 disables.
- */
-void loaa_model_set_clip(loaa_model *m, double max_norm);
 
 /* Tokens per sample N (special + patches); the patch grid F' x T' into fgrid/tgrid (either may be NULL). */
 int loaa_model_tokens(const loaa_model *m, int *fgrid, int *tgrid);

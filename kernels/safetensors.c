@@ -24,14 +24,14 @@ typedef struct meta_pair {
     char *key, *value;
 } meta_pair;
 
-struct loaa_st_file {
+struct loaa_safetensors_file {
     char *path;
     const uint8_t *map;   /* whole file */
     size_t map_size;
     int mapped;           /* 1: munmap on close */
     const uint8_t *data;  /* data section */
     size_t data_size;
-    loaa_st_tensor *tensors;
+    loaa_safetensors_tensor *tensors;
     size_t count;
     meta_pair *meta;
     size_t meta_count;
@@ -40,16 +40,16 @@ struct loaa_st_file {
 typedef struct dtype_info {
     const char *name;
     size_t size;
-    loaa_st_dtype kind;
+    loaa_safetensors_dtype kind;
 } dtype_info;
 
 /* Every dtype of the format, so that sizes can be checked even for those we do not convert. */
 static const dtype_info dtypes[] = {
-    {"F32", 4, LOAA_ST_F32},     {"F16", 2, LOAA_ST_F16},     {"BF16", 2, LOAA_ST_BF16},
-    {"F64", 8, LOAA_ST_OTHER},   {"I64", 8, LOAA_ST_OTHER},   {"U64", 8, LOAA_ST_OTHER},
-    {"I32", 4, LOAA_ST_OTHER},   {"U32", 4, LOAA_ST_OTHER},   {"I16", 2, LOAA_ST_OTHER},
-    {"U16", 2, LOAA_ST_OTHER},   {"I8", 1, LOAA_ST_OTHER},    {"U8", 1, LOAA_ST_OTHER},
-    {"BOOL", 1, LOAA_ST_OTHER},  {"F8_E4M3", 1, LOAA_ST_OTHER}, {"F8_E5M2", 1, LOAA_ST_OTHER},
+    {"F32", 4, LOAA_SAFETENSORS_F32},     {"F16", 2, LOAA_SAFETENSORS_F16},     {"BF16", 2, LOAA_SAFETENSORS_BF16},
+    {"F64", 8, LOAA_SAFETENSORS_OTHER},   {"I64", 8, LOAA_SAFETENSORS_OTHER},   {"U64", 8, LOAA_SAFETENSORS_OTHER},
+    {"I32", 4, LOAA_SAFETENSORS_OTHER},   {"U32", 4, LOAA_SAFETENSORS_OTHER},   {"I16", 2, LOAA_SAFETENSORS_OTHER},
+    {"U16", 2, LOAA_SAFETENSORS_OTHER},   {"I8", 1, LOAA_SAFETENSORS_OTHER},    {"U8", 1, LOAA_SAFETENSORS_OTHER},
+    {"BOOL", 1, LOAA_SAFETENSORS_OTHER},  {"F8_E4M3", 1, LOAA_SAFETENSORS_OTHER}, {"F8_E5M2", 1, LOAA_SAFETENSORS_OTHER},
 };
 
 static const dtype_info *find_dtype(const char *name)
@@ -89,7 +89,7 @@ float loaa_f16_to_f32(uint16_t h)
 
 static int cmp_tensor_name(const void *a, const void *b)
 {
-    return strcmp(((const loaa_st_tensor *)a)->name, ((const loaa_st_tensor *)b)->name);
+    return strcmp(((const loaa_safetensors_tensor *)a)->name, ((const loaa_safetensors_tensor *)b)->name);
 }
 
 static int cmp_meta_key(const void *a, const void *b)
@@ -99,13 +99,13 @@ static int cmp_meta_key(const void *a, const void *b)
 
 static int cmp_tensor_ptr_begin(const void *a, const void *b)
 {
-    const loaa_st_tensor *x = *(const loaa_st_tensor *const *)a, *y = *(const loaa_st_tensor *const *)b;
+    const loaa_safetensors_tensor *x = *(const loaa_safetensors_tensor *const *)a, *y = *(const loaa_safetensors_tensor *const *)b;
     if (x->begin != y->begin)
         return x->begin < y->begin ? -1 : 1;
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-static void free_contents(loaa_st_file *f)
+static void free_contents(loaa_safetensors_file *f)
 {
     for (size_t i = 0; i < f->count; i++)
         free((char *)f->tensors[i].name);
@@ -117,7 +117,7 @@ static void free_contents(loaa_st_file *f)
     free(f->meta);
 }
 
-void loaa_st_close(loaa_st_file *f)
+void loaa_safetensors_close(loaa_safetensors_file *f)
 {
     if (!f)
         return;
@@ -129,7 +129,7 @@ void loaa_st_close(loaa_st_file *f)
 }
 
 /* One header entry -> t; the name is already set. */
-static loaa_status parse_entry(loaa_st_file *f, const char *name, json_t *v, loaa_st_tensor *t)
+static loaa_status parse_entry(loaa_safetensors_file *f, const char *name, json_t *v, loaa_safetensors_tensor *t)
 {
     const char *p = f->path;
     if (!json_is_object(v))
@@ -153,9 +153,9 @@ static loaa_status parse_entry(loaa_st_file *f, const char *name, json_t *v, loa
     t->dtype = di->kind;
     t->dtype_name = di->name;
     size_t nd = json_array_size(js);
-    if (nd > LOAA_ST_MAX_DIMS)
+    if (nd > LOAA_SAFETENSORS_MAX_DIMS)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)", p, name, nd,
-                         LOAA_ST_MAX_DIMS);
+                         LOAA_SAFETENSORS_MAX_DIMS);
     t->ndim = (int)nd;
     size_t numel = 1;
     for (size_t i = 0; i < nd; i++) {
@@ -188,7 +188,7 @@ static loaa_status parse_entry(loaa_st_file *f, const char *name, json_t *v, loa
     return LOAA_OK;
 }
 
-static loaa_status parse_metadata(loaa_st_file *f, json_t *m)
+static loaa_status parse_metadata(loaa_safetensors_file *f, json_t *m)
 {
     if (!json_is_object(m))
         return loaa_fail(LOAA_ERR_FORMAT, "%s: '__metadata__' is not an object", f->path);
@@ -216,14 +216,14 @@ static loaa_status parse_metadata(loaa_st_file *f, json_t *m)
 }
 
 /* Data must be covered exactly: sorted by begin, each tensor starts where the previous ended. */
-static loaa_status check_coverage(loaa_st_file *f)
+static loaa_status check_coverage(loaa_safetensors_file *f)
 {
     if (f->count == 0) {
         if (f->data_size)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: %zu data bytes but no tensors", f->path, f->data_size);
         return LOAA_OK;
     }
-    const loaa_st_tensor **order = malloc(f->count * sizeof *order);
+    const loaa_safetensors_tensor **order = malloc(f->count * sizeof *order);
     if (!order)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor index", f->path);
     for (size_t i = 0; i < f->count; i++)
@@ -232,7 +232,7 @@ static loaa_status check_coverage(loaa_st_file *f)
     size_t at = 0;
     loaa_status st = LOAA_OK;
     for (size_t i = 0; i < f->count && !st; i++) {
-        const loaa_st_tensor *t = order[i];
+        const loaa_safetensors_tensor *t = order[i];
         if (t->begin < at)
             st = loaa_fail(LOAA_ERR_FORMAT, "%s: tensor '%s': data [%zu, %zu) overlaps tensor '%s'", f->path,
                            t->name, t->begin, t->end, order[i - 1]->name);
@@ -248,7 +248,7 @@ static loaa_status check_coverage(loaa_st_file *f)
     return st;
 }
 
-static loaa_status parse_header(loaa_st_file *f)
+static loaa_status parse_header(loaa_safetensors_file *f)
 {
     if (f->map_size < 8)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: %zu bytes, too short for the 8-byte header length", f->path,
@@ -256,9 +256,9 @@ static loaa_status parse_header(loaa_st_file *f)
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | f->map[i];
-    if (n > LOAA_ST_MAX_HEADER)
+    if (n > LOAA_SAFETENSORS_MAX_HEADER)
         return loaa_fail(LOAA_ERR_LIMIT, "%s: header length %llu exceeds the %u-byte cap", f->path,
-                         (unsigned long long)n, LOAA_ST_MAX_HEADER);
+                         (unsigned long long)n, LOAA_SAFETENSORS_MAX_HEADER);
     if (n > f->map_size - 8)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: header length %llu runs past the end of the %zu-byte file",
                          f->path, (unsigned long long)n, f->map_size);
@@ -299,7 +299,7 @@ static loaa_status parse_header(loaa_st_file *f)
             st = loaa_fail(LOAA_ERR_FORMAT, "%s: a tensor has an empty name", f->path);
             goto out;
         }
-        loaa_st_tensor *t = &f->tensors[f->count];
+        loaa_safetensors_tensor *t = &f->tensors[f->count];
         t->name = strdup(key);
         if (!t->name) {
             st = loaa_fail(LOAA_ERR_NOMEM, "%s: tensor names", f->path);
@@ -316,21 +316,21 @@ out:
     return st;
 }
 
-static loaa_status open_common(loaa_st_file *f, loaa_st_file **out)
+static loaa_status open_common(loaa_safetensors_file *f, loaa_safetensors_file **out)
 {
     loaa_status st = parse_header(f);
     if (st) {
-        loaa_st_close(f);
+        loaa_safetensors_close(f);
         return st;
     }
     *out = f;
     return LOAA_OK;
 }
 
-loaa_status loaa_st_open_memory(const void *data, size_t size, const char *name, loaa_st_file **out)
+loaa_status loaa_safetensors_open_memory(const void *data, size_t size, const char *name, loaa_safetensors_file **out)
 {
     *out = NULL;
-    loaa_st_file *f = calloc(1, sizeof *f);
+    loaa_safetensors_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(name ? name : "(memory)"))) {
         free(f);
         return loaa_fail(LOAA_ERR_NOMEM, "%s: safetensors handle", name ? name : "(memory)");
@@ -340,7 +340,7 @@ loaa_status loaa_st_open_memory(const void *data, size_t size, const char *name,
     return open_common(f, out);
 }
 
-loaa_status loaa_st_open(const char *path, loaa_st_file **out)
+loaa_status loaa_safetensors_open(const char *path, loaa_safetensors_file **out)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -351,7 +351,7 @@ loaa_status loaa_st_open(const char *path, loaa_st_file **out)
         close(fd);
         return loaa_fail(LOAA_ERR_IO, "%s: not a regular file", path);
     }
-    loaa_st_file *f = calloc(1, sizeof *f);
+    loaa_safetensors_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
         close(fd);
@@ -374,41 +374,41 @@ loaa_status loaa_st_open(const char *path, loaa_st_file **out)
     return open_common(f, out);
 }
 
-const char *loaa_st_path(const loaa_st_file *f) { return f->path; }
-size_t loaa_st_count(const loaa_st_file *f) { return f->count; }
+const char *loaa_safetensors_path(const loaa_safetensors_file *f) { return f->path; }
+size_t loaa_safetensors_count(const loaa_safetensors_file *f) { return f->count; }
 
-const loaa_st_tensor *loaa_st_tensor_at(const loaa_st_file *f, size_t i)
+const loaa_safetensors_tensor *loaa_safetensors_tensor_at(const loaa_safetensors_file *f, size_t i)
 {
     return i < f->count ? &f->tensors[i] : NULL;
 }
 
-const loaa_st_tensor *loaa_st_find(const loaa_st_file *f, const char *name)
+const loaa_safetensors_tensor *loaa_safetensors_find(const loaa_safetensors_file *f, const char *name)
 {
     if (!f->count)
         return NULL;
-    loaa_st_tensor key = {.name = name};
+    loaa_safetensors_tensor key = {.name = name};
     return bsearch(&key, f->tensors, f->count, sizeof *f->tensors, cmp_tensor_name);
 }
 
-loaa_status loaa_st_require(const loaa_st_file *f, const char *name, const loaa_st_tensor **out)
+loaa_status loaa_safetensors_require(const loaa_safetensors_file *f, const char *name, const loaa_safetensors_tensor **out)
 {
-    *out = loaa_st_find(f, name);
+    *out = loaa_safetensors_find(f, name);
     if (!*out)
         return loaa_fail(LOAA_ERR_NOTFOUND, "%s: tensor '%s' is missing", f->path, name);
     return LOAA_OK;
 }
 
-loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, float *dst, size_t count)
+loaa_status loaa_safetensors_read_f32(const loaa_safetensors_file *f, const loaa_safetensors_tensor *t, float *dst, size_t count)
 {
     if (count != t->numel)
         return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s': has %zu elements, the caller expects %zu", f->path,
                          t->name, t->numel, count);
-    if (t->dtype == LOAA_ST_OTHER)
+    if (t->dtype == LOAA_SAFETENSORS_OTHER)
         return loaa_fail(LOAA_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16)",
                          f->path, t->name, t->dtype_name);
     const uint8_t *src = f->data + t->begin;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (t->dtype == LOAA_ST_F32 && dst) {
+    if (t->dtype == LOAA_SAFETENSORS_F32 && dst) {
         /* Bulk copy (the mapping may be unaligned, memcpy does not mind), then the finiteness scan. */
         if (count)
             memcpy(dst, src, count * sizeof(float));
@@ -421,13 +421,13 @@ loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, flo
 #endif
     for (size_t i = 0; i < count; i++) {
         float x;
-        if (t->dtype == LOAA_ST_F32) {
+        if (t->dtype == LOAA_SAFETENSORS_F32) {
             uint32_t b = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
                          (uint32_t)src[4 * i + 3] << 24;
             memcpy(&x, &b, 4);
         } else {
             uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-            x = t->dtype == LOAA_ST_F16 ? loaa_f16_to_f32(h) : loaa_bf16_value(h);
+            x = t->dtype == LOAA_SAFETENSORS_F16 ? loaa_f16_to_f32(h) : loaa_bf16_value(h);
         }
         if (!isfinite(x))
             return loaa_fail(LOAA_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s", f->path, t->name, i,
@@ -438,7 +438,7 @@ loaa_status loaa_st_read_f32(const loaa_st_file *f, const loaa_st_tensor *t, flo
     return LOAA_OK;
 }
 
-const char *loaa_st_meta(const loaa_st_file *f, const char *key)
+const char *loaa_safetensors_meta(const loaa_safetensors_file *f, const char *key)
 {
     if (!f->meta_count) /* bsearch may not be handed a NULL array */
         return NULL;
@@ -447,9 +447,9 @@ const char *loaa_st_meta(const loaa_st_file *f, const char *key)
     return m ? m->value : NULL;
 }
 
-size_t loaa_st_meta_count(const loaa_st_file *f) { return f->meta_count; }
+size_t loaa_safetensors_meta_count(const loaa_safetensors_file *f) { return f->meta_count; }
 
-void loaa_st_meta_at(const loaa_st_file *f, size_t i, const char **key, const char **value)
+void loaa_safetensors_meta_at(const loaa_safetensors_file *f, size_t i, const char **key, const char **value)
 {
     *key = i < f->meta_count ? f->meta[i].key : NULL;
     *value = i < f->meta_count ? f->meta[i].value : NULL;
@@ -462,17 +462,17 @@ typedef struct w_entry {
     const float *data;
     float *owned;
     int ndim;
-    int64_t shape[LOAA_ST_MAX_DIMS];
+    int64_t shape[LOAA_SAFETENSORS_MAX_DIMS];
     size_t numel;
 } w_entry;
 
-struct loaa_st_writer {
+struct loaa_safetensors_writer {
     w_entry *e;
     size_t n, cap;
     json_t *meta;
 };
 
-loaa_status loaa_st_writer_new(loaa_st_writer **out)
+loaa_status loaa_safetensors_writer_new(loaa_safetensors_writer **out)
 {
     *out = calloc(1, sizeof **out);
     if (!*out || !((*out)->meta = json_object())) {
@@ -483,7 +483,7 @@ loaa_status loaa_st_writer_new(loaa_st_writer **out)
     return LOAA_OK;
 }
 
-void loaa_st_writer_free(loaa_st_writer *w)
+void loaa_safetensors_writer_free(loaa_safetensors_writer *w)
 {
     if (!w)
         return;
@@ -496,13 +496,13 @@ void loaa_st_writer_free(loaa_st_writer *w)
     free(w);
 }
 
-static loaa_status writer_add(loaa_st_writer *w, const char *name, const float *data, int ndim,
+static loaa_status writer_add(loaa_safetensors_writer *w, const char *name, const float *data, int ndim,
                               const int64_t *shape, int copy)
 {
     if (!name || !name[0] || strcmp(name, META_KEY) == 0)
         return loaa_fail(LOAA_ERR_INTERNAL, "safetensors writer: tensor name '%s' is empty or reserved",
                          name ? name : "");
-    if (ndim < 0 || ndim > LOAA_ST_MAX_DIMS)
+    if (ndim < 0 || ndim > LOAA_SAFETENSORS_MAX_DIMS)
         return loaa_fail(LOAA_ERR_SHAPE, "safetensors writer: tensor '%s': %d dimensions", name, ndim);
     for (size_t i = 0; i < w->n; i++)
         if (strcmp(w->e[i].name, name) == 0)
@@ -545,26 +545,26 @@ static loaa_status writer_add(loaa_st_writer *w, const char *name, const float *
     return LOAA_OK;
 }
 
-loaa_status loaa_st_writer_add(loaa_st_writer *w, const char *name, const float *data, int ndim,
+loaa_status loaa_safetensors_writer_add(loaa_safetensors_writer *w, const char *name, const float *data, int ndim,
                                const int64_t *shape)
 {
     return writer_add(w, name, data, ndim, shape, 0);
 }
 
-loaa_status loaa_st_writer_add_copy(loaa_st_writer *w, const char *name, const float *data, int ndim,
+loaa_status loaa_safetensors_writer_add_copy(loaa_safetensors_writer *w, const char *name, const float *data, int ndim,
                                     const int64_t *shape)
 {
     return writer_add(w, name, data, ndim, shape, 1);
 }
 
-loaa_status loaa_st_writer_meta(loaa_st_writer *w, const char *key, const char *value)
+loaa_status loaa_safetensors_writer_meta(loaa_safetensors_writer *w, const char *key, const char *value)
 {
     if (json_object_set_new(w->meta, key, json_string(value)) != 0)
         return loaa_fail(LOAA_ERR_NOMEM, "safetensors writer: metadata '%s' (not UTF-8?)", key);
     return LOAA_OK;
 }
 
-static char *build_header(loaa_st_writer *w, size_t *len)
+static char *build_header(loaa_safetensors_writer *w, size_t *len)
 {
     json_t *root = json_object();
     size_t at = 0;
@@ -639,7 +639,7 @@ static int write_tensor(int fd, const w_entry *e)
     return fill ? write_all(fd, buf, fill) : 0;
 }
 
-loaa_status loaa_st_writer_save(loaa_st_writer *w, const char *path)
+loaa_status loaa_safetensors_writer_save(loaa_safetensors_writer *w, const char *path)
 {
     for (size_t i = 0; i < w->n; i++)
         for (size_t j = 0; j < w->e[i].numel; j++)

@@ -1,6 +1,6 @@
 /*
- * schedule.h - the learning rate at a point of training, from the trial
- * config (lr, epochs, warmup_epochs, schedule).
+ * schedule.h - the learning rate at a point of training, from a schedule
+ * spec (the config's lr, epochs, warmup_epochs and schedule; worker/spec.h).
  *
  * epoch is fractional: epoch e, batch b of nb is e + b/nb. Both schedules
  * start with a linear warm-up from 0 to lr over warmup_epochs (none when
@@ -15,8 +15,15 @@
 #ifndef LOAA_SCHEDULE_H
 #define LOAA_SCHEDULE_H
 
-#include "common/config.h"
+#include "common/choices.h"
 
-double loaa_schedule_lr(const loaa_config *cfg, double epoch);
+typedef struct loaa_schedule_spec {
+    double lr;             /* peak learning rate */
+    int epochs;            /* length of training; <= 0 counts as 1 */
+    double warmup_epochs;  /* linear warm-up, 0 = none */
+    loaa_schedule kind;    /* cosine or step */
+} loaa_schedule_spec;
+
+double loaa_schedule_lr(const loaa_schedule_spec *spec, double epoch);
 
 #endif

@@ -149,26 +149,26 @@ static int source_names(const loaa_backbone_info *bi, const char *tn, char out[3
     return 1;
 }
 
-static const loaa_st_tensor *find_src(const loaa_st_file *f, const loaa_backbone_info *bi, const char *tn)
+static const loaa_safetensors_tensor *find_src(const loaa_safetensors_file *f, const loaa_backbone_info *bi, const char *tn)
 {
     char names[3][NAME_MAX_LEN];
-    return source_names(bi, tn, names) ? loaa_st_find(f, names[0]) : NULL;
+    return source_names(bi, tn, names) ? loaa_safetensors_find(f, names[0]) : NULL;
 }
 
-static loaa_status require_src(const loaa_st_file *f, const loaa_backbone_info *bi, const char *tn,
-                               const loaa_st_tensor **out)
+static loaa_status require_src(const loaa_safetensors_file *f, const loaa_backbone_info *bi, const char *tn,
+                               const loaa_safetensors_tensor **out)
 {
     char names[3][NAME_MAX_LEN];
     if (!source_names(bi, tn, names))
-        return loaa_fail(LOAA_ERR_INTERNAL, "%s: no source name for '%s'", loaa_st_path(f), tn);
-    return loaa_st_require(f, names[0], out);
+        return loaa_fail(LOAA_ERR_INTERNAL, "%s: no source name for '%s'", loaa_safetensors_path(f), tn);
+    return loaa_safetensors_require(f, names[0], out);
 }
 
 /* ---- inspection ---- */
 
-static int parse_int_meta(const loaa_st_file *f, const char *key, long *out)
+static int parse_int_meta(const loaa_safetensors_file *f, const char *key, long *out)
 {
-    const char *v = loaa_st_meta(f, key);
+    const char *v = loaa_safetensors_meta(f, key);
     if (!v)
         return 0;
     char *end;
@@ -180,25 +180,25 @@ static int parse_int_meta(const loaa_st_file *f, const char *key, long *out)
     return 1;
 }
 
-loaa_status loaa_weights_inspect_file(const loaa_st_file *f, loaa_backbone_info *bi)
+loaa_status loaa_weights_inspect_file(const loaa_safetensors_file *f, loaa_backbone_info *bi)
 {
-    const char *path = loaa_st_path(f);
+    const char *path = loaa_safetensors_path(f);
     memset(bi, 0, sizeof *bi);
     /* The naming and any prefix follow from where the CLS token lives. */
-    const loaa_st_tensor *cls = NULL;
-    for (size_t i = 0; i < loaa_st_count(f) && !cls; i++) {
-        const char *nm = loaa_st_tensor_at(f, i)->name;
+    const loaa_safetensors_tensor *cls = NULL;
+    for (size_t i = 0; i < loaa_safetensors_count(f) && !cls; i++) {
+        const char *nm = loaa_safetensors_tensor_at(f, i)->name;
         size_t n = strlen(nm);
         const char *hf = "embeddings.cls_token", *timm = "cls_token";
         if (n >= strlen(hf) && !strcmp(nm + n - strlen(hf), hf) && n - strlen(hf) < sizeof bi->prefix) {
             bi->naming = LOAA_NAMING_HF;
             memcpy(bi->prefix, nm, n - strlen(hf));
-            cls = loaa_st_tensor_at(f, i);
+            cls = loaa_safetensors_tensor_at(f, i);
         } else if (n >= strlen(timm) && !strcmp(nm + n - strlen(timm), timm) && n - strlen(timm) < sizeof bi->prefix &&
                    (n == strlen(timm) || nm[n - strlen(timm) - 1] == '.')) {
             bi->naming = LOAA_NAMING_TIMM;
             memcpy(bi->prefix, nm, n - strlen(timm));
-            cls = loaa_st_tensor_at(f, i);
+            cls = loaa_safetensors_tensor_at(f, i);
         }
     }
     if (!cls)
@@ -209,7 +209,7 @@ loaa_status loaa_weights_inspect_file(const loaa_st_file *f, loaa_backbone_info 
     int D = (int)cls->shape[2];
     bi->dim = D;
 
-    const loaa_st_tensor *t;
+    const loaa_safetensors_tensor *t;
     loaa_status st;
     if ((st = require_src(f, bi, "patch_embed.proj.weight", &t)))
         return st;
@@ -247,7 +247,7 @@ loaa_status loaa_weights_inspect_file(const loaa_st_file *f, loaa_backbone_info 
     if (t->ndim != 3 || t->shape[0] != 1 || t->shape[2] != D || t->shape[1] <= S)
         return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s': expected shape (1,%d+patches,%d)", path, t->name, S, D);
     int64_t np = t->shape[1] - S;
-    const char *grid = loaa_st_meta(f, "loaa.grid");
+    const char *grid = loaa_safetensors_meta(f, "loaa.grid");
     if (grid) {
         int gf, gt, used = 0;
         if (sscanf(grid, "%d,%d%n", &gf, &gt, &used) != 2 || grid[used] || gf < 1 || gt < 1 || (int64_t)gf * gt != np)
@@ -279,56 +279,24 @@ loaa_status loaa_weights_inspect_file(const loaa_st_file *f, loaa_backbone_info 
 
 loaa_status loaa_weights_inspect(const char *path, loaa_backbone_info *info)
 {
-    loaa_st_file *f;
-    loaa_status st = loaa_st_open(path, &f);
+    loaa_safetensors_file *f;
+    loaa_status st = loaa_safetensors_open(path, &f);
     if (st)
         return st;
     st = loaa_weights_inspect_file(f, info);
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
     return st;
-}
-
-loaa_status loaa_weights_configure(const loaa_backbone_info *info, loaa_config *cfg, loaa_model_shape *shape)
-{
-    int heads = info->heads;
-    if (!info->heads_from_file && cfg->heads > 0 && cfg->dim == info->dim && info->dim % cfg->heads == 0)
-        heads = cfg->heads;
-    if (heads < 1 || info->dim % heads)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'heads': %d heads do not divide the backbone's dim %d", heads, info->dim);
-    cfg->dim = info->dim;
-    cfg->depth = info->depth;
-    cfg->heads = heads;
-    cfg->mlp_ratio = info->mlp_ratio;
-    snprintf(cfg->model, sizeof cfg->model, "custom");
-    if (shape)
-        shape->dist_token = info->dist_token;
-    return LOAA_OK;
-}
-
-loaa_status loaa_weights_prepare(loaa_config *cfg, loaa_model_shape *shape)
-{
-    if (cfg->backbone_kind == LOAA_BACKBONE_SWEEP)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': the sweep '%s' must be resolved to a file first", cfg->backbone);
-    if (cfg->backbone_kind == LOAA_BACKBONE_PATH) {
-        loaa_backbone_info bi;
-        loaa_status st = loaa_weights_inspect(cfg->backbone, &bi);
-        if (!st)
-            st = loaa_weights_configure(&bi, cfg, shape);
-        if (st)
-            return st;
-    }
-    return loaa_config_validate(cfg);
 }
 
 /* ---- import ---- */
 
 typedef struct plan_item {
     const loaa_tensor_ref *dst;
-    const loaa_st_tensor *src[3];
+    const loaa_safetensors_tensor *src[3];
     int nsrc;
 } plan_item;
 
-static int same_shape(const loaa_st_tensor *t, int ndim, const int64_t *shape)
+static int same_shape(const loaa_safetensors_tensor *t, int ndim, const int64_t *shape)
 {
     if (t->ndim != ndim)
         return 0;
@@ -338,24 +306,24 @@ static int same_shape(const loaa_st_tensor *t, int ndim, const int64_t *shape)
     return 1;
 }
 
-static loaa_status shape_error(const loaa_st_file *f, const loaa_st_tensor *t, const char *model_name, const char *want)
+static loaa_status shape_error(const loaa_safetensors_file *f, const loaa_safetensors_tensor *t, const char *model_name, const char *want)
 {
     char got[128] = "";
     size_t n = 0;
     for (int d = 0; d < t->ndim && n < sizeof got - 24; d++)
         n += (size_t)snprintf(got + n, sizeof got - n, "%s%" PRId64, d ? "," : "", t->shape[d]);
-    return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s': shape (%s), the model's '%s' needs %s", loaa_st_path(f), t->name,
+    return loaa_fail(LOAA_ERR_SHAPE, "%s: tensor '%s': shape (%s), the model's '%s' needs %s", loaa_safetensors_path(f), t->name,
                      got, model_name, want);
 }
 
 /* Checks one source against the model tensor it feeds, by the rule of that tensor. */
-static loaa_status check_source(const loaa_st_file *f, const loaa_backbone_info *bi, const plan_item *it, int Fp,
+static loaa_status check_source(const loaa_safetensors_file *f, const loaa_backbone_info *bi, const plan_item *it, int Fp,
                                 int Tp, int S)
 {
     const loaa_tensor_ref *r = it->dst;
     char want[128];
     for (int k = 0; k < it->nsrc; k++) {
-        const loaa_st_tensor *t = it->src[k];
+        const loaa_safetensors_tensor *t = it->src[k];
         int ok;
         if (!strcmp(r->name, "patch_embed.proj.weight")) {
             ok = t->ndim == 4 && t->shape[0] == r->shape[0] && t->shape[2] == 16 && t->shape[3] == 16;
@@ -378,23 +346,23 @@ static loaa_status check_source(const loaa_st_file *f, const loaa_backbone_info 
         }
         if (!ok)
             return shape_error(f, t, r->name, want);
-        loaa_status st = loaa_st_read_f32(f, t, NULL, t->numel);
+        loaa_status st = loaa_safetensors_read_f32(f, t, NULL, t->numel);
         if (st)
             return st;
     }
     return LOAA_OK;
 }
 
-static loaa_status copy_source(const loaa_st_file *f, const loaa_backbone_info *bi, const plan_item *it, int Fp,
+static loaa_status copy_source(const loaa_safetensors_file *f, const loaa_backbone_info *bi, const plan_item *it, int Fp,
                                int Tp, int S)
 {
     const loaa_tensor_ref *r = it->dst;
-    const loaa_st_tensor *t = it->src[0];
+    const loaa_safetensors_tensor *t = it->src[0];
     if (!strcmp(r->name, "patch_embed.proj.weight")) {
         float *tmp = malloc(t->numel * sizeof(float));
         if (!tmp)
-            return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor '%s'", loaa_st_path(f), t->name);
-        loaa_status st = loaa_st_read_f32(f, t, tmp, t->numel);
+            return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor '%s'", loaa_safetensors_path(f), t->name);
+        loaa_status st = loaa_safetensors_read_f32(f, t, tmp, t->numel);
         if (!st)
             loaa_adapt_patch_embed(r->data, tmp, (int)t->shape[0], (int)t->shape[1]);
         free(tmp);
@@ -404,8 +372,8 @@ static loaa_status copy_source(const loaa_st_file *f, const loaa_backbone_info *
         int D = (int)t->shape[2];
         float *tmp = malloc(t->numel * sizeof(float));
         if (!tmp)
-            return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor '%s'", loaa_st_path(f), t->name);
-        loaa_status st = loaa_st_read_f32(f, t, tmp, t->numel);
+            return loaa_fail(LOAA_ERR_NOMEM, "%s: tensor '%s'", loaa_safetensors_path(f), t->name);
+        loaa_status st = loaa_safetensors_read_f32(f, t, tmp, t->numel);
         if (!st) {
             memcpy(r->data, tmp, (size_t)S * D * sizeof(float));
             st = loaa_adapt_pos_embed(r->data + (size_t)S * D, tmp + (size_t)S * D, D, bi->grid_f, bi->grid_t, Fp, Tp);
@@ -415,7 +383,7 @@ static loaa_status copy_source(const loaa_st_file *f, const loaa_backbone_info *
     }
     size_t at = 0;
     for (int k = 0; k < it->nsrc; k++) {
-        loaa_status st = loaa_st_read_f32(f, it->src[k], r->data + at, it->src[k]->numel);
+        loaa_status st = loaa_safetensors_read_f32(f, it->src[k], r->data + at, it->src[k]->numel);
         if (st)
             return st;
         at += it->src[k]->numel;
@@ -423,7 +391,7 @@ static loaa_status copy_source(const loaa_st_file *f, const loaa_backbone_info *
     return LOAA_OK;
 }
 
-loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_st_file *f)
+loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_safetensors_file *f)
 {
     loaa_backbone_info bi;
     loaa_status st = loaa_weights_inspect_file(f, &bi);
@@ -434,13 +402,13 @@ loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_st_file *f
     int S = N - Fp * Tp;
     if (S != 1 + bi.dist_token)
         return loaa_fail(LOAA_ERR_SHAPE, "%s: the file %s a distillation token, the model %s (create the model with"
-                         " shape.dist_token from loaa_weights_configure)", loaa_st_path(f),
+                         " shape.dist_token from loaa_spec_apply_backbone)", loaa_safetensors_path(f),
                          bi.dist_token ? "has" : "has no", S == 2 ? "has one" : "has none");
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
     plan_item *plan = calloc(n ? n : 1, sizeof *plan);
     if (!plan)
-        return loaa_fail(LOAA_ERR_NOMEM, "%s: import plan", loaa_st_path(f));
+        return loaa_fail(LOAA_ERR_NOMEM, "%s: import plan", loaa_safetensors_path(f));
     size_t np = 0;
     for (size_t i = 0; i < n && !st; i++) {
         if (!is_backbone(refs[i].name, 0))
@@ -450,8 +418,8 @@ loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_st_file *f
         char names[3][NAME_MAX_LEN];
         it->nsrc = source_names(&bi, refs[i].name, names);
         for (int k = 0; k < it->nsrc && !st; k++)
-            if (!(it->src[k] = loaa_st_find(f, names[k])))
-                st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: tensor '%s' (the model's '%s') is missing", loaa_st_path(f),
+            if (!(it->src[k] = loaa_safetensors_find(f, names[k])))
+                st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: tensor '%s' (the model's '%s') is missing", loaa_safetensors_path(f),
                                names[k], refs[i].name);
         if (!st)
             st = check_source(f, &bi, it, Fp, Tp, S);
@@ -465,53 +433,48 @@ loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_st_file *f
 
 loaa_status loaa_weights_load_backbone(loaa_model *m, const char *path)
 {
-    loaa_st_file *f;
-    loaa_status st = loaa_st_open(path, &f);
+    loaa_safetensors_file *f;
+    loaa_status st = loaa_safetensors_open(path, &f);
     if (st)
         return st;
     st = loaa_weights_load_backbone_file(m, f);
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
     return st;
 }
 
 /* ---- export ---- */
 
-loaa_status loaa_weights_export_backbone(const char *path, const loaa_model *m, const loaa_config *cfg)
+loaa_status loaa_weights_export_backbone(const char *path, const loaa_model *m, const char *config_json)
 {
     size_t n;
     const loaa_tensor_ref *refs = loaa_model_tensors(m, &n);
     int Fp, Tp;
     loaa_model_tokens(m, &Fp, &Tp);
-    int heads = 0;
-    loaa_st_writer *w;
-    loaa_status st = loaa_st_writer_new(&w);
+    int heads = loaa_model_get_spec(m)->heads;
+    loaa_safetensors_writer *w;
+    loaa_status st = loaa_safetensors_writer_new(&w);
     if (st)
         return st;
     for (size_t i = 0; i < n && !st; i++)
         if (is_backbone(refs[i].name, 1))
-            st = loaa_st_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
+            st = loaa_safetensors_writer_add(w, refs[i].name, refs[i].data, refs[i].ndim, refs[i].shape);
     char buf[64];
-    if (cfg)
-        heads = cfg->heads;
     if (!st && heads > 0) {
         snprintf(buf, sizeof buf, "%d", heads);
-        st = loaa_st_writer_meta(w, "loaa.heads", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.heads", buf);
     }
     if (!st) {
         snprintf(buf, sizeof buf, "%d,%d", Fp, Tp);
-        st = loaa_st_writer_meta(w, "loaa.grid", buf);
+        st = loaa_safetensors_writer_meta(w, "loaa.grid", buf);
     }
     if (!st)
-        st = loaa_st_writer_meta(w, "loaa.format", "backbone");
+        st = loaa_safetensors_writer_meta(w, "loaa.format", "backbone");
     if (!st)
-        st = loaa_st_writer_meta(w, "format", "pt");
-    if (!st && cfg) {
-        char *canon = loaa_config_canonical(cfg);
-        st = canon ? loaa_st_writer_meta(w, "loaa.config", canon) : loaa_fail(LOAA_ERR_NOMEM, "%s: config", path);
-        free(canon);
-    }
+        st = loaa_safetensors_writer_meta(w, "format", "pt");
+    if (!st && config_json)
+        st = loaa_safetensors_writer_meta(w, "loaa.config", config_json);
     if (!st)
-        st = loaa_st_writer_save(w, path);
-    loaa_st_writer_free(w);
+        st = loaa_safetensors_writer_save(w, path);
+    loaa_safetensors_writer_free(w);
     return st;
 }

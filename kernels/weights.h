@@ -4,12 +4,11 @@
  * spectrograms, and export of a trained model as a backbone file.
  *
  *     loaa_backbone_info bi;
- *     st = loaa_weights_inspect(cfg.backbone, &bi);        // D, depth, heads, ... from the shapes
- *     st = loaa_weights_configure(&bi, &cfg, &shape);      // the trial's model follows the file
- *     st = loaa_config_validate(&cfg);
- *     st = loaa_model_create(&m, &cfg, &shape);
- *     st = loaa_model_init(m, cfg.seed);                   // adapters, head: random / zero
- *     st = loaa_weights_load_backbone(m, cfg.backbone);    // backbone tensors replaced
+ *     st = loaa_weights_inspect(path, &bi);                // D, depth, heads, ... from the shapes
+ *     // the trial's config follows the file: loaa_spec_apply_backbone (worker/spec.h)
+ *     st = loaa_model_create(&m, &spec, &shape);
+ *     st = loaa_model_init(m, seed);                       // adapters, head: random / zero
+ *     st = loaa_weights_load_backbone(m, path);            // backbone tensors replaced
  *
  * Names: timm (`cls_token`, `dist_token`, `pos_embed`, `patch_embed.proj.*`,
  * `blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*`, `norm.*`,
@@ -32,7 +31,6 @@
 #ifndef LOAA_WEIGHTS_H
 #define LOAA_WEIGHTS_H
 
-#include "common/config.h"
 #include "common/status.h"
 #include "kernels/model.h"
 
@@ -58,26 +56,8 @@ typedef struct loaa_backbone_info {
 loaa_status loaa_weights_inspect(const char *path, loaa_backbone_info *info);
 
 /* As loaa_weights_inspect on a file already open. */
-struct loaa_st_file;
-loaa_status loaa_weights_inspect_file(const struct loaa_st_file *f, loaa_backbone_info *info);
-
-/*
- * Makes the trial's model match the file: cfg dim/depth/mlp_ratio and
- * heads (the file's metadata, else the trial's when it divides dim and the
- * trial's dim already equals the file's, else dim/64), cfg->model "custom"
- * (loaa_config_validate then names a matching preset), shape->dist_token.
- * Validate cfg afterwards. LOAA_ERR_CONFIG when heads do not divide dim.
- */
-loaa_status loaa_weights_configure(const loaa_backbone_info *info, loaa_config *cfg, loaa_model_shape *shape);
-
-/*
- * The two calls above for a trial: with backbone_kind LOAA_BACKBONE_PATH,
- * inspects cfg->backbone and configures cfg and shape from it, then
- * validates cfg; with LOAA_BACKBONE_NONE only validates (shape->dist_token
- * left as is). A sweep-named backbone must have been resolved to a path
- * (LOAA_ERR_CONFIG otherwise). Errors name the file.
- */
-loaa_status loaa_weights_prepare(loaa_config *cfg, loaa_model_shape *shape);
+struct loaa_safetensors_file;
+loaa_status loaa_weights_inspect_file(const struct loaa_safetensors_file *f, loaa_backbone_info *info);
 
 /*
  * Copies every backbone tensor of the file into m after adaptation (all but
@@ -89,15 +69,16 @@ loaa_status loaa_weights_prepare(loaa_config *cfg, loaa_model_shape *shape);
 loaa_status loaa_weights_load_backbone(loaa_model *m, const char *path);
 
 /* As loaa_weights_load_backbone from a file already open. */
-loaa_status loaa_weights_load_backbone_file(loaa_model *m, const struct loaa_st_file *f);
+loaa_status loaa_weights_load_backbone_file(loaa_model *m, const struct loaa_safetensors_file *f);
 
 /*
  * Writes m's backbone tensors (head included, adapters and LoRA not) in timm
- * naming with metadata loaa.format = "backbone", loaa.heads, loaa.grid,
- * loaa.config (canonical trial JSON; cfg may be NULL) and format = "pt".
+ * naming with metadata loaa.format = "backbone", loaa.heads (the model's),
+ * loaa.grid, loaa.config (config_json as given, the canonical trial JSON;
+ * NULL writes none) and format = "pt".
  * Re-importing into a model of the same shape gives the same weights.
  */
-loaa_status loaa_weights_export_backbone(const char *path, const loaa_model *m, const loaa_config *cfg);
+loaa_status loaa_weights_export_backbone(const char *path, const loaa_model *m, const char *config_json);
 
 /* AST's channel sum: out (D,1,16,16) from in (D,C,16,16). */
 void loaa_adapt_patch_embed(float *out, const float *in, int dim, int in_chans);

@@ -16,8 +16,8 @@
 #include "common/status.h"
 #include "kernels/safetensors.h"
 
-static int same_tensor(const loaa_st_file *a, const loaa_st_tensor *ta, const loaa_st_file *b,
-                       const loaa_st_tensor *tb)
+static int same_tensor(const loaa_safetensors_file *a, const loaa_safetensors_tensor *ta, const loaa_safetensors_file *b,
+                       const loaa_safetensors_tensor *tb)
 {
     if (ta->ndim != tb->ndim || ta->numel != tb->numel)
         return 0;
@@ -25,7 +25,7 @@ static int same_tensor(const loaa_st_file *a, const loaa_st_tensor *ta, const lo
         if (ta->shape[d] != tb->shape[d])
             return 0;
     float *x = malloc((ta->numel + 1) * sizeof *x), *y = malloc((ta->numel + 1) * sizeof *y);
-    int same = x && y && !loaa_st_read_f32(a, ta, x, ta->numel) && !loaa_st_read_f32(b, tb, y, tb->numel) &&
+    int same = x && y && !loaa_safetensors_read_f32(a, ta, x, ta->numel) && !loaa_safetensors_read_f32(b, tb, y, tb->numel) &&
                !memcmp(x, y, ta->numel * sizeof *x);
     free(x);
     free(y);
@@ -39,19 +39,19 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *skip = argc == 4 ? argv[3] : NULL;
-    loaa_st_file *a = NULL, *b = NULL;
-    if (loaa_st_open(argv[1], &a) || loaa_st_open(argv[2], &b)) {
+    loaa_safetensors_file *a = NULL, *b = NULL;
+    if (loaa_safetensors_open(argv[1], &a) || loaa_safetensors_open(argv[2], &b)) {
         fprintf(stderr, "demo_stcmp: %s\n", loaa_error_detail());
-        loaa_st_close(a);
+        loaa_safetensors_close(a);
         return 1;
     }
-    size_t n = loaa_st_count(a), compared = 0;
+    size_t n = loaa_safetensors_count(a), compared = 0;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        const loaa_st_tensor *ta = loaa_st_tensor_at(a, i);
+        const loaa_safetensors_tensor *ta = loaa_safetensors_tensor_at(a, i);
         if (skip && !strncmp(ta->name, skip, strlen(skip)))
             continue;
-        const loaa_st_tensor *tb = loaa_st_find(b, ta->name);
+        const loaa_safetensors_tensor *tb = loaa_safetensors_find(b, ta->name);
         if (!tb) {
             printf("%s: tensor '%s' is missing\n", argv[2], ta->name);
             rc = 1;
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     } else if (!rc) {
         printf("%zu tensors equal\n", compared);
     }
-    loaa_st_close(a);
-    loaa_st_close(b);
+    loaa_safetensors_close(a);
+    loaa_safetensors_close(b);
     return rc;
 }

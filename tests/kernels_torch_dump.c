@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/rng.h"
 #include "kernels/model.h"
+#include "worker/spec.h"
 
 static const char *outdir = ".";
 
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
         return 1;
     loaa_model_shape sh = {.n_mel = 32, .n_frames = 48, .n_classes = 5, .max_batch = 2};
     loaa_model *m;
-    if (loaa_model_create(&m, &c, &sh))
+    if (loaa_spec_create_model(&m, &c, &sh))
         return 1;
     loaa_model_init(m, 5);
     loaa_rng rng;

@@ -223,9 +223,9 @@ static void test_json(void)
     for (int i = 0; i < 8; i++)
         file[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     memcpy(file + 8, t, hl);
-    loaa_st_file *f = NULL;
+    loaa_safetensors_file *f = NULL;
     loaa_error_clear();
-    st = loaa_st_open_memory(file, 8 + hl, "deep.safetensors", &f);
+    st = loaa_safetensors_open_memory(file, 8 + hl, "deep.safetensors", &f);
     TAP_OK(st != LOAA_OK && !f && strstr(loaa_error_detail(), "deep.safetensors"),
            "safetensors header nested %d deep refused: %s", depth, loaa_error_detail());
     free(file);
@@ -237,14 +237,14 @@ static void test_json(void)
 static void test_safetensors_cap(void)
 {
     unsigned char file[64] = {0};
-    uint64_t hl = (uint64_t)LOAA_ST_MAX_HEADER + 1;
+    uint64_t hl = (uint64_t)LOAA_SAFETENSORS_MAX_HEADER + 1;
     for (int i = 0; i < 8; i++)
         file[i] = (unsigned char)(hl >> (8 * i));
     memcpy(file + 8, "{}", 2);
-    loaa_st_file *f = NULL;
+    loaa_safetensors_file *f = NULL;
     loaa_error_clear();
-    loaa_status st = loaa_st_open_memory(file, sizeof file, "capped.safetensors", &f);
-    TAP_OK(refused(st, LOAA_ERR_LIMIT, "cap") && !f, "header length over the %u-byte cap refused: %s", LOAA_ST_MAX_HEADER,
+    loaa_status st = loaa_safetensors_open_memory(file, sizeof file, "capped.safetensors", &f);
+    TAP_OK(refused(st, LOAA_ERR_LIMIT, "cap") && !f, "header length over the %u-byte cap refused: %s", LOAA_SAFETENSORS_MAX_HEADER,
            loaa_error_detail());
 
     /* the same on disk, with a file really that large (sparse): refused before the header is parsed */
@@ -257,7 +257,7 @@ static void test_safetensors_cap(void)
     long before = peak_mib();
     double t0 = now();
     loaa_error_clear();
-    st = ok ? loaa_st_open(path, &f) : LOAA_ERR_IO;
+    st = ok ? loaa_safetensors_open(path, &f) : LOAA_ERR_IO;
     TAP_OK(refused(st, LOAA_ERR_LIMIT, "sparse.safetensors") && peak_mib() - before < 16 && now() - t0 < 1,
            "a %llu-byte header in a real file refused without reading it: %s", (unsigned long long)hl, loaa_error_detail());
     unlink(path);

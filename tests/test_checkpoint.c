@@ -18,6 +18,7 @@
 #include "kernels/model.h"
 #include "kernels/safetensors.h"
 #include "tests/tap.h"
+#include "worker/spec.h"
 
 #define B 4
 #define M 32
@@ -50,12 +51,34 @@ static loaa_config config(loaa_method method)
     return c;
 }
 
+/* A config's canonical text, as the trial runner gives it to the checkpoint module (valid for the next 3 calls). */
+static const char *canon(const loaa_config *c)
+{
+    static char *ring[4];
+    static int k;
+    k = (k + 1) % 4;
+    free(ring[k]);
+    ring[k] = loaa_config_canonical(c);
+    return ring[k];
+}
+
+/* The adapter's config, parsed and validated (worker/spec.c); the defaults when that fails. */
+static const loaa_config *adapter_config(const loaa_checkpoint_adapter *ad)
+{
+    static loaa_config c;
+    if (loaa_spec_adapter_config(ad, &c)) {
+        TAP_DIAG("adapter config: %s", loaa_error_detail());
+        loaa_config_defaults(&c);
+    }
+    return &c;
+}
+
 static const loaa_model_shape shape = {.n_mel = M, .n_frames = T, .n_classes = C, .max_batch = B};
 
 static loaa_model *make(const loaa_config *c, uint64_t seed)
 {
     loaa_model *m = NULL;
-    if (loaa_model_create(&m, c, &shape) || loaa_model_init(m, seed)) {
+    if (loaa_spec_create_model(&m, c, &shape) || loaa_model_init(m, seed)) {
         TAP_DIAG("model: %s", loaa_error_detail());
         loaa_model_free(m);
         return NULL;
@@ -114,11 +137,11 @@ static void test_round_trip(void)
     loaa_rng_next(&s.rng);
     snprintf(s.extra, sizeof s.extra, "{\"best_val_acc\":0.5}");
     const char *p = tmp_path("ckpt.safetensors");
-    st = loaa_checkpoint_save(p, a, &c, &s);
+    st = loaa_checkpoint_save(p, a, canon(&c), &s);
     TAP_OK(st == LOAA_OK, "checkpoint saved: %s", st ? loaa_error_detail() : "ok");
     loaa_checkpoint_state back;
     memset(&back, 0, sizeof back);
-    st = loaa_checkpoint_load(p, b, &c, &back);
+    st = loaa_checkpoint_load(p, b, canon(&c), &back);
     TAP_OK(st == LOAA_OK, "checkpoint loaded into a fresh model: %s", st ? loaa_error_detail() : "ok");
     TAP_OK(back.epoch == 2 && back.batch == 3 && !memcmp(&back.rng, &s.rng, sizeof s.rng) &&
                !strcmp(back.extra, s.extra),
@@ -131,18 +154,18 @@ static void test_round_trip(void)
            "3 more steps after the resume: bit-identical to never stopping");
 
     /* The file is plain safetensors: the moments are there under their own names. */
-    loaa_st_file *f;
-    if (loaa_st_open(p, &f) == LOAA_OK) {
-        TAP_OK(loaa_st_find(f, "optim.m.norm.weight") && loaa_st_find(f, "optim.v.head.bias") &&
-                   !loaa_st_find(f, "optim.m.blocks.0.attn.qkv.weight") && loaa_st_meta(f, "loaa.config"),
+    loaa_safetensors_file *f;
+    if (loaa_safetensors_open(p, &f) == LOAA_OK) {
+        TAP_OK(loaa_safetensors_find(f, "optim.m.norm.weight") && loaa_safetensors_find(f, "optim.v.head.bias") &&
+                   !loaa_safetensors_find(f, "optim.m.blocks.0.attn.qkv.weight") && loaa_safetensors_meta(f, "loaa.config"),
                "AdamW moments stored for trainable tensors only, config in the metadata");
-        loaa_st_close(f);
+        loaa_safetensors_close(f);
     }
 
     /* Refusals: another trial's config, another method, a corrupt or NaN file; the model stays as it was. */
     loaa_config c2 = c;
     c2.lr = 5e-3;
-    st = loaa_checkpoint_load(p, b, &c2, &back);
+    st = loaa_checkpoint_load(p, b, canon(&c2), &back);
     TAP_OK(st == LOAA_ERR_CONFIG && strstr(loaa_error_detail(), "key 'lr'"), "config mismatch names the key: %s",
            loaa_error_detail());
     loaa_config c3 = config(LOAA_METHOD_ADAPTER);
@@ -169,7 +192,7 @@ static void test_round_trip(void)
     FILE *out = fopen(q, "wb");
     fwrite(bytes, 1, len - 100, out);
     fclose(out);
-    st = loaa_checkpoint_load(q, b, &c, &back);
+    st = loaa_checkpoint_load(q, b, canon(&c), &back);
     TAP_OK(st == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "trunc.safetensors"), "truncated checkpoint: %s",
            loaa_error_detail());
     /* NaN in the last tensor's data: validated before anything is copied. */
@@ -180,7 +203,7 @@ static void test_round_trip(void)
     fclose(out);
     steps(a, 0, 1);
     steps(b, 0, 1);
-    st = loaa_checkpoint_load(q, b, &c, &back);
+    st = loaa_checkpoint_load(q, b, canon(&c), &back);
     TAP_OK(st == LOAA_ERR_NUMERIC && strstr(loaa_error_detail(), "tensor '") && same_model(a, b, 1, 0),
            "NaN refused naming the tensor, the model unchanged: %s", loaa_error_detail());
 out:
@@ -202,68 +225,68 @@ static void test_adapter_files(void)
     FILE *fp = fopen(backbone, "wb");
     fputs("pretend backbone", fp);
     fclose(fp);
-    loaa_adapter_info info = {.class_names = names, .n_classes = C,
+    loaa_checkpoint_adapter_info info = {.class_names = names, .n_classes = C,
                               .fbank_json = "{\"num_mel_bins\":32,\"mean\":-4.2,\"std\":4.5}",
                               .backbone_path = backbone, .n_mel = M, .n_frames = T};
     const char *p = tmp_path("adapter.safetensors");
-    loaa_status st = loaa_adapter_export(p, a, &c, &info);
+    loaa_status st = loaa_checkpoint_adapter_export(p, a, canon(&c), &info);
     TAP_OK(st == LOAA_OK, "adapter exported: %s", st ? loaa_error_detail() : "ok");
-    loaa_adapter *ad = NULL;
-    st = loaa_adapter_open(p, &ad);
+    loaa_checkpoint_adapter *ad = NULL;
+    st = loaa_checkpoint_adapter_open(p, &ad);
     TAP_OK(st == LOAA_OK, "adapter opened: %s", st ? loaa_error_detail() : "ok");
     if (st) {
         loaa_model_free(a);
         return;
     }
-    loaa_model_shape sh = loaa_adapter_shape(ad);
+    loaa_model_shape sh = loaa_checkpoint_adapter_shape(ad);
     char want_sha[65] = "";
     loaa_sha256_file(backbone, want_sha);
-    TAP_OK(loaa_adapter_num_classes(ad) == C && !strcmp(loaa_adapter_class_name(ad, 2), "sea waves") &&
-               sh.n_mel == M && sh.n_frames == T && sh.n_classes == C && !loaa_adapter_is_full(ad) &&
-               !strcmp(loaa_adapter_backbone_name(ad), "bb.bin") &&
-               !strcmp(loaa_adapter_backbone_sha256(ad), want_sha) &&
-               loaa_adapter_config(ad)->method == LOAA_METHOD_LOAA_TF,
+    TAP_OK(loaa_checkpoint_adapter_num_classes(ad) == C && !strcmp(loaa_checkpoint_adapter_class_name(ad, 2), "sea waves") &&
+               sh.n_mel == M && sh.n_frames == T && sh.n_classes == C && !loaa_checkpoint_adapter_is_full(ad) &&
+               !strcmp(loaa_checkpoint_adapter_backbone_name(ad), "bb.bin") &&
+               !strcmp(loaa_checkpoint_adapter_backbone_sha256(ad), want_sha) &&
+               adapter_config(ad)->method == LOAA_METHOD_LOAA_TF,
            "classes, input shape, backbone name and hash, config read back");
-    loaa_st_file *f;
-    if (loaa_st_open(p, &f) == LOAA_OK) {
-        TAP_OK(loaa_st_find(f, "head.weight") && loaa_st_find(f, "blocks.1.adapter_mlp.up.weight") &&
-                   !loaa_st_find(f, "blocks.0.attn.qkv.weight") && !strcmp(loaa_st_meta(f, "loaa.method"), "loaa-tf"),
+    loaa_safetensors_file *f;
+    if (loaa_safetensors_open(p, &f) == LOAA_OK) {
+        TAP_OK(loaa_safetensors_find(f, "head.weight") && loaa_safetensors_find(f, "blocks.1.adapter_mlp.up.weight") &&
+                   !loaa_safetensors_find(f, "blocks.0.attn.qkv.weight") && !strcmp(loaa_safetensors_meta(f, "loaa.method"), "loaa-tf"),
                "adapter file: trainable tensors only");
-        loaa_st_close(f);
+        loaa_safetensors_close(f);
     }
-    loaa_model *b = make(loaa_adapter_config(ad), 1); /* same seed: the frozen part equals a's */
+    loaa_model *b = make(adapter_config(ad), 1); /* same seed: the frozen part equals a's */
     sh.max_batch = B;
-    st = b ? loaa_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
+    st = b ? loaa_checkpoint_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
     TAP_OK(st == LOAA_OK && same_model(a, b, 0, 0), "applied to a model with the same frozen weights: identical");
     loaa_model_free(b);
     loaa_config c3 = config(LOAA_METHOD_LORA);
     b = make(&c3, 1);
-    st = b ? loaa_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
+    st = b ? loaa_checkpoint_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
     TAP_OK(st == LOAA_ERR_SHAPE && strstr(loaa_error_detail(), "not part of this model"),
            "applied to a LoRA model: refused naming the tensor: %s", loaa_error_detail());
     loaa_model_free(b);
-    loaa_adapter_close(ad);
+    loaa_checkpoint_adapter_close(ad);
 
     /* From scratch: the file carries every tensor. */
     info.backbone_path = NULL;
-    st = loaa_adapter_export(p, a, &c, &info);
+    st = loaa_checkpoint_adapter_export(p, a, canon(&c), &info);
     if (!st)
-        st = loaa_adapter_open(p, &ad);
-    TAP_OK(st == LOAA_OK && loaa_adapter_is_full(ad) && !strcmp(loaa_adapter_backbone_name(ad), "none"),
+        st = loaa_checkpoint_adapter_open(p, &ad);
+    TAP_OK(st == LOAA_OK && loaa_checkpoint_adapter_is_full(ad) && !strcmp(loaa_checkpoint_adapter_backbone_name(ad), "none"),
            "from-scratch adapter file is full: %s", st ? loaa_error_detail() : "ok");
     if (!st) {
-        b = make(loaa_adapter_config(ad), 77);
-        st = b ? loaa_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
+        b = make(adapter_config(ad), 77);
+        st = b ? loaa_checkpoint_adapter_apply(ad, b) : LOAA_ERR_INTERNAL;
         float x[B * M * T], la[B * C], lb[B * C];
         memcpy(x, xs[5], sizeof x);
         TAP_OK(st == LOAA_OK && same_model(a, b, 0, 0) && !loaa_model_predict(a, x, B, la) &&
                    !loaa_model_predict(b, x, B, lb) && !memcmp(la, lb, sizeof la),
                "a differently seeded model with the full file predicts identically");
         loaa_model_free(b);
-        loaa_adapter_close(ad);
+        loaa_checkpoint_adapter_close(ad);
     }
     info.n_classes = 2;
-    TAP_OK(loaa_adapter_export(p, a, &c, &info) == LOAA_ERR_SHAPE, "class names must match the head");
+    TAP_OK(loaa_checkpoint_adapter_export(p, a, canon(&c), &info) == LOAA_ERR_SHAPE, "class names must match the head");
     loaa_model_free(a);
 }
 
@@ -289,7 +312,7 @@ static void test_frontend_json(void)
                        "\"multilabel\":true,\"splits\":{\"train\":[\"a.tar\"],\"val\":[],\"test\":[]}}";
     loaa_dataset *ds = NULL, *back = NULL;
     loaa_status st = loaa_dataset_parse(text, ".", 0, &ds);
-    char *fe = st ? NULL : loaa_dataset_frontend_json(ds, 0);
+    char *fe = st ? NULL : loaa_checkpoint_frontend_json(ds, 0);
     TAP_OK(fe != NULL, "front-end JSON of a dataset: %s", fe ? fe : loaa_error_detail());
     if (fe) {
         char whole[4096];

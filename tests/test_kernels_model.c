@@ -17,6 +17,7 @@
 #include "kernels/layers.h"
 #include "kernels/model.h"
 #include "tests/tap.h"
+#include "worker/spec.h"
 
 #define NMEL 32
 #define NFR 48
@@ -107,7 +108,7 @@ static int grad_check(const char *label, loaa_config cfg, int dist)
 {
     loaa_model_shape sh = make_shape(dist);
     loaa_model *m;
-    loaa_status st = loaa_model_create(&m, &cfg, &sh);
+    loaa_status st = loaa_spec_create_model(&m, &cfg, &sh);
     if (!TAP_OK(st == LOAA_OK, "%s: create (%s)", label, loaa_error_detail()))
         return 1;
     loaa_model_init(m, 7);
@@ -198,7 +199,7 @@ static loaa_model *build(loaa_config cfg, int dist, uint64_t seed)
 {
     loaa_model_shape sh = make_shape(dist);
     loaa_model *m = NULL;
-    if (loaa_model_create(&m, &cfg, &sh)) {
+    if (loaa_spec_create_model(&m, &cfg, &sh)) {
         printf("# create: %s\n", loaa_error_detail());
         return NULL;
     }
@@ -304,7 +305,7 @@ static void test_counts(void)
 static void expect_fail(loaa_config c, loaa_model_shape sh, loaa_status want, const char *word, const char *what)
 {
     loaa_model *m = NULL;
-    loaa_status st = loaa_model_create(&m, &c, &sh);
+    loaa_status st = loaa_spec_create_model(&m, &c, &sh);
     TAP_OK(st == want && m == NULL && strstr(loaa_error_detail(), word), "%s is refused: %s", what,
            loaa_error_detail());
     loaa_model_free(m);
@@ -394,7 +395,7 @@ static void test_noop(void)
     loaa_config c = make_cfg(LOAA_METHOD_NOOP, 3);
     loaa_model_shape sh = make_shape(0);
     loaa_model *m;
-    TAP_OK(loaa_model_create(&m, &c, &sh) == LOAA_OK, "noop: create");
+    TAP_OK(loaa_spec_create_model(&m, &c, &sh) == LOAA_OK, "noop: create");
     float x[1] = {0}, y[NCLS] = {1}, loss = -1, logits[NCLS];
     TAP_OK(loaa_model_init(m, 1) == LOAA_OK && loaa_model_train_step(m, x, y, 1, 1e-3, &loss) == LOAA_OK &&
                fabsf(loss - logf(NCLS)) < 1e-6,

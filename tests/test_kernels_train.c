@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/model.h"
 #include "tests/tap.h"
+#include "worker/spec.h"
 
 #define B 16
 #define M 32
@@ -52,7 +53,7 @@ static int train(float *losses, float *final_logits)
         return 0;
     loaa_model_shape sh = {.n_mel = M, .n_frames = T, .n_classes = C, .max_batch = B};
     loaa_model *m;
-    if (loaa_model_create(&m, &cfg, &sh))
+    if (loaa_spec_create_model(&m, &cfg, &sh))
         return 0;
     loaa_model_init(m, 1234);
     static float x[B * M * T];

@@ -20,6 +20,7 @@
 #include "kernels/gemm.h"
 #include "kernels/model.h"
 #include "tests/tap.h"
+#include "worker/spec.h"
 
 enum { STEPS = 20, CLASSES = 5 };
 
@@ -76,7 +77,7 @@ static loaa_status make_model(loaa_model **m, const char *method, int batch_max)
         st = loaa_config_validate(&cfg);
     loaa_model_shape shape = {.n_mel = MEL, .n_frames = FRAMES, .n_classes = CLASSES, .max_batch = batch_max};
     if (!st)
-        st = loaa_model_create(m, &cfg, &shape);
+        st = loaa_spec_create_model(m, &cfg, &shape);
     if (!st)
         st = loaa_model_init(*m, 7);
     return st;

@@ -24,6 +24,7 @@
 #include "worker/audio.h"
 #include "worker/features.h"
 #include "worker/npy.h"
+#include "worker/spec.h"
 
 #define M 32
 #define T 48
@@ -167,9 +168,10 @@ int main(void)
 
     /* A from-scratch trial: the adapter file holds every weight. */
     loaa_config cf = config(LOAA_METHOD_LOAA_TF);
+    char *cf_json = loaa_config_canonical(&cf); /* as the trial runner writes it */
     loaa_model_shape shape = {.n_mel = M, .n_frames = T, .n_classes = C, .max_batch = 1};
     loaa_model *m = NULL;
-    loaa_status st = loaa_model_create(&m, &cf, &shape);
+    loaa_status st = loaa_spec_create_model(&m, &cf, &shape);
     if (!st)
         st = loaa_model_init(m, 11);
     size_t nt;
@@ -178,11 +180,11 @@ int main(void)
         if (strstr(refs[i].name, "up.weight"))
             for (int64_t j = 0; j < refs[i].shape[0] * refs[i].shape[1]; j++)
                 refs[i].data[j] = 0.01f * (float)((j % 7) - 3);
-    loaa_adapter_info info = {.class_names = names, .n_classes = C, .fbank_json = frontend, .n_mel = M, .n_frames = T};
+    loaa_checkpoint_adapter_info info = {.class_names = names, .n_classes = C, .fbank_json = frontend, .n_mel = M, .n_frames = T};
     char full_path[256];
     snprintf(full_path, sizeof full_path, "%s", path_of("full.safetensors"));
     if (!st)
-        st = loaa_adapter_export(full_path, m, &cf, &info);
+        st = loaa_checkpoint_adapter_export(full_path, m, cf_json, &info);
     TAP_OK(st == LOAA_OK, "from-scratch adapter written: %s", st ? loaa_error_detail() : "ok");
     char args[1024], *out;
     snprintf(args, sizeof args, "--adapter '%s' --top 2 '%s' '%s'", full_path, wav_path, npy_path);
@@ -208,25 +210,26 @@ int main(void)
     snprintf(ad_path, sizeof ad_path, "%s", path_of("adapter.safetensors"));
     snprintf(other_path, sizeof other_path, "%s", path_of("other.safetensors"));
     loaa_config cb = config(LOAA_METHOD_FULL);
+    char *cb_json = loaa_config_canonical(&cb);
     loaa_model *bm = NULL, *am = NULL;
-    st = loaa_model_create(&bm, &cb, &shape);
+    st = loaa_spec_create_model(&bm, &cb, &shape);
     if (!st)
         st = loaa_model_init(bm, 5);
     if (!st)
-        st = loaa_weights_export_backbone(bb_path, bm, &cb);
+        st = loaa_weights_export_backbone(bb_path, bm, cb_json);
     if (!st)
         st = loaa_model_init(bm, 6);
     if (!st)
-        st = loaa_weights_export_backbone(other_path, bm, &cb);
+        st = loaa_weights_export_backbone(other_path, bm, cb_json);
     if (!st)
-        st = loaa_model_create(&am, &cf, &shape);
+        st = loaa_spec_create_model(&am, &cf, &shape);
     if (!st)
         st = loaa_model_init(am, 3);
     if (!st)
         st = loaa_weights_load_backbone(am, bb_path);
     info.backbone_path = bb_path;
     if (!st)
-        st = loaa_adapter_export(ad_path, am, &cf, &info);
+        st = loaa_checkpoint_adapter_export(ad_path, am, cf_json, &info);
     TAP_OK(st == LOAA_OK, "backbone and its adapter written: %s", st ? loaa_error_detail() : "ok");
     snprintf(args, sizeof args, "--backbone '%s' --adapter '%s' --top 2 --json '%s'", bb_path, ad_path, wav_path);
     rc = run(args, &out);
@@ -253,6 +256,8 @@ int main(void)
     loaa_model_free(m);
     loaa_model_free(bm);
     loaa_model_free(am);
+    free(cf_json);
+    free(cb_json);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -40,16 +40,16 @@ static void expect_open_fails(const char *what, const char *header, const void *
 {
     const char *p = tmp_path("bad.safetensors");
     write_raw(p, header, data, dlen, hlen);
-    loaa_st_file *f = NULL;
+    loaa_safetensors_file *f = NULL;
     loaa_error_clear();
-    loaa_status st = loaa_st_open(p, &f);
+    loaa_status st = loaa_safetensors_open(p, &f);
     const char *d = loaa_error_detail();
     int ok = st == want && !f && strstr(d, "bad.safetensors") && (!word1 || strstr(d, word1)) &&
              (!word2 || strstr(d, word2));
     TAP_OK(ok, "%s: refused (%s)", what, d);
     if (!ok)
         TAP_DIAG("status %s, want %s", loaa_strerror(st), loaa_strerror(want));
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
 }
 
 static void test_round_trip(void)
@@ -60,57 +60,57 @@ static void test_round_trip(void)
     for (int i = 0; i < 1000; i++)
         big[i] = (float)i * 0.001f - 0.3f;
     int64_t sa[2] = {2, 3}, sb[3] = {10, 10, 10}, se[2] = {0, 4};
-    loaa_st_writer *w;
-    TAP_OK(loaa_st_writer_new(&w) == LOAA_OK, "writer created");
-    TAP_OK(loaa_st_writer_add(w, "blocks.0.attn.qkv.weight", a, 2, sa) == LOAA_OK, "add 2-D");
-    TAP_OK(loaa_st_writer_add_copy(w, "scalar", &s, 0, NULL) == LOAA_OK, "add 0-D (copied)");
+    loaa_safetensors_writer *w;
+    TAP_OK(loaa_safetensors_writer_new(&w) == LOAA_OK, "writer created");
+    TAP_OK(loaa_safetensors_writer_add(w, "blocks.0.attn.qkv.weight", a, 2, sa) == LOAA_OK, "add 2-D");
+    TAP_OK(loaa_safetensors_writer_add_copy(w, "scalar", &s, 0, NULL) == LOAA_OK, "add 0-D (copied)");
     s = 7; /* the copy must not see this */
-    TAP_OK(loaa_st_writer_add(w, "big", big, 3, sb) == LOAA_OK, "add 3-D");
-    TAP_OK(loaa_st_writer_add(w, "empty", NULL, 2, se) == LOAA_OK, "add zero-size");
-    TAP_OK(loaa_st_writer_add(w, "big", big, 3, sb) != LOAA_OK, "duplicate name refused");
-    TAP_OK(loaa_st_writer_add(w, "__metadata__", big, 3, sb) != LOAA_OK, "reserved name refused");
-    TAP_OK(loaa_st_writer_meta(w, "loaa.config", "{\"lr\":0.001}") == LOAA_OK, "metadata");
-    TAP_OK(loaa_st_writer_meta(w, "format", "pt") == LOAA_OK, "metadata 2");
+    TAP_OK(loaa_safetensors_writer_add(w, "big", big, 3, sb) == LOAA_OK, "add 3-D");
+    TAP_OK(loaa_safetensors_writer_add(w, "empty", NULL, 2, se) == LOAA_OK, "add zero-size");
+    TAP_OK(loaa_safetensors_writer_add(w, "big", big, 3, sb) != LOAA_OK, "duplicate name refused");
+    TAP_OK(loaa_safetensors_writer_add(w, "__metadata__", big, 3, sb) != LOAA_OK, "reserved name refused");
+    TAP_OK(loaa_safetensors_writer_meta(w, "loaa.config", "{\"lr\":0.001}") == LOAA_OK, "metadata");
+    TAP_OK(loaa_safetensors_writer_meta(w, "format", "pt") == LOAA_OK, "metadata 2");
     char p[512];
     snprintf(p, sizeof p, "%s", tmp_path("rt.safetensors"));
-    TAP_OK(loaa_st_writer_save(w, p) == LOAA_OK, "saved: %s", loaa_error_detail());
-    loaa_st_writer_free(w);
+    TAP_OK(loaa_safetensors_writer_save(w, p) == LOAA_OK, "saved: %s", loaa_error_detail());
+    loaa_safetensors_writer_free(w);
     char tmpname[64];
     snprintf(tmpname, sizeof tmpname, "rt.safetensors.tmp.%ld", (long)getpid());
     TAP_OK(access(tmp_path(tmpname), F_OK) != 0, "no temporary left behind");
 
-    loaa_st_file *f;
-    loaa_status st = loaa_st_open(p, &f);
+    loaa_safetensors_file *f;
+    loaa_status st = loaa_safetensors_open(p, &f);
     TAP_OK(st == LOAA_OK, "reopened: %s", loaa_error_detail());
     if (st)
         return;
-    TAP_OK(loaa_st_count(f) == 4, "4 tensors");
-    TAP_OK(!strcmp(loaa_st_tensor_at(f, 0)->name, "big"), "tensors ordered by name");
-    const loaa_st_tensor *t = loaa_st_find(f, "blocks.0.attn.qkv.weight");
-    TAP_OK(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3 && t->numel == 6 && t->dtype == LOAA_ST_F32,
+    TAP_OK(loaa_safetensors_count(f) == 4, "4 tensors");
+    TAP_OK(!strcmp(loaa_safetensors_tensor_at(f, 0)->name, "big"), "tensors ordered by name");
+    const loaa_safetensors_tensor *t = loaa_safetensors_find(f, "blocks.0.attn.qkv.weight");
+    TAP_OK(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3 && t->numel == 6 && t->dtype == LOAA_SAFETENSORS_F32,
            "shape and dtype");
     float got[6];
-    TAP_OK(t && loaa_st_read_f32(f, t, got, 6) == LOAA_OK && !memcmp(got, a, sizeof a), "values bit-exact");
-    TAP_OK(t && loaa_st_read_f32(f, t, got, 5) == LOAA_ERR_SHAPE && strstr(loaa_error_detail(), "qkv"),
+    TAP_OK(t && loaa_safetensors_read_f32(f, t, got, 6) == LOAA_OK && !memcmp(got, a, sizeof a), "values bit-exact");
+    TAP_OK(t && loaa_safetensors_read_f32(f, t, got, 5) == LOAA_ERR_SHAPE && strstr(loaa_error_detail(), "qkv"),
            "wrong count refused naming the tensor");
-    t = loaa_st_find(f, "scalar");
+    t = loaa_safetensors_find(f, "scalar");
     float gs = 0;
-    TAP_OK(t && t->ndim == 0 && t->numel == 1 && loaa_st_read_f32(f, t, &gs, 1) == LOAA_OK && gs == 42,
+    TAP_OK(t && t->ndim == 0 && t->numel == 1 && loaa_safetensors_read_f32(f, t, &gs, 1) == LOAA_OK && gs == 42,
            "0-D tensor (copy kept)");
-    t = loaa_st_find(f, "big");
+    t = loaa_safetensors_find(f, "big");
     float *gb = malloc(sizeof big);
-    TAP_OK(t && loaa_st_read_f32(f, t, gb, 1000) == LOAA_OK && !memcmp(gb, big, sizeof big), "3-D values");
+    TAP_OK(t && loaa_safetensors_read_f32(f, t, gb, 1000) == LOAA_OK && !memcmp(gb, big, sizeof big), "3-D values");
     free(gb);
-    t = loaa_st_find(f, "empty");
-    TAP_OK(t && t->numel == 0 && loaa_st_read_f32(f, t, NULL, 0) == LOAA_OK, "zero-size tensor");
-    TAP_OK(!strcmp(loaa_st_meta(f, "loaa.config"), "{\"lr\":0.001}") && !strcmp(loaa_st_meta(f, "format"), "pt") &&
-               loaa_st_meta(f, "nope") == NULL && loaa_st_meta_count(f) == 2,
+    t = loaa_safetensors_find(f, "empty");
+    TAP_OK(t && t->numel == 0 && loaa_safetensors_read_f32(f, t, NULL, 0) == LOAA_OK, "zero-size tensor");
+    TAP_OK(!strcmp(loaa_safetensors_meta(f, "loaa.config"), "{\"lr\":0.001}") && !strcmp(loaa_safetensors_meta(f, "format"), "pt") &&
+               loaa_safetensors_meta(f, "nope") == NULL && loaa_safetensors_meta_count(f) == 2,
            "metadata read back");
-    const loaa_st_tensor *r;
-    TAP_OK(loaa_st_require(f, "pos_embed", &r) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "'pos_embed'") &&
+    const loaa_safetensors_tensor *r;
+    TAP_OK(loaa_safetensors_require(f, "pos_embed", &r) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "'pos_embed'") &&
                strstr(loaa_error_detail(), "rt.safetensors"),
            "missing tensor: %s", loaa_error_detail());
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
 
     /* The data section starts 8-aligned (header padded), as other readers expect. */
     FILE *fp = fopen(p, "rb");
@@ -138,72 +138,72 @@ static void test_dtypes(void)
               "{\"h\":{\"dtype\":\"F16\",\"shape\":[6],\"data_offsets\":[0,12]},"
               "\"b\":{\"dtype\":\"BF16\",\"shape\":[1,2],\"data_offsets\":[12,16]}}",
               data, 16, 0);
-    loaa_st_file *f;
-    TAP_OK(loaa_st_open(p, &f) == LOAA_OK, "F16/BF16 file opens: %s", loaa_error_detail());
+    loaa_safetensors_file *f;
+    TAP_OK(loaa_safetensors_open(p, &f) == LOAA_OK, "F16/BF16 file opens: %s", loaa_error_detail());
     float g[6];
-    TAP_OK(loaa_st_read_f32(f, loaa_st_find(f, "h"), g, 6) == LOAA_OK && g[0] == 1 && g[1] == -2 && g[2] == 0.5f &&
+    TAP_OK(loaa_safetensors_read_f32(f, loaa_safetensors_find(f, "h"), g, 6) == LOAA_OK && g[0] == 1 && g[1] == -2 && g[2] == 0.5f &&
                g[3] == ldexpf(1, -24) && g[4] == 65504 && g[5] == 0 && signbit(g[5]),
            "F16 converted exactly");
-    TAP_OK(loaa_st_read_f32(f, loaa_st_find(f, "b"), g, 2) == LOAA_OK && g[0] == 1 && g[1] == -3.5f,
+    TAP_OK(loaa_safetensors_read_f32(f, loaa_safetensors_find(f, "b"), g, 2) == LOAA_OK && g[0] == 1 && g[1] == -3.5f,
            "BF16 converted exactly");
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
     TAP_OK(isinf(loaa_f16_to_f32(0x7c00)) && isnan(loaa_f16_to_f32(0x7e00)), "F16 inf and nan");
 
     /* A dtype of the format that loaa does not convert: the file opens, reading names the tensor. */
     uint8_t z[8] = {0};
     write_raw(p, "{\"position_ids\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", z, 8, 0);
-    TAP_OK(loaa_st_open(p, &f) == LOAA_OK, "I64 buffer: file opens");
-    TAP_OK(loaa_st_read_f32(f, loaa_st_find(f, "position_ids"), g, 1) == LOAA_ERR_UNSUPPORTED &&
+    TAP_OK(loaa_safetensors_open(p, &f) == LOAA_OK, "I64 buffer: file opens");
+    TAP_OK(loaa_safetensors_read_f32(f, loaa_safetensors_find(f, "position_ids"), g, 1) == LOAA_ERR_UNSUPPORTED &&
                strstr(loaa_error_detail(), "'position_ids'") && strstr(loaa_error_detail(), "I64"),
            "I64 read refused: %s", loaa_error_detail());
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
 
     /* NaN and Inf in the data. */
     float nanv[3] = {1, NAN, 2};
     write_raw(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}", nanv, 12, 0);
-    TAP_OK(loaa_st_open(p, &f) == LOAA_OK, "NaN file opens (header fine)");
-    TAP_OK(loaa_st_read_f32(f, loaa_st_find(f, "w"), g, 3) == LOAA_ERR_NUMERIC &&
+    TAP_OK(loaa_safetensors_open(p, &f) == LOAA_OK, "NaN file opens (header fine)");
+    TAP_OK(loaa_safetensors_read_f32(f, loaa_safetensors_find(f, "w"), g, 3) == LOAA_ERR_NUMERIC &&
                strstr(loaa_error_detail(), "'w'") && strstr(loaa_error_detail(), "element 1 is NaN"),
            "NaN refused naming tensor and element: %s", loaa_error_detail());
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
     uint16_t hinf = 0x7c00;
     write_raw(p, "{\"w\":{\"dtype\":\"F16\",\"shape\":[],\"data_offsets\":[0,2]}}", &hinf, 2, 0);
-    TAP_OK(loaa_st_open(p, &f) == LOAA_OK &&
-               loaa_st_read_f32(f, loaa_st_find(f, "w"), NULL, 1) == LOAA_ERR_NUMERIC &&
+    TAP_OK(loaa_safetensors_open(p, &f) == LOAA_OK &&
+               loaa_safetensors_read_f32(f, loaa_safetensors_find(f, "w"), NULL, 1) == LOAA_ERR_NUMERIC &&
                strstr(loaa_error_detail(), "Inf"),
            "F16 Inf refused in check-only mode");
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
 
     /* The writer refuses NaN and leaves an existing target untouched. */
     const char *t = tmp_path("keep.safetensors");
     write_raw(t, "{}", NULL, 0, 0);
-    loaa_st_writer *w;
-    loaa_st_writer_new(&w);
+    loaa_safetensors_writer *w;
+    loaa_safetensors_writer_new(&w);
     int64_t sh = 3;
-    loaa_st_writer_add(w, "blocks.1.mlp.fc1.bias", nanv, 1, &sh);
-    TAP_OK(loaa_st_writer_save(w, t) == LOAA_ERR_NUMERIC && strstr(loaa_error_detail(), "'blocks.1.mlp.fc1.bias'"),
+    loaa_safetensors_writer_add(w, "blocks.1.mlp.fc1.bias", nanv, 1, &sh);
+    TAP_OK(loaa_safetensors_writer_save(w, t) == LOAA_ERR_NUMERIC && strstr(loaa_error_detail(), "'blocks.1.mlp.fc1.bias'"),
            "writer refuses NaN naming the tensor");
-    loaa_st_writer_free(w);
-    TAP_OK(loaa_st_open(t, &f) == LOAA_OK && loaa_st_count(f) == 0, "target untouched by a refused save");
-    loaa_st_close(f);
-    loaa_st_writer_new(&w);
-    TAP_OK(loaa_st_writer_save(w, "/nonexistent-dir/x.safetensors") == LOAA_ERR_IO &&
+    loaa_safetensors_writer_free(w);
+    TAP_OK(loaa_safetensors_open(t, &f) == LOAA_OK && loaa_safetensors_count(f) == 0, "target untouched by a refused save");
+    loaa_safetensors_close(f);
+    loaa_safetensors_writer_new(&w);
+    TAP_OK(loaa_safetensors_writer_save(w, "/nonexistent-dir/x.safetensors") == LOAA_ERR_IO &&
                strstr(loaa_error_detail(), "nonexistent-dir"),
            "unwritable folder: IO error naming the path");
-    loaa_st_writer_free(w);
+    loaa_safetensors_writer_free(w);
 }
 
 static void test_corrupt(void)
 {
     float d[4] = {1, 2, 3, 4};
-    loaa_st_file *f = NULL;
+    loaa_safetensors_file *f = NULL;
     const char *p = tmp_path("bad.safetensors");
     write_raw(p, "", NULL, 0, 0);
     FILE *fp = fopen(p, "wb");
     fwrite("abc", 1, 3, fp);
     fclose(fp);
-    TAP_OK(loaa_st_open(p, &f) == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "too short"), "3-byte file");
-    TAP_OK(loaa_st_open(tmp_path("absent.safetensors"), &f) == LOAA_ERR_NOTFOUND &&
+    TAP_OK(loaa_safetensors_open(p, &f) == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "too short"), "3-byte file");
+    TAP_OK(loaa_safetensors_open(tmp_path("absent.safetensors"), &f) == LOAA_ERR_NOTFOUND &&
                strstr(loaa_error_detail(), "absent.safetensors"),
            "missing file");
 
@@ -282,27 +282,27 @@ static void test_mutations(void)
 {
     float a[6] = {1, 2, 3, 4, 5, 6};
     int64_t s1[2] = {2, 2}, s2[1] = {2};
-    loaa_st_writer *w;
-    loaa_st_writer_new(&w);
-    loaa_st_writer_add(w, "x", a, 2, s1);
-    loaa_st_writer_add(w, "y", a + 4, 1, s2);
-    loaa_st_writer_meta(w, "k", "v");
+    loaa_safetensors_writer *w;
+    loaa_safetensors_writer_new(&w);
+    loaa_safetensors_writer_add(w, "x", a, 2, s1);
+    loaa_safetensors_writer_add(w, "y", a + 4, 1, s2);
+    loaa_safetensors_writer_meta(w, "k", "v");
     const char *p = tmp_path("mut.safetensors");
-    loaa_st_writer_save(w, p);
-    loaa_st_writer_free(w);
+    loaa_safetensors_writer_save(w, p);
+    loaa_safetensors_writer_free(w);
     FILE *fp = fopen(p, "rb");
     uint8_t buf[512];
     size_t n = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     int bad = 0, errors_named = 1;
     for (size_t len = 0; len < n; len++) {
-        loaa_st_file *f = NULL;
+        loaa_safetensors_file *f = NULL;
         loaa_error_clear();
-        if (loaa_st_open_memory(buf, len, "trunc", &f) == LOAA_OK)
+        if (loaa_safetensors_open_memory(buf, len, "trunc", &f) == LOAA_OK)
             bad++;
         else if (!strstr(loaa_error_detail(), "trunc"))
             errors_named = 0;
-        loaa_st_close(f);
+        loaa_safetensors_close(f);
     }
     TAP_OK(bad == 0 && errors_named, "all %zu truncations refused with the name in the detail", n);
     int opened = 0, refused = 0;
@@ -311,19 +311,19 @@ static void test_mutations(void)
             uint8_t *m = malloc(n);
             memcpy(m, buf, n);
             m[i] ^= (uint8_t)(1u << bit);
-            loaa_st_file *f = NULL;
-            if (loaa_st_open_memory(m, n, "flip", &f) == LOAA_OK) {
+            loaa_safetensors_file *f = NULL;
+            if (loaa_safetensors_open_memory(m, n, "flip", &f) == LOAA_OK) {
                 opened++;
-                for (size_t t = 0; t < loaa_st_count(f); t++) {
-                    const loaa_st_tensor *ten = loaa_st_tensor_at(f, t);
+                for (size_t t = 0; t < loaa_safetensors_count(f); t++) {
+                    const loaa_safetensors_tensor *ten = loaa_safetensors_tensor_at(f, t);
                     float *out = malloc(ten->numel * sizeof(float) + 1);
-                    loaa_st_read_f32(f, ten, out, ten->numel);
+                    loaa_safetensors_read_f32(f, ten, out, ten->numel);
                     free(out);
                 }
             } else {
                 refused++;
             }
-            loaa_st_close(f);
+            loaa_safetensors_close(f);
             free(m);
         }
     }

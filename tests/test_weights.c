@@ -19,6 +19,7 @@
 #include "kernels/safetensors.h"
 #include "kernels/weights.h"
 #include "tests/tap.h"
+#include "worker/spec.h"
 
 static char fixtures[600], dir[64];
 static char timm_path[700], hf_path[700], expect_path[700];
@@ -52,11 +53,11 @@ static loaa_status model_for(const char *path, int fn, int tn, loaa_method metho
                               .max_batch = 2};
     loaa_status st = loaa_weights_inspect(path, &bi);
     if (!st)
-        st = loaa_weights_configure(&bi, &c, &shape);
+        st = loaa_spec_apply_backbone(&bi, &c, &shape);
     if (!st)
         st = loaa_config_validate(&c);
     if (!st)
-        st = loaa_model_create(m, &c, &shape);
+        st = loaa_spec_create_model(m, &c, &shape);
     if (!st)
         st = loaa_model_init(*m, 7);
     return st;
@@ -80,14 +81,14 @@ static size_t numel(const loaa_tensor_ref *r)
     return n;
 }
 
-static double max_diff_file(const loaa_st_file *f, const char *name, const float *got, size_t n)
+static double max_diff_file(const loaa_safetensors_file *f, const char *name, const float *got, size_t n)
 {
-    const loaa_st_tensor *t = loaa_st_find(f, name);
+    const loaa_safetensors_tensor *t = loaa_safetensors_find(f, name);
     if (!t || t->numel != n)
         return INFINITY;
     float *want = malloc(n * sizeof(float));
     double md = 0;
-    if (loaa_st_read_f32(f, t, want, n))
+    if (loaa_safetensors_read_f32(f, t, want, n))
         md = INFINITY;
     for (size_t i = 0; i < n && isfinite(md); i++)
         md = fmax(md, fabs((double)want[i] - got[i]));
@@ -113,14 +114,14 @@ static void test_inspect(void)
     loaa_config t = base_config();
     loaa_model_shape tshape = {0};
     loaa_config_set_text(&t, "backbone", hf_path);
-    TAP_OK(t.backbone_kind == LOAA_BACKBONE_PATH && loaa_weights_prepare(&t, &tshape) == LOAA_OK && t.dim == 8 &&
+    TAP_OK(t.backbone_kind == LOAA_BACKBONE_PATH && loaa_spec_prepare(&t, &tshape) == LOAA_OK && t.dim == 8 &&
                t.depth == 2 && tshape.dist_token == 1,
            "prepare: a trial naming the backbone file gets its architecture: %s", loaa_error_detail());
     loaa_config_set_text(&t, "backbone", "/nonexistent/vit.safetensors");
-    TAP_OK(loaa_weights_prepare(&t, &tshape) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "/nonexistent/vit"),
+    TAP_OK(loaa_spec_prepare(&t, &tshape) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "/nonexistent/vit"),
            "prepare: a missing backbone file is named");
     c.heads = 3; /* a trial setting for another dim must not survive */
-    TAP_OK(loaa_weights_configure(&bi, &c, &shape) == LOAA_OK && loaa_config_validate(&c) == LOAA_OK && c.dim == 8 &&
+    TAP_OK(loaa_spec_apply_backbone(&bi, &c, &shape) == LOAA_OK && loaa_config_validate(&c) == LOAA_OK && c.dim == 8 &&
                c.depth == 2 && c.heads == 1 && (int)(c.mlp_ratio * c.dim) == 16 && shape.dist_token == 1 &&
                !strcmp(c.model, "custom"),
            "configure: the trial's model follows the file");
@@ -131,8 +132,8 @@ static void test_adaptation(void)
     static const int cases[][2] = {{12, 5}, {12, 50}, {17, 20}, {16, 3}};
     static const char *what[] = {"crop both", "interpolate time, crop frequency", "interpolate both",
                                  "crop time, interpolate frequency"};
-    loaa_st_file *ex;
-    if (loaa_st_open(expect_path, &ex)) {
+    loaa_safetensors_file *ex;
+    if (loaa_safetensors_open(expect_path, &ex)) {
         TAP_OK(0, "expected fixture opens: %s", loaa_error_detail());
         return;
     }
@@ -158,8 +159,8 @@ static void test_adaptation(void)
             const loaa_tensor_ref *pw = tensor(m, "patch_embed.proj.weight");
             d = max_diff_file(ex, "patch_embed.proj.weight", pw->data, numel(pw));
             TAP_OK(d <= 1e-5, "patch_embed summed over RGB matches torch: max diff %.3g", d);
-            loaa_st_file *tf;
-            loaa_st_open(timm_path, &tf);
+            loaa_safetensors_file *tf;
+            loaa_safetensors_open(timm_path, &tf);
             const loaa_tensor_ref *q = tensor(m, "blocks.1.attn.qkv.weight");
             TAP_OK(max_diff_file(tf, "blocks.1.attn.qkv.weight", q->data, numel(q)) == 0 &&
                        max_diff_file(tf, "norm.bias", tensor(m, "norm.bias")->data, 8) == 0 &&
@@ -167,7 +168,7 @@ static void test_adaptation(void)
                    "block, final norm and DIST token copied exactly");
             TAP_OK(max_diff_file(tf, "head.bias", tensor(m, "head.bias")->data, 5) == INFINITY,
                    "head not imported (5 classes, not the file's 10)");
-            loaa_st_close(tf);
+            loaa_safetensors_close(tf);
 
             /* The same weights in transformers naming give the same model, bit for bit. */
             loaa_model *h = NULL;
@@ -185,7 +186,7 @@ static void test_adaptation(void)
         }
         loaa_model_free(m);
     }
-    loaa_st_close(ex);
+    loaa_safetensors_close(ex);
     float in[2 * 3 * 1] = {1, 2, 3, 4, 5, 6}, out[2 * 2 * 1];
     TAP_OK(loaa_adapt_pos_embed(out, in, 1, 2, 3, 2, 2) == LOAA_OK && out[0] == 1 && out[1] == 2 && out[2] == 4 &&
                out[3] == 5,
@@ -212,19 +213,19 @@ static uint16_t to_f16(float x)
 /* The timm fixture re-encoded as F16 or BF16, written by hand (loaa's writer only writes F32). */
 static int write_half_copy(const char *dst, int bf16)
 {
-    loaa_st_file *f;
-    if (loaa_st_open(timm_path, &f))
+    loaa_safetensors_file *f;
+    if (loaa_safetensors_open(timm_path, &f))
         return -1;
     json_t *hdr = json_object();
     size_t total = 0;
-    for (size_t i = 0; i < loaa_st_count(f); i++)
-        total += loaa_st_tensor_at(f, i)->numel * 2;
+    for (size_t i = 0; i < loaa_safetensors_count(f); i++)
+        total += loaa_safetensors_tensor_at(f, i)->numel * 2;
     uint8_t *data = malloc(total ? total : 1);
     size_t at = 0;
-    for (size_t i = 0; i < loaa_st_count(f); i++) {
-        const loaa_st_tensor *t = loaa_st_tensor_at(f, i);
+    for (size_t i = 0; i < loaa_safetensors_count(f); i++) {
+        const loaa_safetensors_tensor *t = loaa_safetensors_tensor_at(f, i);
         float *v = malloc(t->numel * sizeof(float) + 4);
-        loaa_st_read_f32(f, t, v, t->numel);
+        loaa_safetensors_read_f32(f, t, v, t->numel);
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++)
             json_array_append_new(shape, json_integer(t->shape[d]));
@@ -240,7 +241,7 @@ static int write_half_copy(const char *dst, int bf16)
         }
         free(v);
     }
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
     char *text = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
     FILE *fp = fopen(dst, "wb");
@@ -309,12 +310,14 @@ static void test_export_round_trip(void)
     loaa_config_validate(&c);
     loaa_model_shape shape = {.n_mel = 48, .n_frames = 80, .n_classes = 4, .max_batch = 2};
     loaa_model *a = NULL, *b = NULL;
-    loaa_status st = loaa_model_create(&a, &c, &shape);
+    loaa_status st = loaa_spec_create_model(&a, &c, &shape);
     if (!st)
         st = loaa_model_init(a, 1);
     const char *p = tmp_path("backbone.safetensors");
+    char *c_json = loaa_config_canonical(&c);
     if (!st)
-        st = loaa_weights_export_backbone(p, a, &c);
+        st = loaa_weights_export_backbone(p, a, c_json);
+    free(c_json);
     TAP_OK(st == LOAA_OK, "vit-micro exported as a backbone: %s", st ? loaa_error_detail() : "ok");
     if (st) {
         loaa_model_free(a);
@@ -329,12 +332,12 @@ static void test_export_round_trip(void)
     c2.fstride = 16, c2.tstride = 16;
     c2.method = LOAA_METHOD_FULL;
     loaa_model_shape s2 = shape;
-    st = loaa_weights_configure(&bi, &c2, &s2);
+    st = loaa_spec_apply_backbone(&bi, &c2, &s2);
     if (!st)
         st = loaa_config_validate(&c2);
     TAP_OK(!st && !strcmp(c2.model, "vit-micro"), "configure + validate name the preset again");
     if (!st)
-        st = loaa_model_create(&b, &c2, &s2);
+        st = loaa_spec_create_model(&b, &c2, &s2);
     if (!st)
         st = loaa_model_init(b, 2);
     if (!st)
@@ -367,17 +370,17 @@ static void test_export_round_trip(void)
 static void rewrite(const char *dst, const char *drop, const char *nan_in, const char *bad_shape,
                     const char *rename_from, const char *rename_to)
 {
-    loaa_st_file *f;
-    if (loaa_st_open(timm_path, &f))
+    loaa_safetensors_file *f;
+    if (loaa_safetensors_open(timm_path, &f))
         return;
-    loaa_st_writer *w;
-    loaa_st_writer_new(&w);
-    for (size_t i = 0; i < loaa_st_count(f); i++) {
-        const loaa_st_tensor *t = loaa_st_tensor_at(f, i);
+    loaa_safetensors_writer *w;
+    loaa_safetensors_writer_new(&w);
+    for (size_t i = 0; i < loaa_safetensors_count(f); i++) {
+        const loaa_safetensors_tensor *t = loaa_safetensors_tensor_at(f, i);
         if (drop && !strcmp(t->name, drop))
             continue;
         float *buf = malloc(t->numel * sizeof(float) + 4);
-        loaa_st_read_f32(f, t, buf, t->numel);
+        loaa_safetensors_read_f32(f, t, buf, t->numel);
         int64_t shape[8];
         memcpy(shape, t->shape, sizeof shape);
         int nd = t->ndim;
@@ -389,13 +392,13 @@ static void rewrite(const char *dst, const char *drop, const char *nan_in, const
             /* NaN bypasses the writer's check: write it as a huge value, then patch the bytes below. */
             buf[n / 2] = 1.0e30f;
         }
-        loaa_st_writer_add_copy(w, name, buf, nd, shape);
+        loaa_safetensors_writer_add_copy(w, name, buf, nd, shape);
         free(buf);
         (void)n;
     }
-    loaa_st_writer_save(w, dst);
-    loaa_st_writer_free(w);
-    loaa_st_close(f);
+    loaa_safetensors_writer_save(w, dst);
+    loaa_safetensors_writer_free(w);
+    loaa_safetensors_close(f);
     if (nan_in) {
         /* Replace the marker's bytes with a quiet NaN. */
         FILE *fp = fopen(dst, "r+b");
@@ -457,12 +460,12 @@ static void test_bad_files(void)
         loaa_model *m = NULL;
         loaa_status st = loaa_weights_inspect(timm_path, &bi0);
         if (!st)
-            st = loaa_weights_configure(&bi0, &c, &sh);
+            st = loaa_spec_apply_backbone(&bi0, &c, &sh);
         sh.dist_token = 0; /* a model made without following the file */
         if (!st)
             st = loaa_config_validate(&c);
         if (!st)
-            st = loaa_model_create(&m, &c, &sh);
+            st = loaa_spec_create_model(&m, &c, &sh);
         if (!st)
             st = loaa_weights_load_backbone(m, timm_path);
         TAP_OK(st == LOAA_ERR_SHAPE && strstr(loaa_error_detail(), "distillation"),

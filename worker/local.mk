@@ -14,4 +14,5 @@ worker_libloaa_worker_a_SOURCES = \
 	worker/csv.c worker/csv.h \
 	worker/pack.c worker/pack.h
 # orchestration (issue 5): the trial runner and the trial launcher / worker ranks' loop.
-worker_libloaa_worker_a_SOURCES += worker/trial.c worker/trial.h worker/launcher.c worker/launcher.h
+worker_libloaa_worker_a_SOURCES += worker/trial.c worker/trial.h worker/launcher.c worker/launcher.h \
+	worker/spec.c worker/spec.h

@@ -24,6 +24,7 @@
 #include "kernels/schedule.h"
 #include "kernels/weights.h"
 #include "worker/loader.h"
+#include "worker/spec.h"
 
 /* ---- fault injection (tests only) ---- */
 
@@ -547,6 +548,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     loaa_config cfg = *cfg_in;
     loaa_dataset *ds = NULL;
     loaa_model *m = NULL;
+    char *canon = NULL; /* the trial's canonical config: checkpoint and adapter metadata */
     bufs b = {0};
     group_io gio = {0};
     loaa_status st;
@@ -562,8 +564,13 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
     loaa_model_shape shape = {.n_mel = loaa_dataset_num_mel(ds),
                               .n_frames = cfg.target_length ? cfg.target_length : loaa_dataset_target_length(ds),
                               .n_classes = c, .max_batch = cfg.batch_size};
-    if ((st = loaa_weights_prepare(&cfg, &shape)) || (st = loaa_model_create(&m, &cfg, &shape)))
+    if ((st = loaa_spec_prepare(&cfg, &shape)) || (st = loaa_spec_create_model(&m, &cfg, &shape)))
         goto done;
+    loaa_schedule_spec sched = loaa_spec_schedule_from_config(&cfg);
+    if (!(canon = loaa_config_canonical(&cfg))) {
+        st = loaa_fail(LOAA_ERR_NOMEM, "config");
+        goto done;
+    }
     if (gsize > 1 && (st = loaa_model_set_group(m, opts->group, cfg.grid_p, cfg.grid_q)))
         goto done;
     if ((st = loaa_model_init(m, (uint64_t)cfg.seed)))
@@ -606,7 +613,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         /* Parameters, AdamW moments and step come back; the data order depends on (seed, epoch) only.
          * A damaged checkpoint (truncated by a full disk, say) leaves the model as initialised: the trial
          * starts over instead of failing, and the bad file is kept aside for inspection. */
-        if ((st = loaa_checkpoint_load(last, m, &cfg, &cs))) {
+        if ((st = loaa_checkpoint_load(last, m, canon, &cs))) {
             char aside[LOAA_PATH_MAX + 80];
             snprintf(aside, sizeof aside, "%s.bad", last);
             printf("cannot resume from %s (%s: %s); starting over, the file is kept as %s\n", last, loaa_strerror(st),
@@ -642,7 +649,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         while (!(st = group_next(l, &cfg, &gio, b.x, b.y, b.labels, &count)) && count > 0) {
             /* Fractional epochs for warm-up and cosine; an unknown epoch length counts from the last epoch's. */
             double frac = batches_per_epoch > 0 ? (double)nb / (double)batches_per_epoch : 0;
-            double lr = loaa_schedule_lr(&cfg, e + (frac < 1 ? frac : 1));
+            double lr = loaa_schedule_lr(&sched, e + (frac < 1 ? frac : 1));
             float loss;
             if (!strcmp(fault, "nan") && e == 0)
                 st = loaa_fail(LOAA_ERR_NUMERIC, "loss is NaN (fault injection)");
@@ -675,7 +682,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
             goto done;
         }
         loaa_epoch_report r = {.epoch = e, .train_loss = loss_sum / (double)epoch_samples, .val_loss = val.loss,
-                               .val_acc = val.top1, .val_map = val.map, .lr = loaa_schedule_lr(&cfg, e + 1.0),
+                               .val_acc = val.top1, .val_map = val.map, .lr = loaa_schedule_lr(&sched, e + 1.0),
                                .seconds = loaa_now() - te};
         int improved = is_better(&cfg, &r, best.value, best.epoch >= 0);
         if (improved) {
@@ -698,7 +705,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         if (writer && opts->dir)
             history_append(opts->dir, &r);
         /* best before last: a kill between the two must not leave a last.ckpt whose best epoch has no best.ckpt */
-        if (writer && ((improved && (st = loaa_checkpoint_save(bestp, m, &cfg, &cs))) || (st = loaa_checkpoint_save(last, m, &cfg, &cs))))
+        if (writer && ((improved && (st = loaa_checkpoint_save(bestp, m, canon, &cs))) || (st = loaa_checkpoint_save(last, m, canon, &cs))))
             goto done;
         out->epochs_run = e + 1;
         loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
@@ -736,7 +743,7 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         /* The adapter holds the best epoch's weights: reload them when training went past it. */
         if (best.epoch >= 0 && best.epoch + 1 != out->epochs_run) {
             loaa_checkpoint_state bs;
-            if ((st = loaa_checkpoint_load(bestp, m, &cfg, &bs)))
+            if ((st = loaa_checkpoint_load(bestp, m, canon, &bs)))
                 goto done;
         }
         const char **names = malloc((size_t)c * sizeof *names);
@@ -748,20 +755,21 @@ static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *o
         }
         for (int k = 0; k < c; k++)
             names[k] = loaa_dataset_class_name(ds, k);
-        loaa_adapter_info info = {.class_names = names, .n_classes = c, .fbank_json = front,
+        loaa_checkpoint_adapter_info info = {.class_names = names, .n_classes = c, .fbank_json = front,
                                   .backbone_path = cfg.backbone_kind == LOAA_BACKBONE_PATH ? cfg.backbone : NULL,
                                   .n_mel = shape.n_mel, .n_frames = shape.n_frames, .dist_token = shape.dist_token};
         snprintf(out->adapter, sizeof out->adapter, "%s/adapter.safetensors", opts->dir);
-        st = loaa_adapter_export(out->adapter, m, &cfg, &info);
+        st = loaa_checkpoint_adapter_export(out->adapter, m, canon, &info);
         free(names);
         free(front);
         /* A trial that trained every tensor is a backbone for chained sweeps. */
         if (!st && cfg.method == LOAA_METHOD_FULL) {
             snprintf(out->backbone, sizeof out->backbone, "%s/backbone.safetensors", opts->dir);
-            st = loaa_weights_export_backbone(out->backbone, m, &cfg);
+            st = loaa_weights_export_backbone(out->backbone, m, canon);
         }
     }
 done:
+    free(canon);
     free(gio.counts);
     free(gio.displs);
     loaa_model_free(m);

@@ -16,6 +16,7 @@
 #include "kernels/model.h"
 #include "kernels/safetensors.h"
 #include "kernels/weights.h"
+#include "worker/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,8 +28,8 @@ static void must_explain(loaa_status st)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    loaa_st_file *f = NULL;
-    if (loaa_st_open_memory(data, size, "fuzz", &f) != LOAA_OK)
+    loaa_safetensors_file *f = NULL;
+    if (loaa_safetensors_open_memory(data, size, "fuzz", &f) != LOAA_OK)
         return 0;
     loaa_backbone_info bi;
     loaa_error_clear();
@@ -45,40 +46,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         loaa_model_shape shape = {.n_mel = 48, .n_frames = 48, .n_classes = 2, .max_batch = 1};
         loaa_model *m = NULL;
         loaa_error_clear();
-        st = loaa_weights_configure(&bi, &c, &shape);
+        st = loaa_spec_apply_backbone(&bi, &c, &shape);
         if (!st)
             st = loaa_config_validate(&c);
         if (!st)
-            st = loaa_model_create(&m, &c, &shape);
+            st = loaa_spec_create_model(&m, &c, &shape);
         if (!st) {
             loaa_error_clear();
             must_explain(loaa_weights_load_backbone_file(m, f));
         }
         loaa_model_free(m);
     }
-    loaa_st_close(f);
+    loaa_safetensors_close(f);
 
-    loaa_adapter *ad = NULL;
+    loaa_checkpoint_adapter *ad = NULL;
     loaa_error_clear();
-    st = loaa_adapter_open_memory(data, size, "fuzz", &ad);
+    st = loaa_checkpoint_adapter_open_memory(data, size, "fuzz", &ad);
     must_explain(st);
+    loaa_config c;
     if (!st) {
-        loaa_config c = *loaa_adapter_config(ad);
-        loaa_model_shape shape = loaa_adapter_shape(ad);
+        loaa_error_clear();
+        st = loaa_spec_adapter_config(ad, &c);
+        must_explain(st);
+    }
+    if (!st) {
+        loaa_model_shape shape = loaa_checkpoint_adapter_shape(ad);
         c.threads = 0;
         if (c.dim <= 64 && c.depth <= 3 && c.mlp_ratio * c.dim <= 256 && c.fstride >= 4 && c.tstride >= 4 &&
             shape.n_mel <= 64 && shape.n_frames <= 64 && shape.n_classes <= 64 && c.bottleneck <= 16 && c.kernel <= 9) {
             loaa_model *m = NULL;
             loaa_error_clear();
-            st = loaa_model_create(&m, &c, &shape);
+            st = loaa_spec_create_model(&m, &c, &shape);
             must_explain(st);
             if (!st) {
                 loaa_error_clear();
-                must_explain(loaa_adapter_apply(ad, m));
+                must_explain(loaa_checkpoint_adapter_apply(ad, m));
             }
             loaa_model_free(m);
         }
-        loaa_adapter_close(ad);
     }
+    loaa_checkpoint_adapter_close(ad);
     return 0;
 }
