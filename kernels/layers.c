@@ -1,11 +1,26 @@
 /* layers.c - forward/backward of the ViT layers, losses and AdamW (see layers.h). */
 #include "config.h"
 
+/*
+ * The element-wise loops (GELU's erfc/exp, softmax, LayerNorm, AdamW) only
+ * vectorise when float selects may be if-converted, which -ftrapping-math
+ * (GCC's default) forbids; nothing here relies on FP exceptions. O3 lets
+ * the vectoriser version loops for aliasing.
+ */
+#pragma GCC optimize("O3", "no-trapping-math")
+
 #include <math.h>
 #include <string.h>
 
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
+
+/* Hot element-wise loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time (GCC ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_LOOP
+#endif
 
 /* the 16x16 patches of x into col (B*F'*T', 256), fp32 or rounded to bf16 */
 static void im2col(float *col, loaa_bf16 *col16, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp)
@@ -66,7 +81,7 @@ typedef struct ln_job {
     int D;
 } ln_job;
 
-static void ln_forward_rows(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void ln_forward_rows(void *arg, size_t begin, size_t end)
 {
     const ln_job *j = arg;
     int D = j->D;
@@ -115,7 +130,7 @@ void loaa_layernorm_forward_bf16(loaa_bf16 *out, float *mean, float *rstd, const
     loaa_parallel_for(R, 64, ln_forward_rows, &j);
 }
 
-static void ln_backward_rows(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void ln_backward_rows(void *arg, size_t begin, size_t end)
 {
     const ln_job *j = arg;
     int D = j->D;
@@ -208,7 +223,7 @@ typedef struct ew_job {
     const float *a, *b;
 } ew_job;
 
-static void gelu_deriv_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void gelu_deriv_range(void *arg, size_t begin, size_t end)
 {
     const ew_job *j = arg;
     const float inv_sqrt_2pi = 0.3989422804014327f;
@@ -233,7 +248,7 @@ void loaa_gelu_forward_deriv(float *out, float *deriv, const float *inp, size_t 
     loaa_parallel_for(n, 16384, gelu_deriv_range, &j);
 }
 
-static void gelu_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void gelu_range(void *arg, size_t begin, size_t end)
 {
     const ew_job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -257,7 +272,7 @@ void loaa_gelu_backward(float *dinp, const float *dout, const float *inp, size_t
     }
 }
 
-static void mul_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void mul_range(void *arg, size_t begin, size_t end)
 {
     const ew_job *j = arg;
     for (size_t i = begin; i < end; i++)
@@ -340,7 +355,7 @@ typedef struct rows_job {
     float scale;
 } rows_job;
 
-static void softmax_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void softmax_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
     int n = j->n;
@@ -354,7 +369,7 @@ static void softmax_range(void *arg, size_t begin, size_t end)
 }
 
 /* d (rows,n) <- scale * P (d - rowsum(P d)): softmax backward with the score scale folded in */
-static void softmax_back_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void softmax_back_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
     int n = j->n;
@@ -572,7 +587,7 @@ typedef struct adamw_job {
     float lr, beta1, beta2, eps, decay, c1, c2, gscale;
 } adamw_job;
 
-static void adamw_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void adamw_range(void *arg, size_t begin, size_t end)
 {
     const adamw_job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -636,21 +651,23 @@ void loaa_linear_backward_bf16(loaa_gemm_ctx *g, float *dinp, float *dw, float *
         }
 }
 
-static void gelu_bf16_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void gelu_bf16_range(void *arg, size_t begin, size_t end)
 {
     const cvt_job *j = arg;
     const float inv_sqrt_2pi = 0.3989422804014327f;
-    float buf[256], y[256];
+    /* staged through local blocks so that one branch-free loop (one erfc per element) vectorises */
+    float buf[256], y[256], dy[256];
     for (size_t i0 = begin; i0 < end; i0 += 256) {
         size_t n = end - i0 < 256 ? end - i0 : 256;
         memcpy(buf, j->a + i0, n * sizeof(float));
-        for (size_t i = 0; i < n; i++)
-            y[i] = buf[i] * gauss_cdf(buf[i]);
+        float *restrict yo = y, *restrict dyo = dy;
+        for (size_t i = 0; i < n; i++) {
+            float x = buf[i], cdf = gauss_cdf(x);
+            yo[i] = x * cdf;
+            dyo[i] = cdf + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
+        }
         if (j->dst)
-            for (size_t i = 0; i < n; i++) {
-                float x = buf[i];
-                j->dst[i0 + i] = gauss_cdf(x) + x * inv_sqrt_2pi * fast_expf(-0.5f * x * x);
-            }
+            memcpy(j->dst + i0, dy, n * sizeof(float));
         loaa_bf16_from_f32(j->dst16 + i0, y, n);
     }
 }
@@ -661,7 +678,7 @@ void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, const float *inp, size
     loaa_parallel_for(n, 16384, gelu_bf16_range, &j);
 }
 
-static void mul_bf16_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void mul_bf16_range(void *arg, size_t begin, size_t end)
 {
     const cvt_job *j = arg;
     float buf[256];
@@ -694,7 +711,7 @@ void loaa_colsum_bf16(float *db, const loaa_bf16 *d, int R, int O)
 }
 
 /* out (rows,n) bf16 = softmax of the fp32 rows of a (a is overwritten by exp(a - max)) */
-static void softmax_bf16_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void softmax_bf16_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
     int n = j->n;
@@ -713,7 +730,7 @@ static void softmax_bf16_range(void *arg, size_t begin, size_t end)
 }
 
 /* out (rows,n) bf16 = scale * P (d - rowsum(P d)) with P bf16 and d the fp32 rows of a */
-static void softmax_back_bf16_range(void *arg, size_t begin, size_t end)
+VECTOR_LOOP static void softmax_back_bf16_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
     int n = j->n;
