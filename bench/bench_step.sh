@@ -14,6 +14,9 @@ loaa=${1:-${LOAA:-loaa}}
 [ "$1" = "--" ] && shift
 flags="--model vit-tiny --method loaa-tf --bottleneck 32 --batch 8 --mel 128 --frames 512 --fstride 16 --tstride 16 --threads 2 --steps 10 --precision ${PRECISION:-bf16} $*"
 python=${PYTHON:-/usr/bin/python3}
+# Both link libgomp (oneDNN's and PyTorch's OpenMP): the same policy for both, idle threads sleeping rather than
+# spinning on a core another process holds (loaa sets this itself when it can re-execute; see gemm.h).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 repeat=${REPEAT:-3}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

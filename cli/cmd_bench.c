@@ -98,6 +98,33 @@ static double sgemm_peak(int n, double seconds)
     return best;
 }
 
+/* The best bf16 x bf16 -> fp32 rate of oneDNN's matmul on n x n x n products over about `seconds`, in GFLOP/s. */
+static double bf16_peak(int n, double seconds)
+{
+    loaa_bf16 *a = malloc(sizeof(loaa_bf16) * n * n), *b = malloc(sizeof(loaa_bf16) * n * n);
+    float *c = malloc(sizeof(float) * n * n);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        c[i] = 1.0f / (1 + i % 13);
+    loaa_bf16_from_f32(a, c, (size_t)n * n);
+    loaa_bf16_from_f32(b, c, (size_t)n * n);
+    loaa_gemm_ctx g;
+    loaa_gemm_ctx_init(&g);
+    double best = 0, start = loaa_now();
+    loaa_gemm_bf16(&g, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, LOAA_F32, n, NULL, NULL); /* warm-up: primitive */
+    do {
+        double t0 = loaa_now();
+        loaa_gemm_bf16(&g, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, LOAA_F32, n, NULL, NULL);
+        double rate = 2.0 * n * n * n / (loaa_now() - t0) / 1e9;
+        best = rate > best ? rate : best;
+    } while (loaa_now() - start < seconds);
+    free(a), free(b), free(c);
+    return best;
+}
+
 static int bench_step(int argc, char **argv)
 {
     static const char usage[] =
@@ -216,6 +243,8 @@ static int bench_step(int argc, char **argv)
     }
     loaa_bench_finish();
     double peak = peak_seconds > 0 ? sgemm_peak(1024, peak_seconds) : 0;
+    int bf16 = cfg.precision == LOAA_PRECISION_BF16;
+    double peak16 = peak_seconds > 0 && bf16 ? bf16_peak(1024, peak_seconds) : 0;
     double sps = steps * batch / secs, gflops = flops / secs / 1e9;
     printf("steps: %d timed (+%d warm-up), %.4f s/step, %.2f samples/s, last loss %.4f\n", steps, warmup,
            secs / steps, sps, loss);
@@ -223,6 +252,10 @@ static int bench_step(int argc, char **argv)
            flops / steps / 1e9, gflops, peak, peak > 0 ? 100 * gflops / peak : 0.0);
     printf("peak RSS: %.1f MiB\n", rss);
     printf("gemm backend: %s, grid %dx%d, %d rank(s) per trial\n", backend, bp, bq, cfg.ranks_per_trial);
-    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops, peak, rss);
+    if (bf16)
+        printf("bf16: oneDNN on %s; bf16 matmul peak %.1f GFLOP/s (1024^3, same threads): the step's GEMMs %.1f %%\n",
+               loaa_gemm_isa(), peak16, peak16 > 0 ? 100 * gflops / peak16 : 0.0);
+    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f bf16_peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops,
+           peak, peak16, rss);
     return 0;
 }
