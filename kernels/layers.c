@@ -613,9 +613,10 @@ void loaa_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr
 /* ---- bf16 forms (layers.h) ---- */
 
 typedef struct cvt_job {
-    loaa_bf16 *dst16;
+    loaa_bf16 *dst16, *aux16;
     float *dst;
     const float *a, *b;
+    const loaa_bf16 *b16;
 } cvt_job;
 
 static void to_bf16_range(void *arg, size_t begin, size_t end)
@@ -668,33 +669,36 @@ VECTOR_LOOP static void gelu_bf16_range(void *arg, size_t begin, size_t end)
         }
         if (j->dst)
             memcpy(j->dst + i0, dy, n * sizeof(float));
+        if (j->aux16)
+            loaa_bf16_from_f32(j->aux16 + i0, dy, n);
         loaa_bf16_from_f32(j->dst16 + i0, y, n);
     }
 }
 
-void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, const float *inp, size_t n)
+void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, loaa_bf16 *deriv16, const float *inp, size_t n)
 {
-    cvt_job j = {.dst16 = out, .dst = deriv, .a = inp};
+    cvt_job j = {.dst16 = out, .aux16 = deriv16, .dst = deriv, .a = inp};
     loaa_parallel_for(n, 16384, gelu_bf16_range, &j);
 }
 
 VECTOR_LOOP static void mul_bf16_range(void *arg, size_t begin, size_t end)
 {
     const cvt_job *j = arg;
-    float buf[256];
+    float buf[256], bb[256];
     for (size_t i0 = begin; i0 < end; i0 += 256) {
         size_t n = end - i0 < 256 ? end - i0 : 256;
+        loaa_bf16_to_f32(bb, j->b16 + i0, n);
         for (size_t i = 0; i < n; i++)
-            buf[i] = j->a[i0 + i] * j->b[i0 + i];
+            buf[i] = j->a[i0 + i] * bb[i];
         if (j->dst)
             memcpy(j->dst + i0, buf, n * sizeof(float));
         loaa_bf16_from_f32(j->dst16 + i0, buf, n);
     }
 }
 
-void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const float *b, size_t n)
+void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const loaa_bf16 *b, size_t n)
 {
-    cvt_job j = {.dst16 = out16, .dst = out, .a = a, .b = b};
+    cvt_job j = {.dst16 = out16, .dst = out, .a = a, .b16 = b};
     loaa_parallel_for(n, 32768, mul_bf16_range, &j);
 }
 

@@ -112,10 +112,13 @@ void loaa_linear_backward_bf16(loaa_gemm_ctx *g, float *dinp, float *dw, float *
 /* out (R,D) in bf16, mean and rstd (R) in fp32, as loaa_layernorm_forward */
 void loaa_layernorm_forward_bf16(loaa_bf16 *out, float *mean, float *rstd, const float *inp, const float *w,
                                  const float *b, int R, int D);
-/* out (n) = bf16(gelu(inp)); deriv (n) = gelu'(inp) in fp32 (deriv NULL: inference; deriv may alias inp) */
-void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, const float *inp, size_t n);
-/* out16 (n) = bf16(a * b); out (n) = a * b in fp32 too when non-NULL (out may alias a or b) */
-void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const float *b, size_t n);
+/*
+ * out (n) = bf16(gelu(inp)); gelu'(inp) into deriv (n, fp32; may alias inp) and/or deriv16 (n, bf16) where
+ * non-NULL (both NULL: inference)
+ */
+void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, loaa_bf16 *deriv16, const float *inp, size_t n);
+/* out16 (n) = bf16(a * b) with b (n) bf16; out (n) = a * b in fp32 too when non-NULL (out may alias a) */
+void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const loaa_bf16 *b, size_t n);
 /* db (O) += column sums of d (R,O) */
 void loaa_colsum_bf16(float *db, const loaa_bf16 *d, int R, int O);
 /*

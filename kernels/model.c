@@ -93,6 +93,7 @@ typedef struct block_acts {
     float *lq, *lv;                   /* LoRA: u A^T (R,r) */
     loaa_bf16 *ln1_16, *qkv16, *att16, *atty16, *ln2_16, *fcg16; /* bf16 forms of ln1, qkv, att, atty, ln2, fcg */
     loaa_bf16 *ah16[2], *lq16, *lv16;                           /* of ah, lq, lv */
+    loaa_bf16 *fcd16;                                           /* (R,Hm) GELU' of fc1 (fch's role in bf16) */
 } block_acts;
 
 typedef struct model_acts {
@@ -111,6 +112,7 @@ typedef struct model_acts {
     /* bf16 only: operands and scratch */
     loaa_bf16 *col16, *pooled16, *dlogits16;             /* (B*P,256), (B,D), (B,C) */
     float *scores, *qkvf;                                /* (B,H,N,N) attention scores / dP, (R,3D) qkv before LoRA */
+    float *fc1f;                                         /* (R,Hm) fc1's output before GELU */
     loaa_bf16 *dres16, *dfc16, *dqkv16, *datty16, *ds16; /* (R,D), (R,Hm), (R,3D), (R,D), (B,H,N,N) */
     loaa_bf16 *dz16, *dlr16;                             /* (R,k*r), (R,r) */
 } model_acts;
@@ -337,7 +339,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE_MM(b->ln2, b->ln2_16, R * D);
         CARVE(b->ln2_mean, R);
         CARVE(b->ln2_rstd, R);
-        CARVE(b->fch, R * Hm);
+        CARVE_MM(b->fch, b->fcd16, R * Hm);
         CARVE_MM(b->fcg, b->fcg16, R * Hm);
         int has = l >= m->ad_from;
         for (int br = 0; br < 2; br++) {
@@ -382,6 +384,7 @@ static size_t carve_acts(loaa_model *m, float *mem)
         CARVE16(a->dlogits16, (size_t)B * m->C);
         CARVE(a->scores, (size_t)B * H * N * N);
         CARVE(a->qkvf, m->spec.method == LOAA_METHOD_LORA ? R * 3 * D : 0);
+        CARVE(a->fc1f, R * Hm);
         CARVE16(a->dres16, R * D);
         if (m->lowest < m->depth || full) {
             CARVE16(a->dfc16, R * Hm);
@@ -997,7 +1000,7 @@ static void adapter_forward16(loaa_model *m, int l, int br, float *res_out, cons
         loaa_tapconv_gather(a->ahp[br], a->az[br], p->down_b, taps, B, m->S, m->Fp, m->Tp, r);
     }
     /* ahp keeps GELU' for backward after a training forward */
-    loaa_gelu_forward_bf16(a->ah16[br], m->training ? a->ahp[br] : NULL, a->ahp[br], (size_t)R * r);
+    loaa_gelu_forward_bf16(a->ah16[br], m->training ? a->ahp[br] : NULL, NULL, a->ahp[br], (size_t)R * r);
     float s = m->scale;
     for (int i = 0; i < R; i++) {
         float *o = res_out + (size_t)i * D;
@@ -1050,9 +1053,9 @@ static void block_forward16(loaa_model *m, int l, int B)
         adapter_forward16(m, l, 0, a->mid, a->ln1_16, B);
 
     loaa_layernorm_forward_bf16(a->ln2_16, a->ln2_mean, a->ln2_rstd, a->mid, p->ln2_w, p->ln2_b, R, D);
-    loaa_linear_forward_bf16(&m->gemm, a->fch, LOAA_F32, a->ln2_16, w->fc1_w, p->fc1_b, R, D, Hm);
-    /* fch keeps GELU' for backward after a training forward */
-    loaa_gelu_forward_bf16(a->fcg16, m->training ? a->fch : NULL, a->fch, (size_t)R * Hm);
+    loaa_linear_forward_bf16(&m->gemm, m->a.fc1f, LOAA_F32, a->ln2_16, w->fc1_w, p->fc1_b, R, D, Hm);
+    /* fcd16 keeps GELU' for backward after a training forward */
+    loaa_gelu_forward_bf16(a->fcg16, NULL, m->training ? a->fcd16 : NULL, m->a.fc1f, (size_t)R * Hm);
     memcpy(y, a->mid, (size_t)R * D * sizeof(float));
     loaa_gemm_bf16(&m->gemm, 0, 1, R, D, Hm, 1.0f, a->fcg16, Hm, w->fc2_w, Hm, 1.0f, y, LOAA_F32, D, p->fc2_b, NULL);
     if (has && m->ad_branch[1])
@@ -1128,7 +1131,7 @@ static void block_backward16(loaa_model *m, int l, int B, int need_dinput)
     loaa_to_bf16(A->dres16, dres, (size_t)R * D);
     loaa_gemm_bf16(&m->gemm, 0, 0, R, Hm, D, 1.0f, A->dres16, D, w->fc2_w, Hm, 0.0f, A->dfc, LOAA_F32, Hm, NULL, NULL);
     loaa_linear_backward_bf16(&m->gemm, NULL, g->fc2_w, g->fc2_b, A->dres16, dres, a->fcg16, w->fc2_w, R, Hm, D);
-    loaa_mul_bf16(A->dfc16, A->dfc, A->dfc, a->fch, (size_t)R * Hm); /* fch holds GELU' */
+    loaa_mul_bf16(A->dfc16, A->dfc, A->dfc, a->fcd16, (size_t)R * Hm);
     loaa_gemm_bf16(&m->gemm, 0, 0, R, D, Hm, 1.0f, A->dfc16, Hm, w->fc1_w, D, 0.0f, A->dln, LOAA_F32, D, NULL, NULL);
     loaa_linear_backward_bf16(&m->gemm, NULL, g->fc1_w, g->fc1_b, A->dfc16, A->dfc, a->ln2_16, w->fc1_w, R, D, Hm);
     if (has && m->ad_branch[1])
