@@ -9,38 +9,60 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/status.h"
 
+static const char help_usage[] =
+    "usage: loaa help [COMMAND [SUBCOMMAND] | keys]\n"
+    "Lists the commands, shows one in full (the same text as 'loaa COMMAND --help'), or lists\n"
+    "the trial-configuration keys.\n";
+
+static void print_keys(void)
+{
+    size_t n;
+    const loaa_key_info *keys = loaa_config_keys(&n);
+    printf("%-16s %-10s %-14s %s\n", "key", "kind", "default", "meaning");
+    for (size_t i = 0; i < n; i++)
+        printf("%-16s %-10s %-14s %s\n", keys[i].name, keys[i].identity ? "identity" : "execution", keys[i].default_text,
+               keys[i].meaning);
+}
+
 int cmd_help(int argc, char **argv)
 {
-    if (argc < 2) {
-        printf("usage: loaa [-q|-v] COMMAND [ARGS]\n\ncommands:\n");
-        for (const loaa_command *c = loaa_commands; c->name; c++)
-            printf("  %-10s %s\n", c->name, c->help);
-        printf("\n'loaa help COMMAND' shows one command in full; 'loaa help keys' the trial keys.\n");
+    const loaa_option opts[] = {OPT_END()};
+    const loaa_cli_spec spec = {.command = "help", .usage = help_usage, .options = opts, .max_args = 2};
+    int rc, nargs = loaa_cli_parse(&spec, argc, argv, &rc);
+    if (nargs < 0)
+        return rc;
+    if (nargs == 0) {
+        loaa_cli_print_usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "keys")) {
-        size_t n;
-        const loaa_key_info *keys = loaa_config_keys(&n);
-        printf("%-16s %-10s %-14s %s\n", "key", "kind", "default", "meaning");
-        for (size_t i = 0; i < n; i++)
-            printf("%-16s %-10s %-14s %s\n", keys[i].name, keys[i].identity ? "identity" : "execution",
-                   keys[i].default_text, keys[i].meaning);
+    if (nargs == 1 && !strcmp(argv[1], "keys")) {
+        print_keys();
         return 0;
     }
     for (const loaa_command *c = loaa_commands; c->name; c++)
         if (!strcmp(c->name, argv[1])) {
-            printf("loaa %s - %s\n\n%s", c->name, c->help, c->usage);
-            return 0;
+            /* The command prints its own help from its option table: `loaa help bench step` = `loaa bench step --help`. */
+            char *help_argv[4] = {argv[1], argv[2], NULL, NULL};
+            help_argv[nargs] = "--help";
+            return c->fn(nargs + 1, help_argv);
         }
     fprintf(stderr, "loaa help: no command '%s' (try 'loaa help')\n", argv[1]);
     return 2;
 }
 
+static const char version_usage[] = "usage: loaa version   (also: loaa --version)\n";
+
 int cmd_version(int argc, char **argv)
 {
+    const loaa_option opts[] = {OPT_END()};
+    const loaa_cli_spec spec = {.command = "version", .usage = version_usage, .options = opts};
+    int rc;
+    if (argc > 1 && loaa_cli_parse(&spec, argc, argv, &rc) < 0)
+        return rc;
     char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
     MPI_Get_library_version(mpi_version, &len);
@@ -54,25 +76,29 @@ int cmd_version(int argc, char **argv)
     return 0;
 }
 
+static const char config_usage[] =
+    "usage: loaa config [CONFIG.json] [--KEY VALUE ...] [--no-hash]\n"
+    "Reads a trial config (JSON file and/or --key value flags, flags last wins),\n"
+    "validates it, and prints the canonical JSON of its identity keys and the\n"
+    "identity hash (SHA-256, with dataset and backbone replaced by their file\n"
+    "hashes; --no-hash skips reading those files).\n";
+
 int cmd_config(int argc, char **argv)
 {
     loaa_config cfg;
     loaa_status st;
-    int no_hash = 0, i = 1;
+    int no_hash = 0, rc;
     loaa_config_defaults(&cfg);
-    if ((st = loaa_cli_config_file(&cfg, argc, argv, &i)))
+    const loaa_option opts[] = {
+        OPT_FLAG("no-hash", &no_hash, "print no identity (reads neither the dataset nor the backbone file)"),
+        OPT_CONFIG_KEYS(&cfg, "any trial key (loaa help keys); later flags win"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "config", .usage = config_usage, .options = opts};
+    if ((st = loaa_cli_config_file(&cfg, &argc, argv)))
         return loaa_cli_report("config", st);
-    for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-hash")) {
-            no_hash = 1;
-            continue;
-        }
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
-            return loaa_cli_report("config", loaa_fail(LOAA_ERR_USAGE, "expected --KEY VALUE, got '%s'", argv[i]));
-        if ((st = loaa_config_set_text(&cfg, argv[i] + 2, argv[i + 1])))
-            return loaa_cli_report("config", st);
-        i++;
-    }
+    if (loaa_cli_parse(&spec, argc, argv, &rc) < 0)
+        return rc;
     if ((st = loaa_config_validate(&cfg)))
         return loaa_cli_report("config", st);
     char *canon = loaa_config_canonical(&cfg);

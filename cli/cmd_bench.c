@@ -1,8 +1,9 @@
 /*
  * cmd_bench.c - `loaa bench SUB ...`: micro-benchmarks, one subcommand each.
  *
- * The subcommands sit in a small table like the top-level commands; a new
- * benchmark (bench data, bench gemm, ...) is one function and one row.
+ * The subcommands sit in a command table like the top-level ones
+ * (loaa_bench_commands, named by the bench entry in cli/loaa.c); a new
+ * benchmark is one function and one row.
  *
  *   loaa bench step  - one training step (forward, loss, backward, clipping,
  *                      AdamW) of a model on random data: samples/s, GEMM
@@ -11,13 +12,13 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/bench_group.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/rng.h"
 #include "common/status.h"
@@ -26,27 +27,20 @@
 #include "kernels/model.h"
 #include "worker/spec.h"
 
-typedef struct bench_sub {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *help;
-} bench_sub;
-
 static int bench_step(int argc, char **argv);
 int loaa_bench_data(int argc, char **argv); /* cli/cmd_bench_data.c */
 
-static const bench_sub bench_subs[] = {
-    {"step", bench_step, "time training steps of one model/method configuration"},
-    {"data", loaa_bench_data, "clips/s of read + decode + resample + fbank on one thread"},
-    {"gemm", loaa_bench_gemm, "the model's GEMM shapes: cblas_sgemm vs ScaLAPACK psgemm_ on 1x1/1x2/2x1 grids (mpirun)"},
-    {NULL, NULL, NULL},
+const loaa_command loaa_bench_commands[] = {
+    {"step", bench_step, "time training steps of one model/method configuration", 0, NULL},
+    {"data", loaa_bench_data, "clips/s of read + decode + resample + fbank on one thread", 0, NULL},
+    {"gemm", loaa_bench_gemm, "the model's GEMM shapes: cblas_sgemm vs ScaLAPACK psgemm_ on 1x1/1x2/2x1 grids (mpirun)", 0, NULL},
+    {NULL, NULL, NULL, 0, NULL},
 };
 
 static void bench_usage(FILE *out)
 {
-    fprintf(out, "usage: loaa bench SUBCOMMAND [FLAGS]\n\nsubcommands:\n");
-    for (const bench_sub *s = bench_subs; s->name; s++)
-        fprintf(out, "  %-8s %s\n", s->name, s->help);
+    fprintf(out, "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench SUBCOMMAND --help)\n\nsubcommands:\n");
+    loaa_cli_print_commands(out, loaa_bench_commands, 8);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -55,23 +49,12 @@ int cmd_bench(int argc, char **argv)
         bench_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (const bench_sub *s = bench_subs; s->name; s++)
+    for (const loaa_command *s = loaa_bench_commands; s->name; s++)
         if (!strcmp(s->name, argv[1]))
             return s->fn(argc - 1, argv + 1);
     fprintf(stderr, "loaa bench: no benchmark '%s'\n", argv[1]);
     bench_usage(stderr);
     return 2;
-}
-
-static loaa_status parse_int(const char *flag, const char *text, int min, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || end == text || v < min || v > 1 << 30)
-        return loaa_fail(LOAA_ERR_USAGE, "%s: expected an integer >= %d, got '%s'", flag, min, text);
-    *out = (int)v;
-    return LOAA_OK;
 }
 
 /* The best sgemm rate of n x n x n products over about `seconds`, in GFLOP/s, with the current threads. */
@@ -125,137 +108,161 @@ static double bf16_peak(int n, double seconds)
     return best;
 }
 
+/* The settings of one `loaa bench step` run: the trial config and the benchmark's own. */
+typedef struct step_opts {
+    loaa_config cfg;
+    int batch, mel, frames, steps, warmup, classes, dist;
+    double peak_seconds;
+} step_opts;
+
+static const char step_usage[] =
+    "usage: loaa bench step [--model NAME] [--method NAME] [--bottleneck R] [--kernel K] [--batch B]\n"
+    "                       [--mel M] [--frames T] [--fstride S] [--tstride S] [--threads N]\n"
+    "                       [--steps N] [--warmup N] [--classes C] [--dist 0|1] [--peak-seconds S]\n"
+    "                       [--ranks-per-trial G [--grid PxQ]]   (G > 1: under mpirun -np a multiple of G)\n"
+    "Times training steps (forward, loss, backward, clipping, AdamW) on random data.\n"
+    "Any other --KEY VALUE is a trial key (loaa help keys).\n";
+
+/* Reads the arguments into o; 0, or -1 with *rc the exit code (help printed or an error reported). */
+static int parse_step(int argc, char **argv, step_opts *o, int *rc)
+{
+    *o = (step_opts){.batch = 8, .mel = 128, .frames = 512, .steps = 10, .warmup = 2, .classes = 50, .peak_seconds = 1.0};
+    loaa_config_defaults(&o->cfg);
+    strcpy(o->cfg.dataset, "bench");
+    o->cfg.threads = 2;
+    const loaa_option opts[] = {
+        OPT_INT("batch", &o->batch, 1, 1 << 30, "B", "samples per step (default 8)"),
+        OPT_INT("mel", &o->mel, 1, 1 << 30, "M", "mel bins of the random input (default 128)"),
+        OPT_INT("frames", &o->frames, 1, 1 << 30, "T", "frames of the random input (default 512)"),
+        OPT_INT("steps", &o->steps, 1, 1 << 30, "N", "timed steps (default 10)"),
+        OPT_INT("warmup", &o->warmup, 0, 1 << 30, "N", "untimed steps first (default 2)"),
+        OPT_INT("classes", &o->classes, 1, 1 << 30, "C", "classes of the head (default 50)"),
+        OPT_INT("dist", &o->dist, 0, 1 << 30, "0|1", "1: a DeiT distillation token"),
+        OPT_DOUBLE("peak-seconds", &o->peak_seconds, 0, LOAA_OPT_NO_MAX, "S", "time spent measuring the sgemm peak (0: skip)"),
+        OPT_CONFIG_KEY("ranks-per-trial", &o->cfg, "ranks_per_trial", "G", "train on groups of G ranks (the key ranks_per_trial)"),
+        OPT_CONFIG_KEYS(&o->cfg, "any trial key (loaa help keys), e.g. --model, --method, --threads (default 2), --grid"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "bench step", .usage = step_usage, .options = opts};
+    if (loaa_cli_parse(&spec, argc, argv, rc) < 0)
+        return -1;
+    loaa_status st = loaa_config_validate(&o->cfg);
+    if (st) {
+        *rc = loaa_cli_report("bench step", st);
+        return -1;
+    }
+    return 0;
+}
+
+/* Random input x [batch, mel, frames] and one-hot labels y [batch, classes] (class b mod classes), from seed 1. */
+static void random_batch(const step_opts *o, float *x, float *y)
+{
+    loaa_rng rng;
+    loaa_rng_seed(&rng, 1);
+    for (size_t i = 0; i < (size_t)o->batch * o->mel * o->frames; i++)
+        x[i] = (float)loaa_rng_normal(&rng);
+    for (int b = 0; b < o->batch; b++)
+        y[(size_t)b * o->classes + b % o->classes] = 1;
+}
+
+/* The first two lines of the report: the model, its tokens, its parameters. */
+static void print_setup(const step_opts *o, loaa_model *m)
+{
+    const loaa_config *cfg = &o->cfg;
+    int fgrid = 0, tgrid = 0;
+    int tokens = cfg->method == LOAA_METHOD_NOOP ? 0 : loaa_model_tokens(m, &fgrid, &tgrid);
+    size_t total = loaa_model_total_params(m), train = loaa_model_trainable_params(m);
+    printf("bench step: %s (dim %d, depth %d, heads %d) %s r=%d k=%d, batch %d, %dx%d, stride %dx%d -> %dx%d+%d = %d "
+           "tokens, %d threads\n",
+           cfg->model, cfg->dim, cfg->depth, cfg->heads, loaa_method_name(cfg->method), cfg->bottleneck, cfg->kernel, o->batch,
+           o->mel, o->frames, cfg->fstride, cfg->tstride, fgrid, tgrid, o->dist ? 2 : 1, tokens, loaa_kernels_threads());
+    printf("parameters: %.3fM total, %.3fM trainable (%.2f %%)\n", total / 1e6, train / 1e6,
+           total ? 100.0 * train / total : 0.0);
+}
+
+/* What the timed steps measured, over the world when a group trains. */
+typedef struct step_timing {
+    double secs, flops, rss;
+    float loss;
+    int bp, bq;
+    const char *backend;
+} step_timing;
+
+/* Warm-up, then the timed steps (HPL style: a barrier, the slowest rank's time, each group's rows summed). */
+static loaa_status time_steps(const step_opts *o, loaa_model *m, const float *x, const float *y, step_timing *t)
+{
+    loaa_status st = LOAA_OK;
+    t->loss = 0;
+    for (int s = 0; s < o->warmup && !st; s++)
+        st = loaa_model_train_step(m, x, y, o->batch, 1e-4, &t->loss);
+    loaa_bench_world_barrier();
+    double f0 = loaa_model_gemm_flops(m), t0 = loaa_now();
+    for (int s = 0; s < o->steps && !st; s++)
+        st = loaa_model_train_step(m, x, y, o->batch, 1e-4, &t->loss);
+    t->secs = loaa_bench_world_reduce(loaa_now() - t0, 0);
+    double flops = loaa_model_gemm_flops(m) - f0;
+    int groups = o->cfg.ranks_per_trial > 1 ? (int)loaa_bench_world_reduce(1, 1) / o->cfg.ranks_per_trial : 1;
+    t->flops = loaa_bench_world_reduce(flops, 1) / groups; /* each rank counts its own rows */
+    t->rss = loaa_peak_rss() / 1048576.0;                  /* before the sgemm peak's own buffers */
+    t->bp = t->bq = 1;
+    t->backend = loaa_model_backend(m, &t->bp, &t->bq);
+    return st;
+}
+
+/* The rest of the report, with the sgemm peak measured now (after the group has finished). */
+static void print_timing(const step_opts *o, const step_timing *t)
+{
+    double peak = o->peak_seconds > 0 ? sgemm_peak(1024, o->peak_seconds) : 0;
+    double sps = o->steps * o->batch / t->secs, gflops = t->flops / t->secs / 1e9;
+    printf("steps: %d timed (+%d warm-up), %.4f s/step, %.2f samples/s, last loss %.4f\n", o->steps, o->warmup,
+           t->secs / o->steps, sps, t->loss);
+    printf("gemm: %.2f GFLOP/step, %.1f GFLOP/s achieved; sgemm peak %.1f GFLOP/s (1024^3, same threads): %.1f %%\n",
+           t->flops / o->steps / 1e9, gflops, peak, peak > 0 ? 100 * gflops / peak : 0.0);
+    printf("peak RSS: %.1f MiB\n", t->rss);
+    printf("gemm backend: %s, grid %dx%d, %d rank(s) per trial\n", t->backend, t->bp, t->bq, o->cfg.ranks_per_trial);
+    int bf16 = o->cfg.precision == LOAA_PRECISION_BF16;
+    double peak16 = o->peak_seconds > 0 && bf16 ? bf16_peak(1024, o->peak_seconds) : 0;
+    if (bf16)
+        printf("bf16: oneDNN on %s; bf16 matmul peak %.1f GFLOP/s (1024^3, same threads): the step's GEMMs %.1f %%\n",
+               loaa_gemm_isa(), peak16, peak16 > 0 ? 100 * gflops / peak16 : 0.0);
+    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f bf16_peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops,
+           peak, peak16, t->rss);
+}
+
 static int bench_step(int argc, char **argv)
 {
-    static const char usage[] =
-        "usage: loaa bench step [--model NAME] [--method NAME] [--bottleneck R] [--kernel K] [--batch B]\n"
-        "                       [--mel M] [--frames T] [--fstride S] [--tstride S] [--threads N]\n"
-        "                       [--steps N] [--warmup N] [--classes C] [--dist 0|1] [--peak-seconds S]\n"
-        "                       [--ranks-per-trial G [--grid PxQ]]   (G > 1: under mpirun -np a multiple of G)\n"
-        "Times training steps (forward, loss, backward, clipping, AdamW) on random data.\n"
-        "Any other --KEY VALUE is a trial key (loaa help keys).\n";
-    loaa_config cfg;
-    loaa_config_defaults(&cfg);
-    strcpy(cfg.dataset, "bench");
-    cfg.threads = 2;
-    int batch = 8, mel = 128, frames = 512, steps = 10, warmup = 2, classes = 50, dist = 0;
-    double peak_seconds = 1.0;
-    loaa_status st = LOAA_OK;
-    for (int i = 1; i < argc && !st; i += 2) {
-        const char *flag = argv[i];
-        if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strncmp(flag, "--", 2) || i + 1 >= argc) {
-            fputs(usage, stderr);
-            return 2;
-        }
-        const char *val = argv[i + 1], *key = flag + 2;
-        if (!strcmp(key, "batch"))
-            st = parse_int(flag, val, 1, &batch);
-        else if (!strcmp(key, "mel"))
-            st = parse_int(flag, val, 1, &mel);
-        else if (!strcmp(key, "frames"))
-            st = parse_int(flag, val, 1, &frames);
-        else if (!strcmp(key, "steps"))
-            st = parse_int(flag, val, 1, &steps);
-        else if (!strcmp(key, "warmup"))
-            st = parse_int(flag, val, 0, &warmup);
-        else if (!strcmp(key, "classes"))
-            st = parse_int(flag, val, 1, &classes);
-        else if (!strcmp(key, "dist"))
-            st = parse_int(flag, val, 0, &dist);
-        else if (!strcmp(key, "ranks-per-trial")) /* the sweep's spelling is ranks_per_trial; both work */
-            st = loaa_config_set_text(&cfg, "ranks_per_trial", val);
-        else if (!strcmp(key, "peak-seconds")) {
-            char *end;
-            peak_seconds = strtod(val, &end);
-            if (*end || end == val || peak_seconds < 0)
-                st = loaa_fail(LOAA_ERR_USAGE, "--peak-seconds: expected a number >= 0, got '%s'", val);
-        } else
-            st = loaa_config_set_text(&cfg, key, val);
-    }
-    if (!st)
-        st = loaa_config_validate(&cfg);
-    if (st)
-        return loaa_cli_report("bench step", st);
-    loaa_kernels_set_threads(cfg.threads);
-
-    loaa_model_shape shape = {.n_mel = mel, .n_frames = frames, .n_classes = classes, .max_batch = batch,
-                              .dist_token = dist ? 1 : 0};
+    step_opts o;
+    int rc;
+    if (parse_step(argc, argv, &o, &rc))
+        return rc;
+    loaa_kernels_set_threads(o.cfg.threads);
+    loaa_model_shape shape = {.n_mel = o.mel, .n_frames = o.frames, .n_classes = o.classes, .max_batch = o.batch,
+                              .dist_token = o.dist ? 1 : 0};
     loaa_model *m = NULL;
-    float *x = malloc(sizeof(float) * batch * mel * frames), *y = calloc((size_t)batch * classes, sizeof(float));
+    float *x = malloc(sizeof(float) * o.batch * o.mel * o.frames), *y = calloc((size_t)o.batch * o.classes, sizeof(float));
     if (!x || !y) {
         free(x), free(y);
         return loaa_cli_report("bench step", loaa_fail(LOAA_ERR_NOMEM, "input batch"));
     }
     int world_rank = 0;
-    if ((st = loaa_spec_create_model(&m, &cfg, &shape)) || (st = loaa_model_init(m, (uint64_t)cfg.seed)) ||
-        (st = loaa_bench_join_group(m, &cfg, &world_rank))) {
-        free(x), free(y);
-        loaa_model_free(m);
-        /* Agreed: rank 0 reports it, before MPI_Finalize lets the others exit; otherwise mpirun could abort the
-         * job on their exit status and kill rank 0 before its message (seen under valgrind). */
-        int rc = world_rank == 0 ? loaa_cli_report("bench step", st) : 1;
-        loaa_bench_finish();
-        return rc;
+    loaa_status st;
+    step_timing t = {0};
+    if (!(st = loaa_spec_create_model(&m, &o.cfg, &shape)) && !(st = loaa_model_init(m, (uint64_t)o.cfg.seed)) &&
+        !(st = loaa_bench_join_group(m, &o.cfg, &world_rank))) {
+        random_batch(&o, x, y);
+        /* HPL style: rank 0 reports for everyone (should /dev/null fail, the others merely print as well) */
+        if (world_rank != 0 && !freopen("/dev/null", "w", stdout))
+            clearerr(stdout);
+        print_setup(&o, m);
+        st = time_steps(&o, m, x, y, &t);
     }
-    loaa_rng rng;
-    loaa_rng_seed(&rng, 1);
-    for (size_t i = 0; i < (size_t)batch * mel * frames; i++)
-        x[i] = (float)loaa_rng_normal(&rng);
-    for (int b = 0; b < batch; b++)
-        y[(size_t)b * classes + b % classes] = 1;
-
-    /* HPL style: rank 0 reports for everyone (should /dev/null fail, the others merely print as well) */
-    if (world_rank != 0 && !freopen("/dev/null", "w", stdout))
-        clearerr(stdout);
-    int fgrid = 0, tgrid = 0;
-    int tokens = cfg.method == LOAA_METHOD_NOOP ? 0 : loaa_model_tokens(m, &fgrid, &tgrid);
-    size_t total = loaa_model_total_params(m), train = loaa_model_trainable_params(m);
-    printf("bench step: %s (dim %d, depth %d, heads %d) %s r=%d k=%d, batch %d, %dx%d, stride %dx%d -> %dx%d+%d = %d "
-           "tokens, %d threads\n",
-           cfg.model, cfg.dim, cfg.depth, cfg.heads, loaa_method_name(cfg.method), cfg.bottleneck, cfg.kernel, batch,
-           mel, frames, cfg.fstride, cfg.tstride, fgrid, tgrid, dist ? 2 : 1, tokens, loaa_kernels_threads());
-    printf("parameters: %.3fM total, %.3fM trainable (%.2f %%)\n", total / 1e6, train / 1e6,
-           total ? 100.0 * train / total : 0.0);
-
-    float loss = 0;
-    for (int s = 0; s < warmup && !st; s++)
-        st = loaa_model_train_step(m, x, y, batch, 1e-4, &loss);
-    loaa_bench_world_barrier();
-    double f0 = loaa_model_gemm_flops(m), t0 = loaa_now();
-    for (int s = 0; s < steps && !st; s++)
-        st = loaa_model_train_step(m, x, y, batch, 1e-4, &loss);
-    double secs = loaa_bench_world_reduce(loaa_now() - t0, 0), flops = loaa_model_gemm_flops(m) - f0;
-    int groups = cfg.ranks_per_trial > 1 ? (int)loaa_bench_world_reduce(1, 1) / cfg.ranks_per_trial : 1;
-    flops = loaa_bench_world_reduce(flops, 1) / groups; /* each rank counts its own rows */
-    double rss = loaa_peak_rss() / 1048576.0; /* before the sgemm peak's own buffers */
-    int bp = 1, bq = 1;
-    const char *backend = loaa_model_backend(m, &bp, &bq);
     loaa_model_free(m);
     free(x), free(y);
-    if (st) {
-        int rc = world_rank == 0 ? loaa_cli_report("bench step", st) : 1; /* before MPI_Finalize, as above */
-        loaa_bench_finish();
-        return rc;
-    }
+    /* Agreed: rank 0 reports a failure before MPI_Finalize lets the others exit; otherwise mpirun could abort the
+     * job on their exit status and kill rank 0 before its message (seen under valgrind). */
+    rc = st ? (world_rank == 0 ? loaa_cli_report("bench step", st) : 1) : 0;
     loaa_bench_finish();
-    double peak = peak_seconds > 0 ? sgemm_peak(1024, peak_seconds) : 0;
-    int bf16 = cfg.precision == LOAA_PRECISION_BF16;
-    double peak16 = peak_seconds > 0 && bf16 ? bf16_peak(1024, peak_seconds) : 0;
-    double sps = steps * batch / secs, gflops = flops / secs / 1e9;
-    printf("steps: %d timed (+%d warm-up), %.4f s/step, %.2f samples/s, last loss %.4f\n", steps, warmup,
-           secs / steps, sps, loss);
-    printf("gemm: %.2f GFLOP/step, %.1f GFLOP/s achieved; sgemm peak %.1f GFLOP/s (1024^3, same threads): %.1f %%\n",
-           flops / steps / 1e9, gflops, peak, peak > 0 ? 100 * gflops / peak : 0.0);
-    printf("peak RSS: %.1f MiB\n", rss);
-    printf("gemm backend: %s, grid %dx%d, %d rank(s) per trial\n", backend, bp, bq, cfg.ranks_per_trial);
-    if (bf16)
-        printf("bf16: oneDNN on %s; bf16 matmul peak %.1f GFLOP/s (1024^3, same threads): the step's GEMMs %.1f %%\n",
-               loaa_gemm_isa(), peak16, peak16 > 0 ? 100 * gflops / peak16 : 0.0);
-    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f bf16_peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops,
-           peak, peak16, rss);
-    return 0;
+    if (!st)
+        print_timing(&o, &t);
+    return rc;
 }

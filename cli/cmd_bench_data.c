@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/dataset.h"
 #include "common/status.h"
 #include "common/timer.h"
@@ -24,63 +25,34 @@
 
 int loaa_bench_data(int argc, char **argv);
 
-int loaa_bench_data(int argc, char **argv)
+typedef struct data_opts {
+    int clips, rate, repeat, target;
+    double seconds;
+    const char *keep; /* NULL: a temporary folder, removed afterwards */
+} data_opts;
+
+static const char data_usage[] =
+    "usage: loaa bench data [--clips N] [--seconds S] [--rate HZ] [--repeat R] [--target-length T] [--keep DIR]\n"
+    "Times read + decode + resample to 16 kHz + fbank (128 mel, AST) + pad/normalise on one thread\n"
+    "over N synthetic clips (default 100 x 5 s at 44100 Hz, best of 3 passes).\n";
+
+/* Writes o->clips synthetic WAV clips into the tar shard (and, with --keep, as clipdir/NNNNNN.wav too). */
+static loaa_status write_clips(const data_opts *o, const char *shard, const char *clipdir)
 {
-    double clips = 100, seconds = 5, rate = 44100, repeat = 3, target = 512;
-    const char *keep = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1;
-        if (!strcmp(a, "--clips"))
-            ok = loaa_cli_double(a, v, 1, 100000, &clips), i++;
-        else if (!strcmp(a, "--seconds"))
-            ok = loaa_cli_double(a, v, 0.1, 60, &seconds), i++;
-        else if (!strcmp(a, "--rate"))
-            ok = loaa_cli_double(a, v, 8000, 192000, &rate), i++;
-        else if (!strcmp(a, "--repeat"))
-            ok = loaa_cli_double(a, v, 1, 100, &repeat), i++;
-        else if (!strcmp(a, "--target-length"))
-            ok = loaa_cli_double(a, v, 1, 100000, &target), i++;
-        else if (!strcmp(a, "--keep") && v)
-            keep = v, i++;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: loaa bench data [--clips N] [--seconds S] [--rate HZ] [--repeat R] [--target-length T] [--keep DIR]\n"
-                   "Times read + decode + resample to 16 kHz + fbank (128 mel, AST) + pad/normalise on one thread\n"
-                   "over N synthetic clips (default 100 x 5 s at 44100 Hz, best of 3 passes).\n");
-            return 0;
-        } else
-            ok = (loaa_fail(LOAA_ERR_USAGE, "unknown option '%s' (loaa bench data --help)", a), 0);
-        if (!ok)
-            return loaa_cli_report("bench data", LOAA_ERR_USAGE);
-    }
-    char dir[1024];
-    if (keep) {
-        snprintf(dir, sizeof dir, "%s", keep);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/loaa-bench-data-XXXXXX");
-        if (!mkdtemp(dir))
-            return loaa_cli_report("bench data", loaa_fail(LOAA_ERR_IO, "mkdtemp: %s", strerror(errno)));
-    }
-    char clipdir[1100], shard[1100];
-    snprintf(clipdir, sizeof clipdir, "%s/clips", dir);
-    snprintf(shard, sizeof shard, "%s/bench.tar", dir);
-    if (keep)
-        mkdir(clipdir, 0755);
-    int n = (int)(seconds * rate);
+    int n = (int)(o->seconds * o->rate);
     float *x = malloc(sizeof(float) * n);
     loaa_shard_writer *w;
     loaa_status st = x ? loaa_shard_writer_open(shard, LOAA_COMPRESS_NONE, &w) : LOAA_ERR_NOMEM;
-    for (int i = 0; i < (int)clips && !st; i++) {
-        loaa_synth_audio_clip(x, n, (int)rate, i % 12, 7, i);
+    for (int i = 0; i < o->clips && !st; i++) {
+        loaa_synth_audio_clip(x, n, o->rate, i % 12, 7, i);
         void *data;
         size_t size;
-        if ((st = loaa_audio_encode_wav(x, (size_t)n, (int)rate, 0, &data, &size)))
+        if ((st = loaa_audio_encode_wav(x, (size_t)n, o->rate, 0, &data, &size)))
             break;
         char name[64];
         snprintf(name, sizeof name, "%06d.wav", i);
         st = loaa_shard_writer_add(w, name, data, size);
-        if (!st && keep) {
+        if (!st && o->keep) {
             char path[1200];
             snprintf(path, sizeof path, "%s/%s", clipdir, name);
             FILE *f = fopen(path, "wb");
@@ -97,21 +69,26 @@ int loaa_bench_data(int argc, char **argv)
     if (!st)
         st = loaa_shard_writer_finish(w);
     free(x);
+    return st;
+}
+
+/* The best clips/s over o->repeat passes of the front end over the shard (*done: clips of the last pass). */
+static loaa_status time_front_end(const data_opts *o, const char *dir, const char *shard, double *best, long *done)
+{
     char json[512];
     snprintf(json, sizeof json,
              "{\"name\": \"bench\", \"classes\": [\"a\"], \"sample_rate\": 16000, \"target_length\": %d, \"mean\": -4.27,"
              " \"std\": 4.57, \"splits\": {\"train\": [], \"val\": [], \"test\": []}}",
-             (int)target);
+             o->target);
     loaa_dataset *ds = NULL;
     loaa_featurizer *feat = NULL;
-    if (!st)
-        st = loaa_dataset_parse(json, dir, 0, &ds);
+    loaa_status st = loaa_dataset_parse(json, dir, 0, &ds);
     if (!st)
         st = loaa_featurizer_create(ds, 0, &feat);
     float *out = feat ? malloc(sizeof(float) * loaa_featurizer_rows(feat) * loaa_featurizer_frames(feat)) : NULL;
-    double best = 0;
-    long done = 0;
-    for (int r = 0; r < (int)repeat && !st; r++) {
+    *best = 0;
+    *done = 0;
+    for (int r = 0; r < o->repeat && !st; r++) {
         double t0 = loaa_now();
         loaa_shard *sh;
         if ((st = loaa_shard_open(shard, NULL, &sh)))
@@ -119,28 +96,66 @@ int loaa_bench_data(int argc, char **argv)
         loaa_raw_sample s;
         memset(&s, 0, sizeof s);
         int got;
-        done = 0;
+        *done = 0;
         while (!(st = loaa_shard_next(sh, &s, &got)) && got) {
             if ((st = loaa_featurizer_run(feat, out, s.audio, s.audio_size, s.audio_ext, 0, -1, s.key)))
                 break;
-            done++;
+            (*done)++;
         }
         loaa_raw_sample_clear(&s);
         loaa_shard_close(sh);
-        double rate_now = done / (loaa_now() - t0);
-        best = rate_now > best ? rate_now : best;
+        double rate_now = *done / (loaa_now() - t0);
+        *best = rate_now > *best ? rate_now : *best;
     }
     free(out);
     loaa_featurizer_free(feat);
     loaa_dataset_free(ds);
-    if (!keep) {
+    return st;
+}
+
+int loaa_bench_data(int argc, char **argv)
+{
+    data_opts o = {.clips = 100, .rate = 44100, .repeat = 3, .target = 512, .seconds = 5};
+    int rc;
+    const loaa_option opts[] = {
+        OPT_INT("clips", &o.clips, 1, 100000, "N", "synthetic clips (default 100)"),
+        OPT_DOUBLE("seconds", &o.seconds, 0.1, 60, "S", "clip length (default 5)"),
+        OPT_INT("rate", &o.rate, 8000, 192000, "HZ", "the clips' sample rate (default 44100)"),
+        OPT_INT("repeat", &o.repeat, 1, 100, "R", "passes, best kept (default 3)"),
+        OPT_INT("target-length", &o.target, 1, 100000, "T", "frames after pad/cut (default 512)"),
+        OPT_PATH("keep", &o.keep, "DIR", "keep the clips as DIR/clips/NNNNNN.wav and the shard"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "bench data", .usage = data_usage, .options = opts};
+    if (loaa_cli_parse(&spec, argc, argv, &rc) < 0)
+        return rc;
+    char dir[1024];
+    if (o.keep) {
+        snprintf(dir, sizeof dir, "%s", o.keep);
+        mkdir(dir, 0755);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/loaa-bench-data-XXXXXX");
+        if (!mkdtemp(dir))
+            return loaa_cli_report("bench data", loaa_fail(LOAA_ERR_IO, "mkdtemp: %s", strerror(errno)));
+    }
+    char clipdir[1100], shard[1100];
+    snprintf(clipdir, sizeof clipdir, "%s/clips", dir);
+    snprintf(shard, sizeof shard, "%s/bench.tar", dir);
+    if (o.keep)
+        mkdir(clipdir, 0755);
+    double best = 0;
+    long done = 0;
+    loaa_status st = write_clips(&o, shard, clipdir);
+    if (!st)
+        st = time_front_end(&o, dir, shard, &best, &done);
+    if (!o.keep) {
         remove(shard);
         rmdir(dir);
     }
     if (st)
         return loaa_cli_report("bench data", st);
-    printf("bench data: %ld clips of %.1f s at %.0f Hz -> 16000 Hz, fbank 128 mel, %d frames, 1 thread\n", done, seconds, rate,
-           (int)target);
-    printf("result: clips_per_s=%.2f audio_seconds_per_s=%.1f\n", best, best * seconds);
+    printf("bench data: %ld clips of %.1f s at %d Hz -> 16000 Hz, fbank 128 mel, %d frames, 1 thread\n", done, o.seconds, o.rate,
+           o.target);
+    printf("result: clips_per_s=%.2f audio_seconds_per_s=%.1f\n", best, best * o.seconds);
     return 0;
 }

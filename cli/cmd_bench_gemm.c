@@ -26,6 +26,7 @@
 
 #include "cli/bench_group.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/status.h"
 #include "common/timer.h"
@@ -39,9 +40,8 @@ typedef struct gemm_shape {
 } gemm_shape;
 
 typedef struct bench_opts {
-    char model[LOAA_NAME_MAX];
+    const char *model, *grids;
     int batch, tokens, classes, nb, reps, threads, panel;
-    char grids[64];
 } bench_opts;
 
 enum { MODE_BLAS, MODE_PSGEMM, MODE_PGEMM, MODE_ROWS };
@@ -57,68 +57,30 @@ typedef struct bench_case {
     int row0, rows; /* this rank's slab of M */
 } bench_case;
 
-static int usage(FILE *out)
-{
-    fprintf(out, "usage: loaa bench gemm [--model NAME] [--batch B] [--tokens N] [--classes C] [--nb NB]\n"
-                 "                       [--panel KB] [--reps R] [--threads T] [--grids 1x1,1x2,2x1]\n"
-                 "--nb: ScaLAPACK block size; --panel: PBLAS panel width (pilaenv); --grids: PxQ list\n");
-    return 2;
-}
+static const char gemm_usage[] =
+    "usage: loaa bench gemm [--model NAME] [--batch B] [--tokens N] [--classes C] [--nb NB]\n"
+    "                       [--panel KB] [--reps R] [--threads T] [--grids 1x1,1x2,2x1]\n"
+    "Under mpirun: one row per shape and backend (blas, psgemm, pgemm, rows) and grid.\n";
 
-static int parse_int(const char *flag, const char *text, int lo, int *out)
+/* Reads the arguments into o; 0, or -1 with *rc the exit code (help printed or a usage error reported). */
+static int parse_opts(int argc, char **argv, bench_opts *o, int *rc)
 {
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || v < lo || v > 1 << 24) {
-        fprintf(stderr, "loaa bench gemm: %s needs an integer >= %d, got '%s'\n", flag, lo, text);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
-static int parse_opts(int argc, char **argv, bench_opts *o)
-{
-    snprintf(o->model, sizeof o->model, "vit-small");
-    snprintf(o->grids, sizeof o->grids, "1x1,1x2,2x1");
-    o->batch = 8, o->tokens = 257, o->classes = 50, o->nb = LOAA_PGEMM_DEFAULT_NB, o->reps = 3, o->threads = 1;
-    o->panel = LOAA_PBLAS_DEFAULT_NB;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(f, "-h") || !strcmp(f, "--help"))
-            return -1;
-        if (!v) {
-            fprintf(stderr, "loaa bench gemm: %s needs a value\n", f);
-            return 0;
-        }
-        i++;
-        int ok = 1;
-        if (!strcmp(f, "--model"))
-            snprintf(o->model, sizeof o->model, "%s", v);
-        else if (!strcmp(f, "--grids"))
-            snprintf(o->grids, sizeof o->grids, "%s", v);
-        else if (!strcmp(f, "--batch"))
-            ok = parse_int(f, v, 1, &o->batch);
-        else if (!strcmp(f, "--tokens"))
-            ok = parse_int(f, v, 1, &o->tokens);
-        else if (!strcmp(f, "--classes"))
-            ok = parse_int(f, v, 1, &o->classes);
-        else if (!strcmp(f, "--nb"))
-            ok = parse_int(f, v, 1, &o->nb);
-        else if (!strcmp(f, "--reps"))
-            ok = parse_int(f, v, 1, &o->reps);
-        else if (!strcmp(f, "--panel"))
-            ok = parse_int(f, v, 1, &o->panel);
-        else if (!strcmp(f, "--threads"))
-            ok = parse_int(f, v, 1, &o->threads);
-        else {
-            fprintf(stderr, "loaa bench gemm: unknown option '%s'\n", f);
-            ok = 0;
-        }
-        if (!ok)
-            return 0;
-    }
-    return 1;
+    *o = (bench_opts){.model = "vit-small", .grids = "1x1,1x2,2x1", .batch = 8, .tokens = 257, .classes = 50,
+                      .nb = LOAA_PGEMM_DEFAULT_NB, .reps = 3, .threads = 1, .panel = LOAA_PBLAS_DEFAULT_NB};
+    const loaa_option opts[] = {
+        OPT_STRING("model", &o->model, "NAME", "the model whose shapes are timed (default vit-small)"),
+        OPT_INT("batch", &o->batch, 1, 1 << 24, "B", "samples (default 8)"),
+        OPT_INT("tokens", &o->tokens, 1, 1 << 24, "N", "tokens per sample (default 257)"),
+        OPT_INT("classes", &o->classes, 1, 1 << 24, "C", "classes of the head (default 50)"),
+        OPT_INT("nb", &o->nb, 1, 1 << 24, "NB", "ScaLAPACK block size"),
+        OPT_INT("panel", &o->panel, 1, 1 << 24, "KB", "PBLAS panel width (pilaenv)"),
+        OPT_INT("reps", &o->reps, 1, 1 << 24, "R", "timed repetitions, best kept (default 3)"),
+        OPT_INT("threads", &o->threads, 1, 1 << 24, "T", "BLAS threads per rank (default 1)"),
+        OPT_STRING("grids", &o->grids, "PxQ,...", "process grids to time (default 1x1,1x2,2x1)"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "bench gemm", .usage = gemm_usage, .options = opts};
+    return loaa_cli_parse(&spec, argc, argv, rc) < 0 ? -1 : 0;
 }
 
 /* The forward products (x W^T, timm's layout) and the two backward products of each: dX = dY W and dW = dY^T X. */
@@ -225,18 +187,111 @@ static int parse_grids(const char *text, grid_spec *g, int max)
     return n;
 }
 
+/* One grid per spec that fits the world, over its first p*q ranks (pg[gi] NULL elsewhere and for the others). Agreed status. */
+static loaa_status make_grids(const bench_opts *o, const grid_spec *grids, int ngrids, int rank, int size, loaa_pgrid **pg)
+{
+    loaa_status st = LOAA_OK;
+    for (int gi = 0; gi < ngrids && !st; gi++) {
+        int need = grids[gi].p * grids[gi].q;
+        if (need > size)
+            continue;
+        MPI_Comm sub;
+        MPI_Comm_split(MPI_COMM_WORLD, rank < need, rank, &sub);
+        loaa_status gs = LOAA_OK;
+        if (rank < need)
+            gs = loaa_pgrid_create(&pg[gi], sub, grids[gi].p, grids[gi].q, o->nb);
+        MPI_Comm_free(&sub);
+        st = loaa_comm_agree(MPI_COMM_WORLD, gs);
+    }
+    return st;
+}
+
+/* On a rank of c->grid: the block-cyclic operands for psgemm (scattered, not timed) and this rank's row slab. */
+static loaa_status distribute_case(bench_case *c, int ranks)
+{
+    const gemm_shape *s = c->s;
+    loaa_status ps = loaa_pmat_init(&c->pa, c->grid, s->ta ? s->K : s->M, s->ta ? s->M : s->K, 0, 0);
+    if (!ps)
+        ps = loaa_pmat_init(&c->pb, c->grid, s->tb ? s->N : s->K, s->tb ? s->K : s->N, 0, 0);
+    if (!ps)
+        ps = loaa_pmat_init(&c->pc, c->grid, s->M, s->N, 0, 0);
+    if (!ps) {
+        loaa_pmat_scatter(&c->pa, c->A, c->lda);
+        loaa_pmat_scatter(&c->pb, c->B, c->ldb);
+    }
+    /* Row slabs: whole samples, ceil(units / ranks) per rank in grid-rank order. */
+    if (s->units) {
+        int per = (s->units + ranks - 1) / ranks, rpu = s->M / s->units, me = loaa_pgrid_rank(c->grid);
+        int first = me * per < s->units ? me * per : s->units;
+        int cnt = s->units - first < per ? s->units - first : per;
+        c->row0 = first * rpu, c->rows = cnt * rpu;
+    }
+    return ps;
+}
+
+/* Times the shape of c on grid gi in every distributed mode, adding to the grid's totals; rank 0 prints the rows. */
+static loaa_status time_on_grid(const bench_opts *o, bench_case *c, grid_spec *g, loaa_pgrid *pg, double t_blas, int rank)
+{
+    int ranks = g->p * g->q, active = pg != NULL;
+    char gname[16];
+    snprintf(gname, sizeof gname, "%dx%d", g->p, g->q);
+    c->grid = pg;
+    loaa_status st = loaa_comm_agree(MPI_COMM_WORLD, active ? distribute_case(c, ranks) : LOAA_OK);
+    for (int mode = MODE_PSGEMM; mode <= MODE_ROWS && !st; mode++) {
+        if (mode == MODE_ROWS && !c->s->units)
+            continue;
+        double t;
+        if ((st = time_case(c, mode, active, o->reps, &t)))
+            break;
+        g->total[mode] += t;
+        g->blas_total[mode] += t_blas;
+        if (rank == 0)
+            print_row(c->s, mode_names[mode], gname, t, t_blas, ranks);
+    }
+    if (active) {
+        loaa_pmat_free(&c->pa), loaa_pmat_free(&c->pb), loaa_pmat_free(&c->pc);
+    }
+    return st;
+}
+
+/* The closing lines: per grid and mode, the summed times against blas. */
+static void print_summary(const grid_spec *grids, int ngrids, int size)
+{
+    printf("# all shapes (sum of times, the mix of one block's forward and backward):\n");
+    for (int gi = 0; gi < ngrids; gi++) {
+        int ranks = grids[gi].p * grids[gi].q;
+        if (ranks > size)
+            continue;
+        for (int mode = MODE_PSGEMM; mode <= MODE_ROWS; mode++) {
+            double t = grids[gi].total[mode], tb = grids[gi].blas_total[mode];
+            printf("# %-7s %dx%d: %8.2f ms vs blas %8.2f ms: speedup %.2f, efficiency %.2f%s\n", mode_names[mode],
+                   grids[gi].p, grids[gi].q, t * 1e3, tb * 1e3, tb / t, tb / t / ranks,
+                   mode == MODE_ROWS ? " (row products only)" : "");
+        }
+    }
+}
+
+/* The model's dimensions D and MLP width (*hidden) from --model. */
+static loaa_status model_dims(const bench_opts *o, loaa_config *cfg, int *hidden)
+{
+    loaa_config_defaults(cfg);
+    loaa_status st = loaa_config_set_text(cfg, "model", o->model);
+    if (!st)
+        st = loaa_config_set_text(cfg, "dataset", "-"); /* a benchmark reads no data; validate wants the key */
+    if (!st)
+        st = loaa_config_validate(cfg);
+    *hidden = st ? 0 : (int)(cfg->mlp_ratio * cfg->dim);
+    return st;
+}
+
 static loaa_status bench(const bench_opts *o, int rank, int size)
 {
     loaa_config cfg;
-    loaa_config_defaults(&cfg);
-    loaa_status st = loaa_config_set_text(&cfg, "model", o->model);
-    if (!st)
-        st = loaa_config_set_text(&cfg, "dataset", "-"); /* a benchmark reads no data; validate wants the key */
-    if (!st)
-        st = loaa_config_validate(&cfg);
+    int Hm;
+    loaa_status st = model_dims(o, &cfg, &Hm);
     if (st)
         return st;
-    int D = cfg.dim, Hm = (int)(cfg.mlp_ratio * cfg.dim);
+    int D = cfg.dim;
     gemm_shape shapes[16];
     int nshapes = model_shapes(o, D, Hm, shapes);
     grid_spec grids[8];
@@ -259,21 +314,8 @@ static loaa_status bench(const bench_opts *o, int rank, int size)
     }
     fill(A, maxA, 1);
     fill(B, maxB, 2);
-
-    /* One grid per spec that fits, over the first p*q world ranks (its own group communicator). */
     loaa_pgrid *pg[8] = {0};
-    for (int gi = 0; gi < ngrids && !st; gi++) {
-        int need = grids[gi].p * grids[gi].q;
-        if (need > size)
-            continue;
-        MPI_Comm sub;
-        MPI_Comm_split(MPI_COMM_WORLD, rank < need, rank, &sub);
-        loaa_status gs = LOAA_OK;
-        if (rank < need)
-            gs = loaa_pgrid_create(&pg[gi], sub, grids[gi].p, grids[gi].q, o->nb);
-        MPI_Comm_free(&sub);
-        st = loaa_comm_agree(MPI_COMM_WORLD, gs);
-    }
+    st = make_grids(o, grids, ngrids, rank, size, pg);
 
     if (rank == 0) {
         printf("# loaa bench gemm: %s (D %d, MLP %d), R = %d x %d = %d rows, %d classes; %d ranks, %d BLAS thread(s) "
@@ -290,66 +332,12 @@ static loaa_status bench(const bench_opts *o, int rank, int size)
             break;
         if (rank == 0)
             print_row(s, "blas", "1", t_blas, t_blas, 1);
-        for (int gi = 0; gi < ngrids && !st; gi++) {
-            int ranks = grids[gi].p * grids[gi].q;
-            if (ranks > size)
-                continue;
-            char gname[16];
-            snprintf(gname, sizeof gname, "%dx%d", grids[gi].p, grids[gi].q);
-            int active = pg[gi] != NULL;
-            c.grid = pg[gi];
-            loaa_status ps = LOAA_OK;
-            if (active) {
-                /* Pre-distributed operands for the compute-only row; the scatter is local and not timed. */
-                ps = loaa_pmat_init(&c.pa, c.grid, s->ta ? s->K : s->M, s->ta ? s->M : s->K, 0, 0);
-                if (!ps)
-                    ps = loaa_pmat_init(&c.pb, c.grid, s->tb ? s->N : s->K, s->tb ? s->K : s->N, 0, 0);
-                if (!ps)
-                    ps = loaa_pmat_init(&c.pc, c.grid, s->M, s->N, 0, 0);
-                if (!ps) {
-                    loaa_pmat_scatter(&c.pa, A, c.lda);
-                    loaa_pmat_scatter(&c.pb, B, c.ldb);
-                }
-                /* Row slabs: whole samples, ceil(units / ranks) per rank in grid-rank order. */
-                if (s->units) {
-                    int per = (s->units + ranks - 1) / ranks, rpu = s->M / s->units, me = loaa_pgrid_rank(c.grid);
-                    int first = me * per < s->units ? me * per : s->units;
-                    int cnt = s->units - first < per ? s->units - first : per;
-                    c.row0 = first * rpu, c.rows = cnt * rpu;
-                }
-            }
-            if ((st = loaa_comm_agree(MPI_COMM_WORLD, ps)))
-                break;
-            for (int mode = MODE_PSGEMM; mode <= MODE_ROWS && !st; mode++) {
-                if (mode == MODE_ROWS && !s->units)
-                    continue;
-                double t;
-                if ((st = time_case(&c, mode, active, o->reps, &t)))
-                    break;
-                grids[gi].total[mode] += t;
-                grids[gi].blas_total[mode] += t_blas;
-                if (rank == 0)
-                    print_row(s, mode_names[mode], gname, t, t_blas, ranks);
-            }
-            if (active) {
-                loaa_pmat_free(&c.pa), loaa_pmat_free(&c.pb), loaa_pmat_free(&c.pc);
-            }
-        }
+        for (int gi = 0; gi < ngrids && !st; gi++)
+            if (grids[gi].p * grids[gi].q <= size)
+                st = time_on_grid(o, &c, &grids[gi], pg[gi], t_blas, rank);
     }
-    if (!st && rank == 0) {
-        printf("# all shapes (sum of times, the mix of one block's forward and backward):\n");
-        for (int gi = 0; gi < ngrids; gi++) {
-            int ranks = grids[gi].p * grids[gi].q;
-            if (ranks > size)
-                continue;
-            for (int mode = MODE_PSGEMM; mode <= MODE_ROWS; mode++) {
-                double t = grids[gi].total[mode], tb = grids[gi].blas_total[mode];
-                printf("# %-7s %dx%d: %8.2f ms vs blas %8.2f ms: speedup %.2f, efficiency %.2f%s\n", mode_names[mode],
-                       grids[gi].p, grids[gi].q, t * 1e3, tb * 1e3, tb / t, tb / t / ranks,
-                       mode == MODE_ROWS ? " (row products only)" : "");
-            }
-        }
-    }
+    if (!st && rank == 0)
+        print_summary(grids, ngrids, size);
     for (int gi = 0; gi < ngrids; gi++)
         loaa_pgrid_free(pg[gi]);
     free(A), free(B), free(C);
@@ -359,11 +347,9 @@ static loaa_status bench(const bench_opts *o, int rank, int size)
 int loaa_bench_gemm(int argc, char **argv)
 {
     bench_opts o;
-    int parsed = parse_opts(argc, argv, &o);
-    if (parsed <= 0) {
-        usage(parsed < 0 ? stdout : stderr);
-        return parsed < 0 ? 0 : 2;
-    }
+    int rc;
+    if (parse_opts(argc, argv, &o, &rc))
+        return rc;
     int inited = 0, rank = 0, size = 1;
     MPI_Initialized(&inited);
     if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
@@ -377,7 +363,7 @@ int loaa_bench_gemm(int argc, char **argv)
     loaa_status st = bench(&o, rank, size);
     fflush(stdout);
     /* The status is agreed, so rank 0 alone reports it. */
-    int rc = st == LOAA_OK ? 0 : rank == 0 ? loaa_cli_report("bench gemm", st) : (st == LOAA_ERR_USAGE ? 2 : 1);
+    rc = st == LOAA_OK ? 0 : rank == 0 ? loaa_cli_report("bench gemm", st) : (st == LOAA_ERR_USAGE ? 2 : 1);
     if (!inited)
         MPI_Finalize();
     return rc;

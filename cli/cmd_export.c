@@ -16,164 +16,135 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "coordinator/query.h"
 #include "coordinator/store.h"
 
-static loaa_status copy_file(const char *from, const char *to)
+static json_t *count_or_null(int64_t n) { return n >= 0 ? json_integer(n) : json_null(); }
+
+/* The card of an exported file: what the store recorded of the trial. NULL on no memory. */
+static json_t *export_card(const loaa_store_export_row *t, int backbone)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", to);
-    FILE *in = fopen(from, "rb");
-    if (!in)
-        return loaa_fail(LOAA_ERR_NOTFOUND, "%s: cannot open: %s", from, strerror(errno));
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        fclose(in);
-        return loaa_fail(LOAA_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    char buf[1 << 16];
-    size_t n;
-    int bad = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n)
-            bad = 1;
-    bad |= ferror(in);
-    fclose(in);
-    if (fclose(out) != 0 || bad || rename(tmp, to) != 0) {
-        unlink(tmp);
-        return loaa_fail(LOAA_ERR_IO, "%s: cannot write", to);
-    }
-    return LOAA_OK;
+    json_t *card = json_object();
+    if (!card)
+        return NULL;
+    json_t *cfg = t->config_json ? json_loads(t->config_json, 0, NULL) : NULL;
+    json_t *results = t->results_json ? json_loads(t->results_json, 0, NULL) : NULL;
+    const struct {
+        const char *name;
+        const char *text;
+    } texts[] = {{"sweep", t->sweep},        {"dataset", t->dataset}, {"dataset_sha256", t->dataset_sha256},
+                 {"method", t->method},      {"backbone", t->backbone}, {"backbone_sha256", t->backbone_sha256},
+                 {"loaa_version", t->loaa_version}, {"blas", t->blas}, {"host", t->host}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        json_object_set_new(card, texts[i].name, texts[i].text ? json_string(texts[i].text) : json_null());
+    json_object_set_new(card, "trial", json_integer(t->trial_id));
+    json_object_set_new(card, "config", cfg ? cfg : json_null());
+    json_object_set_new(card, "results", results ? results : json_object());
+    json_object_set_new(card, "best_epoch", count_or_null(t->best_epoch));
+    json_object_set_new(card, "trainable_params", count_or_null(t->trainable_params));
+    json_object_set_new(card, "total_params", count_or_null(t->total_params));
+    json_object_set_new(card, "kind", json_string(backbone ? "backbone" : "adapter"));
+    return card;
 }
 
-static json_t *col_json(sqlite3_stmt *q, int i)
+typedef struct export_opts {
+    const char *db, *dataset, *sweep, *metric, *out;
+    int64_t trial; /* -1: --best */
+    int best, backbone;
+} export_opts;
+
+static const char export_usage[] =
+    "usage: loaa export --db results.db (--trial N | --best --dataset D [--sweep S]) [--metric M]\n"
+    "                   [--backbone] [--out FILE]\n"
+    "Copies a finished trial's adapter file (or the whole-model file of a 'method: full' trial)\n"
+    "and writes FILE.json beside it: sweep, dataset, method, backbone, config, results,\n"
+    "parameter counts, provenance and the file's SHA-256.\n";
+
+/* Reads the arguments into o; 0, or -1 with *rc the exit code (help printed or usage error reported). */
+static int parse_args(int argc, char **argv, export_opts *o, int *rc)
 {
-    switch (sqlite3_column_type(q, i)) {
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(q, i));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(q, i));
-    case SQLITE_NULL: return json_null();
-    default: return json_string((const char *)sqlite3_column_text(q, i));
+    *o = (export_opts){.trial = -1};
+    const loaa_option opts[] = {
+        OPT_PATH("db", &o->db, "results.db", "the results database (required)"),
+        OPT_INT64("trial", &o->trial, 1, LOAA_OPT_NO_MAX, "N", "this trial number"),
+        OPT_FLAG("best", &o->best, "the best finished trial of --dataset and/or --sweep by the metric"),
+        OPT_STRING("dataset", &o->dataset, "D", "with --best: among this dataset's trials"),
+        OPT_STRING("sweep", &o->sweep, "S", "with --best: among this sweep's trials"),
+        OPT_STRING("metric", &o->metric, "M", "with --best: rank by this metric (default: the sweep's)"),
+        OPT_FLAG("backbone", &o->backbone, "the whole-model backbone file instead of the adapter"),
+        OPT_PATH("out", &o->out, "FILE", "where to copy it (default trial-N-adapter.safetensors)"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "export", .usage = export_usage, .options = opts};
+    if (loaa_cli_parse(&spec, argc, argv, rc) < 0)
+        return -1;
+    if (!o->db || (o->trial < 0) == !o->best || (o->best && !o->dataset && !o->sweep)) {
+        *rc = loaa_cli_report("export", loaa_fail(LOAA_ERR_USAGE, "usage: loaa export --db DB (--trial N | --best --dataset D "
+                                                                  "[--sweep S]) [--metric M] [--backbone] [--out FILE]"));
+        return -1;
     }
+    return 0;
 }
 
-int cmd_export(int argc, char **argv)
+/*
+ * The chosen finished trial's card (*card, caller frees), its number and the
+ * file to copy (from: "" when the trial recorded none). LOAA_ERR_NOTFOUND
+ * when no finished trial matches; LOAA_ERR_DB from SQLite.
+ */
+static loaa_status find_trial(const export_opts *o, json_t **card, long long *id, char *from, size_t from_cap)
 {
-    for (int k = 1; k < argc; k++)
-        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-            char *help_argv[] = {"help", "export", NULL};
-            return cmd_help(2, help_argv);
-        }
-    const char *db = NULL, *dataset = NULL, *sweep = NULL, *metric = NULL, *out = NULL;
-    long long trial = -1;
-    int best = 0, backbone = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--db") && has)
-            db = argv[++i];
-        else if (!strcmp(a, "--trial") && has) {
-            char *end;
-            trial = strtoll(argv[++i], &end, 10);
-            if (*end || trial < 1)
-                return loaa_cli_report("export", loaa_fail(LOAA_ERR_USAGE, "--trial needs a trial number"));
-        } else if (!strcmp(a, "--best"))
-            best = 1;
-        else if (!strcmp(a, "--backbone"))
-            backbone = 1;
-        else if (!strcmp(a, "--dataset") && has)
-            dataset = argv[++i];
-        else if (!strcmp(a, "--sweep") && has)
-            sweep = argv[++i];
-        else if (!strcmp(a, "--metric") && has)
-            metric = argv[++i];
-        else if (!strcmp(a, "--out") && has)
-            out = argv[++i];
-        else
-            return loaa_cli_report("export", loaa_fail(LOAA_ERR_USAGE, "unknown argument '%s' (see 'loaa help export')", a));
-    }
-    if (!db || (trial < 0) == !best || (best && !dataset && !sweep))
-        return loaa_cli_report("export", loaa_fail(LOAA_ERR_USAGE, "usage: loaa export --db DB (--trial N | --best --dataset D "
-                                                                   "[--sweep S]) [--metric M] [--backbone] [--out FILE]"));
+    const char *db = o->db, *dataset = o->dataset, *sweep = o->sweep, *metric = o->metric;
+    long long trial = o->trial;
+    int backbone = o->backbone;
+    *card = NULL;
+    from[0] = '\0';
     loaa_store *s;
     loaa_status st = loaa_store_open(&s, db, LOAA_STORE_READER);
     if (st)
-        return loaa_cli_report("export", st);
-    sqlite3_stmt *q;
-    const char *sql =
-        "SELECT t.trial_id, s.name, t.dataset, t.method, COALESCE(t.backbone_ref, t.backbone, 'none'), t.backbone_sha256, "
-        "t.config_json, t.trainable_params, t.total_params, t.loaa_version, t.blas, t.host, t.adapter_path, "
-        "t.backbone_export_path, (SELECT json_group_object(name, value) FROM trial_results WHERE trial_id = t.trial_id), "
-        "t.dataset_sha256, t.best_epoch "
-        "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
-        "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?4, s.metric) "
-        "WHERE t.state = 'done' AND (?1 < 0 OR t.trial_id = ?1) AND (?2 IS NULL OR t.dataset = ?2) AND (?3 IS NULL OR s.name = ?3) "
-        "ORDER BY CASE WHEN r.value IS NULL THEN 1 ELSE 0 END, CASE WHEN s.goal = 'minimize' THEN r.value ELSE -r.value END, "
-        "t.trial_id LIMIT 1";
-    if (sqlite3_prepare_v2(loaa_store_db(s), sql, -1, &q, NULL) != SQLITE_OK) {
-        st = loaa_fail(LOAA_ERR_DB, "%s: %s", db, sqlite3_errmsg(loaa_store_db(s)));
-        loaa_store_close(s);
-        return loaa_cli_report("export", st);
-    }
-    sqlite3_bind_int64(q, 1, trial);
-    if (dataset)
-        sqlite3_bind_text(q, 2, dataset, -1, SQLITE_STATIC);
-    if (sweep)
-        sqlite3_bind_text(q, 3, sweep, -1, SQLITE_STATIC);
-    if (metric)
-        sqlite3_bind_text(q, 4, metric, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        sqlite3_finalize(q);
-        loaa_store_close(s);
-        if (trial >= 0)
-            return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial %lld", db, trial));
-        return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial for %s%s%s", db,
-                                                   dataset ? dataset : "", dataset && sweep ? " in sweep " : "", sweep ? sweep : ""));
-    }
-    long long id = sqlite3_column_int64(q, 0);
-    const unsigned char *src = sqlite3_column_text(q, backbone ? 13 : 12);
-    char from[4096] = "", to[4096];
-    if (src)
-        snprintf(from, sizeof from, "%s", (const char *)src);
-    if (out)
-        snprintf(to, sizeof to, "%s", out);
-    else
-        snprintf(to, sizeof to, "trial-%lld-%s.safetensors", id, backbone ? "backbone" : "adapter");
-    json_t *card = json_object();
-    json_t *cfg = json_loads((const char *)sqlite3_column_text(q, 6), 0, NULL);
-    json_t *results = sqlite3_column_text(q, 14) ? json_loads((const char *)sqlite3_column_text(q, 14), 0, NULL) : NULL;
-    if (card) {
-        json_object_set_new(card, "trial", json_integer(id));
-        json_object_set_new(card, "sweep", col_json(q, 1));
-        json_object_set_new(card, "dataset", col_json(q, 2));
-        json_object_set_new(card, "dataset_sha256", col_json(q, 15));
-        json_object_set_new(card, "method", col_json(q, 3));
-        json_object_set_new(card, "backbone", col_json(q, 4));
-        json_object_set_new(card, "backbone_sha256", col_json(q, 5));
-        json_object_set_new(card, "config", cfg ? cfg : json_null());
-        json_object_set_new(card, "results", results ? results : json_object());
-        json_object_set_new(card, "best_epoch", col_json(q, 16));
-        json_object_set_new(card, "trainable_params", col_json(q, 7));
-        json_object_set_new(card, "total_params", col_json(q, 8));
-        json_object_set_new(card, "loaa_version", col_json(q, 9));
-        json_object_set_new(card, "blas", col_json(q, 10));
-        json_object_set_new(card, "host", col_json(q, 11));
-        json_object_set_new(card, "kind", json_string(backbone ? "backbone" : "adapter"));
-    }
-    sqlite3_finalize(q);
+        return st;
+    loaa_store_export_query eq = {.trial_id = trial, .dataset = dataset, .sweep = sweep, .metric = metric};
+    loaa_store_export_row t;
+    st = loaa_store_export_find(s, &eq, &t);
     loaa_store_close(s);
-    if (!card)
-        return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOMEM, "out of memory"));
-    if (!from[0]) {
-        json_decref(card);
-        return loaa_cli_report("export", loaa_fail(LOAA_ERR_NOTFOUND, "trial %lld recorded no %s file%s", id,
-                                                   backbone ? "backbone" : "adapter",
-                                                   backbone ? " (only trials that train every tensor export one)" : ""));
+    if (st == LOAA_ERR_NOTFOUND && trial >= 0)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial %lld", db, trial);
+    else if (st == LOAA_ERR_NOTFOUND)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no finished trial for %s%s%s", db, dataset ? dataset : "",
+                       dataset && sweep ? " in sweep " : "", sweep ? sweep : "");
+    if (st) {
+        loaa_store_export_row_free(&t);
+        return st;
     }
-    if ((st = copy_file(from, to))) {
-        json_decref(card);
-        return loaa_cli_report("export", st);
-    }
+    *id = t.trial_id;
+    const char *src = backbone ? t.backbone_export_path : t.adapter_path;
+    if (src)
+        snprintf(from, from_cap, "%s", src);
+    json_t *c = export_card(&t, backbone);
+    loaa_store_export_row_free(&t);
+    if (!c)
+        return loaa_fail(LOAA_ERR_NOMEM, "out of memory");
+    *card = c;
+    return LOAA_OK;
+}
+
+/* Copies from to the export path and writes the card beside it; prints the line saying where. */
+static loaa_status write_export(const export_opts *o, json_t *card, long long id, const char *from)
+{
+    const char *kind = o->backbone ? "backbone" : "adapter";
+    if (!from[0])
+        return loaa_fail(LOAA_ERR_NOTFOUND, "trial %lld recorded no %s file%s", id, kind,
+                         o->backbone ? " (only trials that train every tensor export one)" : "");
+    char to[4096];
+    if (o->out)
+        snprintf(to, sizeof to, "%s", o->out);
+    else
+        snprintf(to, sizeof to, "trial-%lld-%s.safetensors", id, kind);
+    loaa_status st = loaa_cli_copy_file(from, to);
+    if (st)
+        return st;
     char hex[65];
     if (!loaa_sha256_file(to, hex))
         json_object_set_new(card, "sha256", json_string(hex));
@@ -181,9 +152,23 @@ int cmd_export(int argc, char **argv)
     char card_path[4200];
     snprintf(card_path, sizeof card_path, "%s.json", to);
     if (json_dump_file(card, card_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
-        st = loaa_fail(LOAA_ERR_IO, "%s: cannot write", card_path);
-    json_decref(card);
+        return loaa_fail(LOAA_ERR_IO, "%s: cannot write", card_path);
+    printf("trial %lld -> %s (card %s)\n", id, to, card_path);
+    return LOAA_OK;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    export_opts o;
+    json_t *card;
+    long long id = 0;
+    char from[4096];
+    int rc;
+    if (parse_args(argc, argv, &o, &rc))
+        return rc;
+    loaa_status st = find_trial(&o, &card, &id, from, sizeof from);
     if (!st)
-        printf("trial %lld -> %s (card %s)\n", id, to, card_path);
+        st = write_export(&o, card, id, from);
+    json_decref(card);
     return loaa_cli_report("export", st);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/dataset.h"
 #include "common/sha256.h"
@@ -34,43 +35,40 @@ typedef struct predict_opts {
     int n_files;
 } predict_opts;
 
-static loaa_status parse_args(int argc, char **argv, predict_opts *o)
+static const char predict_usage[] =
+    "usage: loaa predict --adapter A.safetensors [--backbone B.safetensors|none] [--top K] [--json] FILE...\n"
+    "Rebuilds the trial's model from the adapter file (its config, classes and front end) on the\n"
+    "backbone it was trained on, and prints the top K (default 5) classes of each file with their\n"
+    "probabilities (softmax; sigmoid for bce trials). FILE is audio (WAV, FLAC, ...) or a precomputed\n"
+    "fbank .npy float32 [frames, mel]. The backbone's SHA-256 must match the one the adapter records;\n"
+    "--backbone none (the default) is for adapters of trials trained from scratch, which hold every\n"
+    "weight. --json prints one document with the top classes and the logits of every file.\n";
+
+/* Reads the arguments into o (o->files point into argv); 0, or -1 with *rc the exit code (help or usage error printed). */
+static int parse_args(int argc, char **argv, predict_opts *o, int *rc)
 {
     memset(o, 0, sizeof *o);
     o->top = 5;
-    o->files = calloc((size_t)argc, sizeof *o->files);
-    if (!o->files)
-        return loaa_fail(LOAA_ERR_NOMEM, "arguments");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-        } else if (!strcmp(a, "--backbone") || !strcmp(a, "--adapter") || !strcmp(a, "--top")) {
-            if (i + 1 >= argc)
-                return loaa_fail(LOAA_ERR_USAGE, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--backbone")) {
-                o->backbone = v;
-            } else if (!strcmp(a, "--adapter")) {
-                o->adapter = v;
-            } else {
-                char *end;
-                long k = strtol(v, &end, 10);
-                if (*end || end == v || k < 1 || k > 100000)
-                    return loaa_fail(LOAA_ERR_USAGE, "--top: expected a positive integer, got '%s'", v);
-                o->top = (int)k;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            return loaa_fail(LOAA_ERR_USAGE, "unknown option '%s'", a);
-        } else {
-            o->files[o->n_files++] = argv[i];
-        }
-    }
+    const loaa_option opts[] = {
+        OPT_PATH("adapter", &o->adapter, "A.safetensors", "the trained adapter file (required)"),
+        OPT_STRING("backbone", &o->backbone, "B.safetensors|none", "the backbone it was trained on (default none)"),
+        OPT_INT("top", &o->top, 1, 100000, "K", "classes printed per file (default 5)"),
+        OPT_FLAG("json", &o->json, "one JSON document with the top classes and all logits"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "predict", .usage = predict_usage, .options = opts, .max_args = LOAA_CLI_ANY_ARGS};
+    int nargs = loaa_cli_parse(&spec, argc, argv, rc);
+    if (nargs < 0)
+        return -1;
+    o->files = argv + 1;
+    o->n_files = nargs;
+    loaa_status st = LOAA_OK;
     if (!o->adapter)
-        return loaa_fail(LOAA_ERR_USAGE, "--adapter A.safetensors is required");
-    if (!o->n_files)
-        return loaa_fail(LOAA_ERR_USAGE, "no input files");
-    return LOAA_OK;
+        st = loaa_fail(LOAA_ERR_USAGE, "--adapter A.safetensors is required");
+    else if (!o->n_files)
+        st = loaa_fail(LOAA_ERR_USAGE, "no input files");
+    *rc = loaa_cli_report("predict", st);
+    return st ? -1 : 0;
 }
 
 /* Builds the model the adapter was trained as: backbone (hash checked) or the adapter's own full weights. */
@@ -252,8 +250,6 @@ static int run(const predict_opts *o)
 int cmd_predict(int argc, char **argv)
 {
     predict_opts o;
-    loaa_status st = parse_args(argc, argv, &o);
-    int rc = st ? loaa_cli_report("predict", st) : run(&o);
-    free(o.files);
-    return rc;
+    int rc;
+    return parse_args(argc, argv, &o, &rc) ? rc : run(&o);
 }

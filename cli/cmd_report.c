@@ -10,61 +10,61 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/status.h"
 #include "coordinator/report.h"
 #include "coordinator/store.h"
 
+static const char report_usage[] =
+    "usage: loaa report --db results.db [--sweep S] [--dataset D] [--method M] [--where KEY=VALUE ...]\n"
+    "                   [--metric NAME] [--leaderboard] [--cross] [--top N]\n"
+    "                   [--format table|csv|json|markdown] [--html FILE]\n"
+    "Cells of the cross-dataset table are mean +- std over seeds and folds. Safe while a\n"
+    "sweep writes the database.\n";
+
+/* --csv, --json, --markdown store the format through an int. */
+_Static_assert(sizeof(loaa_report_format) == sizeof(int), "loaa_report_format is int-sized");
+
+static loaa_status set_format(void *dest, const char *value)
+{
+    return loaa_report_format_parse(value, &((loaa_report_opts *)dest)->format);
+}
+
+static loaa_status add_where(void *dest, const char *value)
+{
+    loaa_report_opts *o = dest;
+    if (o->n_where == LOAA_REPORT_MAX_WHERE)
+        return loaa_fail(LOAA_ERR_USAGE, "at most %d --where", LOAA_REPORT_MAX_WHERE);
+    o->where[o->n_where++] = value;
+    return LOAA_OK;
+}
+
 int cmd_report(int argc, char **argv)
 {
-    for (int k = 1; k < argc; k++)
-        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-            char *help_argv[] = {"help", "report", NULL};
-            return cmd_help(2, help_argv);
-        }
     loaa_report_opts o = {.format = LOAA_REPORT_TABLE};
     const char *db = NULL, *html = NULL;
+    int rc;
+    const loaa_option opts[] = {
+        OPT_PATH("db", &db, "results.db", "the results database (required)"),
+        OPT_STRING("sweep", &o.sweep, "S", "only this sweep"),
+        OPT_STRING("dataset", &o.dataset, "D", "only this dataset"),
+        OPT_STRING("method", &o.method, "M", "only this method"),
+        OPT_CALLBACK("where", &o, add_where, "KEY=VALUE", "filter on the trial config (OP: = != < <= > >=); repeatable"),
+        OPT_STRING("metric", &o.metric, "NAME", "rank by this metric (default: each sweep's)"),
+        OPT_BIT("leaderboard", &o.sections, 1, "the leaderboards per dataset"),
+        OPT_BIT("cross", &o.sections, 2, "the cross-dataset table"),
+        OPT_INT("top", &o.top, 0, LOAA_OPT_NO_MAX, "N", "leaderboard rows per dataset (0: all)"),
+        OPT_CALLBACK("format", &o, set_format, "table|csv|json|markdown", "output format (default table)"),
+        OPT_SET_INT("csv", (int *)&o.format, LOAA_REPORT_CSV, "--format csv"),
+        OPT_SET_INT("json", (int *)&o.format, LOAA_REPORT_JSON, "--format json"),
+        OPT_SET_INT("markdown", (int *)&o.format, LOAA_REPORT_MARKDOWN, "--format markdown"),
+        OPT_PATH("html", &html, "FILE", "also write one self-contained page with learning curves and charts"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "report", .usage = report_usage, .options = opts};
+    if (loaa_cli_parse(&spec, argc, argv, &rc) < 0)
+        return rc;
     loaa_status st;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--db") && has)
-            db = argv[++i];
-        else if (!strcmp(a, "--sweep") && has)
-            o.sweep = argv[++i];
-        else if (!strcmp(a, "--dataset") && has)
-            o.dataset = argv[++i];
-        else if (!strcmp(a, "--method") && has)
-            o.method = argv[++i];
-        else if (!strcmp(a, "--metric") && has)
-            o.metric = argv[++i];
-        else if (!strcmp(a, "--where") && has) {
-            if (o.n_where == LOAA_REPORT_MAX_WHERE)
-                return loaa_cli_report("report", loaa_fail(LOAA_ERR_USAGE, "at most %d --where", LOAA_REPORT_MAX_WHERE));
-            o.where[o.n_where++] = argv[++i];
-        } else if (!strcmp(a, "--format") && has) {
-            if ((st = loaa_report_format_parse(argv[++i], &o.format)))
-                return loaa_cli_report("report", st);
-        } else if (!strcmp(a, "--csv"))
-            o.format = LOAA_REPORT_CSV;
-        else if (!strcmp(a, "--json"))
-            o.format = LOAA_REPORT_JSON;
-        else if (!strcmp(a, "--markdown"))
-            o.format = LOAA_REPORT_MARKDOWN;
-        else if (!strcmp(a, "--leaderboard"))
-            o.sections |= 1;
-        else if (!strcmp(a, "--cross"))
-            o.sections |= 2;
-        else if (!strcmp(a, "--top") && has) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0)
-                return loaa_cli_report("report", loaa_fail(LOAA_ERR_USAGE, "--top needs a count"));
-            o.top = (int)v;
-        } else if (!strcmp(a, "--html") && has)
-            html = argv[++i];
-        else
-            return loaa_cli_report("report", loaa_fail(LOAA_ERR_USAGE, "unknown argument '%s' (see 'loaa help report')", a));
-    }
     if (!db)
         return loaa_cli_report("report", loaa_fail(LOAA_ERR_USAGE, "--db is required"));
     loaa_store *s;

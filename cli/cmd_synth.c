@@ -7,87 +7,67 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/status.h"
 #include "worker/synth.h"
+
+static const char synth_usage[] =
+    "usage: loaa synth [--kind audio|images] [--seed S] [--clips N] [--folds K | --splits [TR,VA,TE]] OUTDIR\n"
+    "                  [--seconds S] [--mel M] [--target-length T] [--size PX]\n"
+    "                  [--samples-per-shard N] [--compress none|gz|zst]\n"
+    "Audio (default): 12 classes differing in time-frequency structure (chirps up/down/up-down,\n"
+    "tone sequences up/down, AM, FM, low/high noise bands, slow/fast clicks, harmonic stacks),\n"
+    "16 kHz WAV, 1 s clips, 128 mel bins, random pitch/timing/loudness/noise. Images: 12 classes\n"
+    "(gratings at 4 orientations, disk, square, triangle, ring, checkerboard, 1/f noise, dots,\n"
+    "edge) as KEY.npy float32 [rows, cols], 64 px. Defaults: --seed 0 --clips 600 --folds 5\n"
+    "(clip i: class i mod C, fold (i / C) mod K); --splits alone means 0.8,0.1,0.1.\n"
+    "dataset.json holds mean/std of the features over all clips.\n";
+
+static const loaa_opt_choice kind_choices[] = {{"audio", 0}, {"images", 1}, {"image", 1}, {NULL, 0}};
+
+/* --splits [TRAIN,VAL,TEST]: splits instead of folds, with these fractions when given. */
+static loaa_status set_splits(void *dest, const char *value)
+{
+    loaa_synth_opts *o = dest;
+    double f[3];
+    o->folds = 0;
+    if (!value)
+        return LOAA_OK;
+    if (sscanf(value, "%lf,%lf,%lf", &f[0], &f[1], &f[2]) != 3 || f[0] <= 0 || f[1] < 0 || f[2] < 0)
+        return loaa_fail(LOAA_ERR_USAGE, "--splits takes TRAIN,VAL,TEST fractions, e.g. 0.8,0.1,0.1, got '%s'", value);
+    memcpy(o->split_frac, f, sizeof f);
+    return LOAA_OK;
+}
 
 int cmd_synth(int argc, char **argv)
 {
     loaa_synth_opts o;
     loaa_synth_opts_default(&o);
-    const char *outdir = NULL;
-    long v;
-    double d;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--kind")) {
-            if (!val || (strcmp(val, "audio") && strcmp(val, "images") && strcmp(val, "image")))
-                return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "--kind must be audio or images"));
-            o.images = strcmp(val, "audio") != 0;
-            i++;
-        } else if (!strcmp(a, "--seed")) {
-            if (!loaa_cli_long(a, val, 0, 9007199254740991L, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.seed = (uint64_t)v;
-            i++;
-        } else if (!strcmp(a, "--clips")) {
-            if (!loaa_cli_long(a, val, 1, 10000000, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.clips = (int)v;
-            i++;
-        } else if (!strcmp(a, "--folds")) {
-            if (!loaa_cli_long(a, val, 3, 100, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.folds = (int)v;
-            i++;
-        } else if (!strcmp(a, "--splits")) {
-            o.folds = 0;
-            if (val && val[0] >= '0' && val[0] <= '9') {
-                double f[3];
-                if (sscanf(val, "%lf,%lf,%lf", &f[0], &f[1], &f[2]) != 3 || f[0] <= 0 || f[1] < 0 || f[2] < 0)
-                    return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "--splits takes TRAIN,VAL,TEST fractions, e.g. 0.8,0.1,0.1"));
-                memcpy(o.split_frac, f, sizeof f);
-                i++;
-            }
-        } else if (!strcmp(a, "--seconds")) {
-            if (!loaa_cli_double(a, val, 0.1, 60, &d))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.seconds = d;
-            i++;
-        } else if (!strcmp(a, "--mel")) {
-            if (!loaa_cli_long(a, val, 8, 512, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.mel = (int)v;
-            i++;
-        } else if (!strcmp(a, "--target-length")) {
-            if (!loaa_cli_long(a, val, 1, 100000, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.target_length = (int)v;
-            i++;
-        } else if (!strcmp(a, "--size")) {
-            if (!loaa_cli_long(a, val, 16, 512, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.size = (int)v;
-            i++;
-        } else if (!strcmp(a, "--samples-per-shard")) {
-            if (!loaa_cli_long(a, val, 1, 100000000, &v))
-                return loaa_cli_report("synth", LOAA_ERR_USAGE);
-            o.shard.samples_per_shard = (int)v;
-            i++;
-        } else if (!strcmp(a, "--compress")) {
-            if (!val || (strcmp(val, "none") && strcmp(val, "gz") && strcmp(val, "zst")))
-                return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "--compress must be none, gz or zst"));
-            o.shard.compress = !strcmp(val, "gz") ? LOAA_COMPRESS_GZ : !strcmp(val, "zst") ? LOAA_COMPRESS_ZST : LOAA_COMPRESS_NONE;
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "unknown option '%s' (see loaa help synth)", a));
-        } else if (!outdir) {
-            outdir = a;
-        } else {
-            return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "one OUTDIR only, got '%s' too", a));
-        }
-    }
-    if (!outdir)
+    int64_t seed = (int64_t)o.seed;
+    int rc;
+    const loaa_option opts[] = {
+        OPT_CHOICE("kind", &o.images, kind_choices, "audio|images", "audio clips (default) or images"),
+        OPT_INT64("seed", &seed, 0, 9007199254740991.0, "S", "every random choice (default 0)"),
+        OPT_INT("clips", &o.clips, 1, 10000000, "N", "number of clips (default 600)"),
+        OPT_INT("folds", &o.folds, 3, 100, "K", "k folds (default 5)"),
+        {.kind = LOAA_OPT_CALLBACK, .name = "splits", .dest = &o, .cb = set_splits, .arg = "TR,VA,TE",
+         .flags = LOAA_OPT_NUMERIC_OPTARG, .help = "train/val/test splits instead of folds (default 0.8,0.1,0.1)"},
+        OPT_DOUBLE("seconds", &o.seconds, 0.1, 60, "S", "audio clip length"),
+        OPT_INT("mel", &o.mel, 8, 512, "M", "fbank mel bins"),
+        OPT_INT("target-length", &o.target_length, 1, 100000, "T", "frames after pad/cut (default: one clip's)"),
+        OPT_INT("size", &o.size, 16, 512, "PX", "image side in pixels"),
+        OPT_INT("samples-per-shard", &o.shard.samples_per_shard, 1, 100000000, "N", "samples per tar shard"),
+        OPT_CHOICE("compress", (int *)&o.shard.compress, loaa_cli_compress_choices, "none|gz|zst", "shard compression"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "synth", .usage = synth_usage, .options = opts, .max_args = 1};
+    int nargs = loaa_cli_parse(&spec, argc, argv, &rc);
+    if (nargs < 0)
+        return rc;
+    if (nargs == 0)
         return loaa_cli_report("synth", loaa_fail(LOAA_ERR_USAGE, "OUTDIR missing (see loaa help synth)"));
+    o.seed = (uint64_t)seed;
+    const char *outdir = argv[1];
     loaa_status st = loaa_synth(outdir, &o);
     if (st)
         return loaa_cli_report("synth", st);

@@ -12,37 +12,35 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/status.h"
 #include "worker/trial.h"
 
+static const char train_usage[] =
+    "usage: loaa train [CONFIG.json] [--KEY VALUE ...] [--out DIR] [--json]\n"
+    "Runs one trial through the sweep's trial runner and prints a line per epoch and the\n"
+    "final metrics (--json: the result as JSON). --out DIR keeps checkpoints and the\n"
+    "adapter file there (and resumes from DIR/last.ckpt).\n";
+
 int cmd_train(int argc, char **argv)
 {
-    for (int k = 1; k < argc; k++)
-        if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-            char *help_argv[] = {"help", "train", NULL};
-            return cmd_help(2, help_argv);
-        }
     loaa_config cfg;
     loaa_status st;
     const char *out_dir = NULL;
-    int as_json = 0, i = 1;
+    int as_json = 0, rc;
     loaa_config_defaults(&cfg);
-    if ((st = loaa_cli_config_file(&cfg, argc, argv, &i)))
+    const loaa_option options[] = {
+        OPT_PATH("out", &out_dir, "DIR", "keep checkpoints and the adapter file in DIR (resumes from DIR/last.ckpt)"),
+        OPT_FLAG("json", &as_json, "print the result as JSON instead of lines"),
+        OPT_CONFIG_KEYS(&cfg, "any trial key (loaa help keys); later flags win"),
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = "train", .usage = train_usage, .options = options};
+    if ((st = loaa_cli_config_file(&cfg, &argc, argv)))
         return loaa_cli_report("train", st);
-    for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            as_json = 1;
-            continue;
-        }
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
-            return loaa_cli_report("train", loaa_fail(LOAA_ERR_USAGE, "expected --KEY VALUE, got '%s'", argv[i]));
-        if (!strcmp(argv[i], "--out"))
-            out_dir = argv[i + 1];
-        else if ((st = loaa_config_set_text(&cfg, argv[i] + 2, argv[i + 1])))
-            return loaa_cli_report("train", st);
-        i++;
-    }
+    if (loaa_cli_parse(&spec, argc, argv, &rc) < 0)
+        return rc;
     if ((st = loaa_config_validate(&cfg)))
         return loaa_cli_report("train", st);
     if (cfg.backbone_kind == LOAA_BACKBONE_SWEEP)

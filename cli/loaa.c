@@ -1,6 +1,7 @@
 /*
  * loaa.c - the `loaa` binary: global flags, then one subcommand from a
- * static {name, fn, help} table (git style).
+ * static {name, fn, summary, flags, subcommands} table (git style; the
+ * flags ask main() for special start-up steps, e.g. LOAA_CMD_PREFORK).
  */
 #include "config.h"
 
@@ -10,100 +11,70 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "worker/launcher.h"
 
 const loaa_command loaa_commands[] = {
-    {"help", cmd_help, "show commands, or the full help of one (loaa help CMD; loaa help keys)",
-     "usage: loaa help [COMMAND | keys]\n"},
-    {"version", cmd_version, "print the version and the libraries in use",
-     "usage: loaa version   (also: loaa --version)\n"},
-    {"config", cmd_config, "validate a trial config; print its canonical JSON and identity hash",
-     "usage: loaa config [CONFIG.json] [--KEY VALUE ...] [--no-hash]\n"
-     "Reads a trial config (JSON file and/or --key value flags, flags last wins),\n"
-     "validates it, and prints the canonical JSON of its identity keys and the\n"
-     "identity hash (SHA-256, with dataset and backbone replaced by their file\n"
-     "hashes; --no-hash skips reading those files).\n"},
-    {"bench", cmd_bench, "benchmarks: bench step (training step), bench data (front end), bench gemm (BLAS vs ScaLAPACK)",
-     "usage: loaa bench SUBCOMMAND [FLAGS]   (loaa bench step --help)\n"},
-    {"synth", cmd_synth, "write a deterministic synthetic audio or image dataset (loaa dataset layout)",
-     "usage: loaa synth [--kind audio|images] [--seed S] [--clips N] [--folds K | --splits [TR,VA,TE]] OUTDIR\n"
-     "                  [--seconds S] [--mel M] [--target-length T] [--size PX]\n"
-     "                  [--samples-per-shard N] [--compress none|gz|zst]\n"
-     "Audio (default): 12 classes differing in time-frequency structure (chirps up/down/up-down,\n"
-     "tone sequences up/down, AM, FM, low/high noise bands, slow/fast clicks, harmonic stacks),\n"
-     "16 kHz WAV, 1 s clips, 128 mel bins, random pitch/timing/loudness/noise. Images: 12 classes\n"
-     "(gratings at 4 orientations, disk, square, triangle, ring, checkerboard, 1/f noise, dots,\n"
-     "edge) as KEY.npy float32 [rows, cols], 64 px. Defaults: --seed 0 --clips 600 --folds 5\n"
-     "(clip i: class i mod C, fold (i / C) mod K); --splits alone means 0.8,0.1,0.1.\n"
-     "dataset.json holds mean/std of the features over all clips.\n"},
-    {"predict", cmd_predict, "classify audio files with a trained adapter file (top-k classes, --json)",
-     "usage: loaa predict --adapter A.safetensors [--backbone B.safetensors|none] [--top K] [--json] FILE...\n"
-     "Rebuilds the trial's model from the adapter file (its config, classes and front end) on the\n"
-     "backbone it was trained on, and prints the top K (default 5) classes of each file with their\n"
-     "probabilities (softmax; sigmoid for bce trials). FILE is audio (WAV, FLAC, ...) or a precomputed\n"
-     "fbank .npy float32 [frames, mel]. The backbone's SHA-256 must match the one the adapter records;\n"
-     "--backbone none (the default) is for adapters of trials trained from scratch, which hold every\n"
-     "weight. --json prints one document with the top classes and the logits of every file.\n"},
-    {"sweep", cmd_sweep, "run a sweep file's trials under mpirun, recording results in SQLite",
-     "usage: mpirun -np N loaa sweep FILE.yaml --db results.db [--artifacts DIR] [--retry-failed]\n"
-     "                  [--max-trials N] [--progress|--no-progress]\n"
-     "       loaa sweep --dry-run FILE.yaml [--db results.db]\n"
-     "Rank 0 coordinates (the only database writer); ranks 1..N-1 train in groups of\n"
-     "ranks_per_trial. Rerunning the same command resumes: finished trials are kept,\n"
-     "interrupted ones continue from their last checkpoint; --retry-failed reruns failed\n"
-     "trials. --artifacts (default: 'artifacts' beside the database) holds checkpoints,\n"
-     "adapter files and per-trial logs. --dry-run prints the expanded trials and their count.\n"},
-    {"train", cmd_train, "train one trial config in this process (no MPI needed)",
-     "usage: loaa train [CONFIG.json] [--KEY VALUE ...] [--out DIR] [--json]\n"
-     "Runs one trial through the sweep's trial runner and prints a line per epoch and the\n"
-     "final metrics (--json: the result as JSON). --out DIR keeps checkpoints and the\n"
-     "adapter file there (and resumes from DIR/last.ckpt).\n"},
-    {"report", cmd_report, "leaderboards and the cross-dataset table of a results database",
-     "usage: loaa report --db results.db [--sweep S] [--dataset D] [--method M] [--where KEY=VALUE ...]\n"
-     "                   [--metric NAME] [--leaderboard] [--cross] [--top N]\n"
-     "                   [--format table|csv|json|markdown] [--html FILE]\n"
-     "--where takes KEY OP VALUE on the trial config (OP: = != < <= > >=). Cells of the\n"
-     "cross-dataset table are mean +- std over seeds and folds. --html writes one\n"
-     "self-contained page with learning curves and comparison charts.\n"},
-    {"export", cmd_export, "copy a finished trial's adapter (or backbone) file out, with a JSON card",
-     "usage: loaa export --db results.db (--trial N | --best --dataset D [--sweep S]) [--metric M]\n"
-     "                   [--backbone] [--out FILE]\n"},
-    {"pack", cmd_pack, "turn a dataset on disk (esc50, spc2, epic-sounds, csv) into a loaa dataset folder",
-     "usage: loaa pack RECIPE SOURCE OUTDIR [--samples-per-shard N | --bytes-per-shard B]\n"
-     "                 [--compress none|gz|zst] [--resample RATE] [--keep-rate] [--features fbank] [--stats]\n"
-     "                 [--target-length T] [--mel M] [--audio-dir DIR] [--name NAME]\n"
-     "Recipes: esc50 (SOURCE/meta/esc50.csv + audio/, 5 folds), spc2 (Speech Commands V2: word\n"
-     "folders, validation_list.txt, testing_list.txt; _background_noise_ excluded), epic-sounds\n"
-     "(SOURCE/EPIC_Sounds_train.csv, EPIC_Sounds_validation.csv [, labelled EPIC_Sounds_test.csv]\n"
-     "and VIDEO_ID.wav files in SOURCE, SOURCE/audio or --audio-dir, cut by start/stop_sample;\n"
-     "without a labelled test CSV, test = validation), csv (SOURCE is a manifest with header\n"
-     "path,label[,split][,fold][,start,end]; paths relative to it; neither split nor fold:\n"
-     "80/10/10 by a hash of the path). Every file is decoded while packing; a bad one stops the\n"
-     "pack naming it. Shards are written under a temporary name and renamed when complete.\n"
-     "Audio is stored resampled (soxr, high quality) to the dataset rate, --resample RATE\n"
-     "(default 16000), once, as AST's recipes prepare it; --keep-rate stores the source files'\n"
-     "bytes as they are and workers resample every clip on load instead (slower: for 44.1 kHz\n"
-     "input about half the per-clip time). --features fbank stores KEY.npy [frames, mel]; --stats measures mean/std on the\n"
-     "training split (all folds for k-fold), else the published AST values are written.\n"},
-    {NULL, NULL, NULL, NULL},
+    {"help", cmd_help, "show commands, or the full help of one (loaa help CMD; loaa help keys)", 0, NULL},
+    {"version", cmd_version, "print the version and the libraries in use", 0, NULL},
+    {"config", cmd_config, "validate a trial config; print its canonical JSON and identity hash", 0, NULL},
+    {"bench", cmd_bench, "benchmarks: bench step (training step), bench data (front end), bench gemm (BLAS vs ScaLAPACK)", 0,
+     loaa_bench_commands},
+    {"synth", cmd_synth, "write a deterministic synthetic audio or image dataset (loaa dataset layout)", 0, NULL},
+    {"predict", cmd_predict, "classify audio files with a trained adapter file (top-k classes, --json)", 0, NULL},
+    {"sweep", cmd_sweep, "run a sweep file's trials under mpirun, recording results in SQLite", LOAA_CMD_PREFORK, NULL},
+    {"train", cmd_train, "train one trial config in this process (no MPI needed)", 0, NULL},
+    {"report", cmd_report, "leaderboards and the cross-dataset table of a results database", 0, NULL},
+    {"export", cmd_export, "copy a finished trial's adapter (or backbone) file out, with a JSON card", 0, NULL},
+    {"pack", cmd_pack, "turn a dataset on disk (esc50, spc2, epic-sounds, csv) into a loaa dataset folder", 0, NULL},
+    {NULL, NULL, NULL, 0, NULL},
 };
 
-static void print_command_list(FILE *out)
+static const loaa_command *find_command(const loaa_command *table, const char *name, size_t len)
 {
-    fprintf(out, "usage: loaa [-q|-v] COMMAND [ARGS]\n\ncommands:\n");
-    for (const loaa_command *c = loaa_commands; c->name; c++)
-        fprintf(out, "  %-10s %s\n", c->name, c->help);
-    fprintf(out, "\n'loaa help COMMAND' shows one command in full; 'loaa help keys' the trial keys.\n");
-}
-
-static const loaa_command *find_command(const char *name)
-{
-    for (const loaa_command *c = loaa_commands; c->name; c++)
-        if (strcmp(c->name, name) == 0)
+    for (const loaa_command *c = table; c && c->name; c++)
+        if (strlen(c->name) == len && strncmp(c->name, name, len) == 0)
             return c;
     return NULL;
+}
+
+const char *loaa_cli_summary(const char *command)
+{
+    const loaa_command *table = loaa_commands, *c = NULL;
+    for (const char *p = command; table && *p;) {
+        size_t len = strcspn(p, " ");
+        if (!(c = find_command(table, p, len)))
+            return NULL;
+        table = c->subcommands;
+        p += len + (p[len] == ' ');
+    }
+    return c ? c->summary : NULL;
+}
+
+void loaa_cli_print_commands(FILE *out, const loaa_command *table, int width)
+{
+    for (const loaa_command *c = table; c->name; c++)
+        fprintf(out, "  %-*s %s\n", width, c->name, c->summary);
+}
+
+void loaa_cli_print_usage(FILE *out)
+{
+    fprintf(out, "usage: loaa [-q|-v] COMMAND [ARGS]\n\ncommands:\n");
+    loaa_cli_print_commands(out, loaa_commands, 10);
+    fprintf(out, "\n'loaa help COMMAND' (or 'loaa COMMAND --help') shows one command in full; 'loaa help keys' the trial keys.\n");
+}
+
+/* LOAA_CMD_PREFORK applies unless the run never starts MPI (dry run, help). */
+static int wants_prefork(const loaa_command *c, int argc, char **argv)
+{
+    if (!(c->flags & LOAA_CMD_PREFORK))
+        return 0;
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--dry-run") || !strcmp(argv[k], "--help") || !strcmp(argv[k], "-h"))
+            return 0;
+    return 1;
 }
 
 int loaa_cli_report(const char *command, int status)
@@ -116,44 +87,47 @@ int loaa_cli_report(const char *command, int status)
     return st == LOAA_ERR_USAGE ? 2 : 1;
 }
 
+static loaa_status set_quiet(void *unused, const char *value)
+{
+    (void)unused, (void)value;
+    loaa_log_quiet();
+    return LOAA_OK;
+}
+
+static loaa_status set_verbose(void *unused, const char *value)
+{
+    (void)unused, (void)value;
+    loaa_log_verbose();
+    return LOAA_OK;
+}
+
 int main(int argc, char **argv)
 {
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-            loaa_log_quiet();
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-            loaa_log_verbose();
-        else if (!strcmp(argv[i], "--version"))
-            return cmd_version(1, argv);
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            print_command_list(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "loaa: unknown option '%s'\n", argv[i]);
-            print_command_list(stderr);
-            return 2;
-        }
+    int version = 0, help = 0, rc;
+    const loaa_option opts[] = {
+        {.kind = LOAA_OPT_CALLBACK, .name = "quiet", .short_name = 'q', .cb = set_quiet, .help = "print errors only"},
+        {.kind = LOAA_OPT_CALLBACK, .name = "verbose", .short_name = 'v', .cb = set_verbose, .help = "print debug messages"},
+        OPT_FLAG("version", &version, "print the version (loaa version)"),
+        {.kind = LOAA_OPT_SET_INT, .name = "help", .short_name = 'h', .dest = &help, .value = 1, .help = "list the commands"},
+        OPT_END(),
+    };
+    const loaa_cli_spec spec = {.command = NULL, .usage = NULL, .options = opts, .max_args = LOAA_CLI_ANY_ARGS, .flags = LOAA_CLI_STOP_AT_ARG};
+    int nargs = loaa_cli_parse(&spec, argc, argv, &rc);
+    if (nargs < 0 || help || (!version && nargs == 0)) {
+        loaa_cli_print_usage(nargs < 0 || !help ? stderr : stdout);
+        return nargs < 0 ? rc : help ? 0 : 2;
     }
-    if (i >= argc) {
-        print_command_list(stderr);
-        return 2;
-    }
+    if (version)
+        return cmd_version(1, argv);
     /* A file-size limit (ulimit -f) then fails writes with EFBIG, reported like a full disk, instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
-    const loaa_command *c = find_command(argv[i]);
-    /* Crash isolation: worker ranks fork their trial launcher before MPI_Init (worker/launcher.h). */
-    if (c && c->fn == cmd_sweep) {
-        int dry_run = 0;
-        for (int k = i + 1; k < argc; k++)
-            dry_run |= !strcmp(argv[k], "--dry-run");
-        if (!dry_run)
-            loaa_launcher_prefork();
-    }
+    const loaa_command *c = find_command(loaa_commands, argv[1], strlen(argv[1]));
     if (!c) {
-        fprintf(stderr, "loaa: '%s' is not a loaa command.\n\n", argv[i]);
-        print_command_list(stderr);
+        fprintf(stderr, "loaa: '%s' is not a loaa command.\n\n", argv[1]);
+        loaa_cli_print_usage(stderr);
         return 2;
     }
-    return c->fn(argc - i, argv + i);
+    if (wants_prefork(c, nargs, argv + 1))
+        loaa_launcher_prefork();
+    return c->fn(nargs, argv + 1);
 }

@@ -1,6 +1,6 @@
 # cli/: the loaa binary; each command file joins loaa_SOURCES.
 bin_PROGRAMS += loaa
-loaa_SOURCES = cli/loaa.c cli/commands.h cli/args.c cli/cmd_basic.c
+loaa_SOURCES = cli/loaa.c cli/commands.h cli/options.h cli/options.c cli/args.c cli/cmd_basic.c
 # Each capability adds its command file below: loaa_SOURCES += cli/cmd_NAME.c
 loaa_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)
 loaa_SOURCES += cli/cmd_bench.c

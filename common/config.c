@@ -1,6 +1,7 @@
 /* config.c - the trial-configuration key table, validation, canonical form and identity. */
 #include "common/config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynbuf.h"
+#include "common/parse.h"
 #include "common/sha256.h"
 
 static const char *const method_names[] = {"linear",    "full",      "adapter",
@@ -37,17 +40,24 @@ static const model_preset model_presets[] = {
 #define N_PRESETS (sizeof model_presets / sizeof model_presets[0])
 
 #define BIG 1e18
-/* Documentation order; `offset` locates the field in loaa_config. */
+/*
+ * Documentation order. `offset` and `size` locate the field in loaa_config; its size says how it is stored:
+ * LOAA_KEY_INT an int or (seed) an int64_t, LOAA_KEY_NAME an enum int or (select_on) the name itself,
+ * LOAA_KEY_PATH a string of that capacity (fault is shorter than a path).
+ */
 typedef struct key_slot {
     loaa_key_info info;
-    size_t offset;
-    int omit_at_default; /* a key added after databases existed: absent from the canonical form at its default */
+    size_t offset, size;
+    int null_value;      /* LOAA_KEY_INT_OR_NULL: what null is stored as; a stored value at or below it is null */
 } key_slot;
 
-#define OFF(f) offsetof(loaa_config, f)
+/* Keys added after databases existed: absent from the canonical form at their default (0), so older identities hold. */
+static const char *const omit_at_default[] = {"precision", NULL};
+
+#define OFF(f) offsetof(loaa_config, f), sizeof(((loaa_config *)0)->f)
 static const key_slot key_table[] = {
     {{"dataset", LOAA_KEY_PATH, 1, "-", "loaa dataset folder (identity: SHA-256 of its dataset.json)", NULL, 0, 0}, OFF(dataset)},
-    {{"fold", LOAA_KEY_INT_OR_NULL, 1, "null", "k-fold datasets: the test fold; validation is the next fold", NULL, 0, 1000}, OFF(fold)},
+    {{"fold", LOAA_KEY_INT_OR_NULL, 1, "null", "k-fold datasets: the test fold; validation is the next fold", NULL, 0, 1000}, OFF(fold), -1},
     {{"seed", LOAA_KEY_INT, 1, "0", "every random choice of the trial", NULL, 0, 9007199254740991.0}, OFF(seed)},
     {{"model", LOAA_KEY_MODEL, 1, "vit-tiny", "vit-micro, vit-tiny, vit-small, vit-base, or custom via dim/depth/heads/mlp_ratio", NULL, 0, 0}, OFF(model)},
     {{"dim", LOAA_KEY_INT, 1, "from model", "embedding width D", NULL, 8, 8192}, OFF(dim)},
@@ -81,7 +91,7 @@ static const key_slot key_table[] = {
     {{"select_on", LOAA_KEY_NAME, 1, "val_acc", "metric that chooses the best epoch (never a test metric)", select_names, 0, 0}, OFF(select_on)},
     {{"pool", LOAA_KEY_NAME, 1, "cls", "head input: cls token(s) or mean of patch tokens", pool_names, 0, 0}, OFF(pool)},
     {{"precision", LOAA_KEY_NAME, 1, "fp32", "matmul inputs: fp32, or bf16 with fp32 accumulation", precision_names, 0, 0},
-     OFF(precision), 1},
+     OFF(precision)},
     {{"ranks_per_trial", LOAA_KEY_INT, 0, "1", "MPI ranks training one trial (ScaLAPACK when > 1)", NULL, 1, 4096}, OFF(ranks_per_trial)},
     {{"grid", LOAA_KEY_GRID, 0, "auto", "BLACS process grid PxQ", NULL, 0, 0}, OFF(grid_p)},
     {{"threads", LOAA_KEY_INT, 0, "0", "BLAS threads per trial (0 = library default)", NULL, 0, 1024}, OFF(threads)},
@@ -183,16 +193,13 @@ static loaa_status wrong_type(const char *key, loaa_key_type t, const json_t *v)
 static loaa_status get_int(const loaa_key_info *k, const json_t *v, int64_t *out)
 {
     double x;
-    if (json_is_integer(v))
-        x = (double)json_integer_value(v);
-    else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))
-        x = json_real_value(v);
-    else
+    int64_t i;
+    if (!loaa_parse_json_int(v, &i, &x))
         return wrong_type(k->name, k->type, v);
     if (x < k->min || x > k->max)
         return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be between %.0f and %.0f, got %.0f",
                          k->name, k->min, k->max, x);
-    *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)x;
+    *out = i;
     return LOAA_OK;
 }
 
@@ -229,136 +236,188 @@ static loaa_status bad_name(const loaa_key_info *k, const char *s)
                      k->name, s, list);
 }
 
-static loaa_status set_slot(loaa_config *c, const key_slot *slot, const json_t *v)
+/* ---- setting one key from JSON: one handler per key type (each: LOAA_OK, or LOAA_ERR_CONFIG naming the key) ---- */
+
+typedef loaa_status (*slot_setter)(loaa_config *c, const key_slot *slot, const json_t *v);
+
+static void *slot_field(loaa_config *c, const key_slot *slot) { return (char *)c + slot->offset; }
+
+/* *s: the string v is; LOAA_ERR_CONFIG when v is not one. */
+static loaa_status string_value(const key_slot *slot, const json_t *v, const char **s)
+{
+    if (!json_is_string(v))
+        return wrong_type(slot->info.name, slot->info.type, v);
+    *s = json_string_value(v);
+    return LOAA_OK;
+}
+
+static loaa_status set_path(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    const char *s = NULL;
+    loaa_status st = string_value(slot, v, &s);
+    return st ? st : copy_string(slot->info.name, slot_field(c, slot), slot->size, s);
+}
+
+/* Stores an integer in a field of slot->size bytes (int or int64_t). */
+static void store_int(loaa_config *c, const key_slot *slot, int64_t x)
+{
+    assert(slot->size == sizeof(int) || slot->size == sizeof(int64_t));
+    if (slot->size == sizeof(int64_t))
+        *(int64_t *)slot_field(c, slot) = x;
+    else
+        *(int *)slot_field(c, slot) = (int)x;
+}
+
+static loaa_status set_int(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    int64_t x = 0;
+    loaa_status st = get_int(&slot->info, v, &x);
+    if (!st)
+        store_int(c, slot, x);
+    return st;
+}
+
+static loaa_status set_int_or_null(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    if (json_is_null(v)) {
+        store_int(c, slot, slot->null_value);
+        return LOAA_OK;
+    }
+    return set_int(c, slot, v);
+}
+
+static loaa_status set_float(loaa_config *c, const key_slot *slot, const json_t *v)
 {
     const loaa_key_info *k = &slot->info;
-    char *base = (char *)c + slot->offset;
-    int64_t iv;
-    loaa_status st;
-
-    switch (k->type) {
-    case LOAA_KEY_PATH:
-        if (!json_is_string(v))
-            return wrong_type(k->name, k->type, v);
-        return copy_string(k->name, base, strcmp(k->name, "fault") == 0 ? LOAA_NAME_MAX : LOAA_PATH_MAX,
-                           json_string_value(v));
-    case LOAA_KEY_INT:
-        if ((st = get_int(k, v, &iv)))
-            return st;
-        if (strcmp(k->name, "seed") == 0)
-            c->seed = iv;
-        else
-            *(int *)base = (int)iv;
-        return LOAA_OK;
-    case LOAA_KEY_INT_OR_NULL:
-        if (json_is_null(v)) {
-            *(int *)base = strcmp(k->name, "fold") == 0 ? -1 : 0;
-            return LOAA_OK;
-        }
-        if ((st = get_int(k, v, &iv)))
-            return st;
-        *(int *)base = (int)iv;
-        return LOAA_OK;
-    case LOAA_KEY_FLOAT: {
-        if (!json_is_number(v))
-            return wrong_type(k->name, k->type, v);
-        double x = json_number_value(v);
-        if (!isfinite(x))
-            return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be finite", k->name);
-        if (x < k->min || x > k->max)
-            return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be between %g and %g, got %g",
-                             k->name, k->min, k->max, x);
-        *(double *)base = x;
-        return LOAA_OK;
-    }
-    case LOAA_KEY_NAME: {
-        if (!json_is_string(v))
-            return wrong_type(k->name, k->type, v);
-        const char *s = json_string_value(v);
-        int i = name_index(k->names, s);
-        if (i < 0)
-            return bad_name(k, s);
-        if (k->names == select_names)
-            return copy_string(k->name, c->select_on, sizeof c->select_on, s);
-        *(int *)base = i;
-        return LOAA_OK;
-    }
-    case LOAA_KEY_MODEL: {
-        if (!json_is_string(v))
-            return wrong_type(k->name, k->type, v);
-        const char *s = json_string_value(v);
-        for (size_t i = 0; i < N_PRESETS; i++)
-            if (strcmp(model_presets[i].name, s) == 0)
-                return copy_string(k->name, c->model, sizeof c->model, s);
-        if (strcmp(s, "custom") == 0)
-            return copy_string(k->name, c->model, sizeof c->model, s);
-        return loaa_fail(LOAA_ERR_CONFIG,
-                         "key 'model': unknown model '%s' (expected vit-micro, vit-tiny, "
-                         "vit-small, vit-base, or custom with dim/depth/heads)", s);
-    }
-    case LOAA_KEY_BACKBONE:
-        if (json_is_null(v) || (json_is_string(v) && strcmp(json_string_value(v), "none") == 0)) {
-            c->backbone_kind = LOAA_BACKBONE_NONE;
-            c->backbone[0] = '\0';
-            return LOAA_OK;
-        }
-        if (json_is_string(v)) {
-            if (!json_string_value(v)[0])
-                return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': empty path");
-            if ((st = copy_string(k->name, c->backbone, sizeof c->backbone, json_string_value(v))))
-                return st;
-            c->backbone_kind = LOAA_BACKBONE_PATH;
-            return LOAA_OK;
-        }
-        if (json_is_object(v)) {
-            const char *key;
-            json_t *member;
-            const char *sweep = NULL;
-            json_object_foreach((json_t *)v, key, member) {
-                if (strcmp(key, "sweep") == 0 && json_is_string(member))
-                    sweep = json_string_value(member);
-                else if (strcmp(key, "best") == 0 && json_is_true(member))
-                    ;
-                else
-                    return loaa_fail(LOAA_ERR_CONFIG,
-                                     "key 'backbone': object takes {sweep: NAME, best: true}, "
-                                     "not '%s'", key);
-            }
-            if (!sweep || !sweep[0])
-                return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': {sweep, best} needs a sweep name");
-            if ((st = copy_string(k->name, c->backbone, sizeof c->backbone, sweep)))
-                return st;
-            c->backbone_kind = LOAA_BACKBONE_SWEEP;
-            return LOAA_OK;
-        }
+    if (!json_is_number(v))
         return wrong_type(k->name, k->type, v);
-    case LOAA_KEY_BLOCKS:
-        if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0) {
-            c->blocks = 0;
-            return LOAA_OK;
-        }
-        if ((st = get_int(k, v, &iv)))
-            return st;
-        c->blocks = (int)iv;
-        return LOAA_OK;
-    case LOAA_KEY_GRID: {
-        if (!json_is_string(v))
-            return wrong_type(k->name, k->type, v);
-        const char *s = json_string_value(v);
-        int p, q;
-        char tail;
-        if (strcmp(s, "auto") == 0) {
-            c->grid_p = c->grid_q = 0;
-            return LOAA_OK;
-        }
-        if (sscanf(s, "%dx%d%c", &p, &q, &tail) != 2 || p < 1 || q < 1 || p > 4096 || q > 4096)
-            return loaa_fail(LOAA_ERR_CONFIG, "key 'grid': expected PxQ such as 2x2, got '%s'", s);
-        c->grid_p = p;
-        c->grid_q = q;
+    double x = json_number_value(v);
+    if (!isfinite(x))
+        return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be finite", k->name);
+    if (x < k->min || x > k->max)
+        return loaa_fail(LOAA_ERR_CONFIG, "key '%s': must be between %g and %g, got %g",
+                         k->name, k->min, k->max, x);
+    *(double *)slot_field(c, slot) = x;
+    return LOAA_OK;
+}
+
+static loaa_status set_name(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    const loaa_key_info *k = &slot->info;
+    const char *s = NULL;
+    loaa_status st = string_value(slot, v, &s);
+    if (st)
+        return st;
+    int i = name_index(k->names, s);
+    if (i < 0)
+        return bad_name(k, s);
+    if (slot->size != sizeof(int)) /* kept as the name itself */
+        return copy_string(k->name, slot_field(c, slot), slot->size, s);
+    *(int *)slot_field(c, slot) = i;
+    return LOAA_OK;
+}
+
+static loaa_status set_model(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    const loaa_key_info *k = &slot->info;
+    const char *s = NULL;
+    loaa_status st = string_value(slot, v, &s);
+    if (st)
+        return st;
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(model_presets[i].name, s) == 0)
+            return copy_string(k->name, c->model, sizeof c->model, s);
+    if (strcmp(s, "custom") == 0)
+        return copy_string(k->name, c->model, sizeof c->model, s);
+    return loaa_fail(LOAA_ERR_CONFIG,
+                     "key 'model': unknown model '%s' (expected vit-micro, vit-tiny, "
+                     "vit-small, vit-base, or custom with dim/depth/heads)", s);
+}
+
+/* backbone: {sweep: NAME, best: true} */
+static loaa_status set_backbone_sweep(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    const char *key;
+    json_t *member;
+    const char *sweep = NULL;
+    json_object_foreach((json_t *)v, key, member) {
+        if (strcmp(key, "sweep") == 0 && json_is_string(member))
+            sweep = json_string_value(member);
+        else if (strcmp(key, "best") == 0 && json_is_true(member))
+            ;
+        else
+            return loaa_fail(LOAA_ERR_CONFIG,
+                             "key 'backbone': object takes {sweep: NAME, best: true}, "
+                             "not '%s'", key);
+    }
+    if (!sweep || !sweep[0])
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': {sweep, best} needs a sweep name");
+    loaa_status st = copy_string(slot->info.name, c->backbone, sizeof c->backbone, sweep);
+    if (!st)
+        c->backbone_kind = LOAA_BACKBONE_SWEEP;
+    return st;
+}
+
+static loaa_status set_backbone(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    if (json_is_null(v) || (json_is_string(v) && strcmp(json_string_value(v), "none") == 0)) {
+        c->backbone_kind = LOAA_BACKBONE_NONE;
+        c->backbone[0] = '\0';
         return LOAA_OK;
     }
+    if (json_is_object(v))
+        return set_backbone_sweep(c, slot, v);
+    if (!json_is_string(v))
+        return wrong_type(slot->info.name, slot->info.type, v);
+    if (!json_string_value(v)[0])
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'backbone': empty path");
+    loaa_status st = copy_string(slot->info.name, c->backbone, sizeof c->backbone, json_string_value(v));
+    if (!st)
+        c->backbone_kind = LOAA_BACKBONE_PATH;
+    return st;
+}
+
+static loaa_status set_blocks(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0) {
+        c->blocks = 0;
+        return LOAA_OK;
     }
-    return loaa_fail(LOAA_ERR_INTERNAL, "key '%s': unhandled type", k->name);
+    return set_int(c, slot, v);
+}
+
+static loaa_status set_grid(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    const char *s = NULL;
+    loaa_status st = string_value(slot, v, &s);
+    if (st)
+        return st;
+    int p, q;
+    char tail;
+    if (strcmp(s, "auto") == 0) {
+        c->grid_p = c->grid_q = 0;
+        return LOAA_OK;
+    }
+    if (sscanf(s, "%dx%d%c", &p, &q, &tail) != 2 || p < 1 || q < 1 || p > 4096 || q > 4096)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'grid': expected PxQ such as 2x2, got '%s'", s);
+    c->grid_p = p;
+    c->grid_q = q;
+    return LOAA_OK;
+}
+
+static const slot_setter setters[] = {
+    [LOAA_KEY_PATH] = set_path,         [LOAA_KEY_INT] = set_int,         [LOAA_KEY_INT_OR_NULL] = set_int_or_null,
+    [LOAA_KEY_FLOAT] = set_float,       [LOAA_KEY_NAME] = set_name,       [LOAA_KEY_MODEL] = set_model,
+    [LOAA_KEY_BACKBONE] = set_backbone, [LOAA_KEY_BLOCKS] = set_blocks,   [LOAA_KEY_GRID] = set_grid,
+};
+
+static loaa_status set_slot(loaa_config *c, const key_slot *slot, const json_t *v)
+{
+    assert(c && slot && v);
+    unsigned t = (unsigned)slot->info.type;
+    if (t >= sizeof setters / sizeof setters[0] || !setters[t])
+        return loaa_fail(LOAA_ERR_INTERNAL, "key '%s': unhandled type", slot->info.name);
+    return setters[t](c, slot, v);
 }
 
 loaa_status loaa_config_set_json(loaa_config *c, const char *key, const json_t *value)
@@ -471,15 +530,6 @@ const char *loaa_method_name(loaa_method m)
     return (unsigned)m < LOAA_METHOD_COUNT ? method_names[m] : "?";
 }
 
-loaa_status loaa_method_parse(const char *name, loaa_method *out)
-{
-    int i = name_index(method_names, name);
-    if (i < 0)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'method': unknown value '%s'", name);
-    *out = (loaa_method)i;
-    return LOAA_OK;
-}
-
 const char *loaa_placement_name(loaa_placement p)
 {
     return (unsigned)p <= LOAA_PLACE_BOTH ? placement_names[p] : "?";
@@ -497,19 +547,18 @@ static json_t *slot_to_json(const loaa_config *c, const key_slot *slot)
     switch (k->type) {
     case LOAA_KEY_PATH: return json_string(base);
     case LOAA_KEY_INT:
-        return json_integer(strcmp(k->name, "seed") == 0 ? (json_int_t)c->seed : *(const int *)base);
+        return json_integer(slot->size == sizeof(int64_t) ? (json_int_t) * (const int64_t *)base : *(const int *)base);
     case LOAA_KEY_INT_OR_NULL: {
         int x = *(const int *)base;
-        int is_null = strcmp(k->name, "fold") == 0 ? x < 0 : x == 0;
-        return is_null ? json_null() : json_integer(x);
+        return x <= slot->null_value ? json_null() : json_integer(x);
     }
     case LOAA_KEY_FLOAT:
         if (strcmp(k->name, "lora_alpha") == 0 && c->lora_alpha == 0)
             return json_real((double)c->bottleneck); /* "= r", made explicit */
         return json_real(*(const double *)base);
     case LOAA_KEY_NAME:
-        if (k->names == select_names)
-            return json_string(c->select_on);
+        if (slot->size != sizeof(int)) /* kept as the name itself */
+            return json_string(base);
         return json_string(k->names[*(const int *)base]);
     case LOAA_KEY_MODEL: return json_string(c->model);
     case LOAA_KEY_BACKBONE:
@@ -539,7 +588,8 @@ json_t *loaa_config_to_json(const loaa_config *c, int with_execution)
         if (!key_table[i].info.identity && !with_execution)
             continue;
         /* Method-specific keys stay in the identity even when unused: simple and stable. */
-        if (key_table[i].omit_at_default && *(const int *)((const char *)c + key_table[i].offset) == 0)
+        if (name_index(omit_at_default, key_table[i].info.name) >= 0 &&
+            *(const int *)((const char *)c + key_table[i].offset) == 0)
             continue; /* older identities and checkpoints stay valid */
         json_t *v = slot_to_json(c, &key_table[i]);
         if (!v || json_object_set_new(obj, key_table[i].info.name, v)) {
@@ -580,53 +630,26 @@ void loaa_format_double(double x, char buf[32])
     }
 }
 
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} text_buf;
+/* Canonical text has no natural bound; this one only stops a runaway value from eating memory. */
+#define CANONICAL_MAX ((size_t)1 << 30)
 
-static void tb_put(text_buf *b, const char *s, size_t n)
+static void add_json_string(loaa_dyn *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void tb_str(text_buf *b, const char *s) { tb_put(b, s, strlen(s)); }
-
-static void tb_json_string(text_buf *b, const char *s, size_t n)
-{
-    tb_put(b, "\"", 1);
+    loaa_dyn_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         char esc[8];
         if (ch == '"' || ch == '\\') {
             esc[0] = '\\';
             esc[1] = (char)ch;
-            tb_put(b, esc, 2);
+            loaa_dyn_add(b, esc, 2);
         } else if (ch < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", ch);
-            tb_str(b, esc);
+            loaa_dyn_addf(b, "\\u%04x", ch);
         } else {
-            tb_put(b, (const char *)&s[i], 1);
+            loaa_dyn_add(b, &s[i], 1);
         }
     }
-    tb_put(b, "\"", 1);
+    loaa_dyn_add(b, "\"", 1);
 }
 
 static int compare_keys(const void *a, const void *b)
@@ -634,51 +657,51 @@ static int compare_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void canonical_value(text_buf *b, const json_t *v)
+static void canonical_value(loaa_dyn *b, const json_t *v)
 {
     char num[32];
     switch (json_typeof(v)) {
-    case JSON_NULL: tb_str(b, "null"); break;
-    case JSON_TRUE: tb_str(b, "true"); break;
-    case JSON_FALSE: tb_str(b, "false"); break;
+    case JSON_NULL: loaa_dyn_adds(b, "null"); break;
+    case JSON_TRUE: loaa_dyn_adds(b, "true"); break;
+    case JSON_FALSE: loaa_dyn_adds(b, "false"); break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        tb_str(b, num);
+        loaa_dyn_adds(b, num);
         break;
     case JSON_REAL:
         loaa_format_double(json_real_value(v), num);
-        tb_str(b, num);
+        loaa_dyn_adds(b, num);
         break;
-    case JSON_STRING: tb_json_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING: add_json_string(b, json_string_value(v), json_string_length(v)); break;
     case JSON_ARRAY:
-        tb_put(b, "[", 1);
+        loaa_dyn_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                tb_put(b, ",", 1);
+                loaa_dyn_add(b, ",", 1);
             canonical_value(b, json_array_get(v, i));
         }
-        tb_put(b, "]", 1);
+        loaa_dyn_add(b, "]", 1);
         break;
     case JSON_OBJECT: {
         size_t n = json_object_size(v), i = 0;
         const char **keys = malloc((n ? n : 1) * sizeof *keys);
         if (!keys) {
-            b->failed = 1;
+            loaa_dyn_fail(b, LOAA_ERR_NOMEM);
             return;
         }
         const char *key;
         json_t *member;
         json_object_foreach((json_t *)v, key, member) keys[i++] = key;
         qsort(keys, n, sizeof *keys, compare_keys);
-        tb_put(b, "{", 1);
+        loaa_dyn_add(b, "{", 1);
         for (i = 0; i < n; i++) {
             if (i)
-                tb_put(b, ",", 1);
-            tb_json_string(b, keys[i], strlen(keys[i]));
-            tb_put(b, ":", 1);
+                loaa_dyn_add(b, ",", 1);
+            add_json_string(b, keys[i], strlen(keys[i]));
+            loaa_dyn_add(b, ":", 1);
             canonical_value(b, json_object_get(v, keys[i]));
         }
-        tb_put(b, "}", 1);
+        loaa_dyn_add(b, "}", 1);
         free(keys);
         break;
     }
@@ -687,13 +710,10 @@ static void canonical_value(text_buf *b, const json_t *v)
 
 char *loaa_json_canonical(const json_t *value)
 {
-    text_buf b = {0};
+    loaa_dyn b;
+    loaa_dyn_init(&b, CANONICAL_MAX);
     canonical_value(&b, value);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data;
+    return loaa_dyn_take(&b, NULL); /* NULL when it failed */
 }
 
 char *loaa_config_canonical(const loaa_config *c)
@@ -815,4 +835,20 @@ json_t *loaa_core_scalar(const char *s)
     if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
         return json_real(NAN);
     return json_string(s);
+}
+
+loaa_status loaa_config_check_precision(const loaa_config *c, int bf16_level, const char *isa, int *slow)
+{
+    assert(c && isa);
+    if (slow)
+        *slow = 0;
+    if (c->precision != LOAA_PRECISION_BF16)
+        return LOAA_OK;
+    if (bf16_level <= 0)
+        return loaa_fail(LOAA_ERR_CONFIG,
+                         "key 'precision': bf16 needs a CPU with AVX512-BF16 or AMX, and oneDNN runs on '%s' here, "
+                         "which has no bf16 matmul (use precision: fp32 on this node)", isa);
+    if (slow)
+        *slow = bf16_level == 1;
+    return LOAA_OK;
 }

@@ -161,8 +161,7 @@ loaa_status loaa_config_identity(const loaa_config *c, const char *dataset_sha,
  */
 loaa_status loaa_config_identity_files(const loaa_config *c, char hex[65]);
 
-/* Names for enum values, as written in configs (loaa_method_name, loaa_placement_name: common/choices.h). */
-loaa_status loaa_method_parse(const char *name, loaa_method *out);
+/* Names for enum values, as written in configs: loaa_method_name, loaa_placement_name, loaa_precision_name (common/choices.h). */
 
 /* Canonical JSON text of any value, shortest numbers: loaa_json_canonical, loaa_format_double (common/canonical.h). */
 
@@ -172,5 +171,15 @@ loaa_status loaa_method_parse(const char *name, loaa_method *out);
  * New reference; NULL on no memory.
  */
 json_t *loaa_core_scalar(const char *text);
+
+/*
+ * Whether this node can run the trial's precision. bf16_level is the
+ * kernels' loaa_gemm_bf16_level() (0: no bf16 matmul, 1: plain AVX-512,
+ * slower than fp32; 2: AVX512-BF16; 3: AMX) and isa oneDNN's ISA name; the
+ * caller passes them so that common/ needs no kernels. LOAA_ERR_CONFIG naming
+ * the key and the ISA when bf16 cannot run; *slow (may be NULL) is set when
+ * it runs but slower than fp32. fp32 always passes.
+ */
+loaa_status loaa_config_check_precision(const loaa_config *c, int bf16_level, const char *isa, int *slow);
 
 #endif

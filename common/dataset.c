@@ -7,6 +7,7 @@
  */
 #include "common/dataset.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,9 +15,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs.h"
+#include "common/parse.h"
+
+/* dataset.json is a small index; a larger file is a mistake. */
+#define DATASET_JSON_MAX ((size_t)64 << 20)
+
 typedef struct shard_list {
     char **paths; /* full paths: dir/shard */
     int count;
+    long samples; /* the manifest's "counts" for this list; -1 = not recorded */
 } shard_list;
 
 struct loaa_dataset {
@@ -180,12 +188,13 @@ static loaa_status get_int(loaa_dataset *ds, const json_t *obj, const char *key,
     const json_t *v = json_object_get(obj, key);
     if (!v)
         return LOAA_OK;
-    if (!json_is_integer(v) && !(json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)))
+    int64_t i;
+    double x;
+    if (!loaa_parse_json_int(v, &i, &x))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key '%s%s': must be an integer", ds->file, ctx, key);
-    double x = json_number_value(v);
     if (!(x >= lo && x <= hi))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key '%s%s': %g is outside [%d, %d]", ds->file, ctx, key, x, lo, hi);
-    *out = (int)x;
+    *out = (int)i;
     return LOAA_OK;
 }
 
@@ -280,16 +289,24 @@ static loaa_status read_fbank(loaa_dataset *ds, const json_t *fb)
     return LOAA_OK;
 }
 
-static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_files)
+/* The optional "counts" object (pack and synth write it): samples per split ("train", ...) or fold ("fold1", ...). */
+static void read_counts(loaa_dataset *ds, const json_t *counts)
 {
-    static const char *const known[] = {"format", "version", "name", "classes", "multilabel", "kind", "sample_rate",
-                                        "fbank", "image_size", "target_length", "mean", "std", "folds", "splits",
-                                        "counts", "features", "source", "created_by", NULL};
-    loaa_status st;
-    if (!json_is_object(root))
-        return loaa_fail(LOAA_ERR_CONFIG, "%s: must be a JSON object", ds->file);
-    if ((st = check_members(ds, root, "", known)))
-        return st;
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(counts, split_names[i]);
+        ds->splits[i].samples = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    }
+    for (int f = 0; f < ds->n_folds; f++) {
+        char name[32];
+        snprintf(name, sizeof name, "fold%d", f + 1);
+        const json_t *v = json_object_get(counts, name);
+        ds->folds[f].samples = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    }
+}
+
+/* format, version and name. */
+static loaa_status parse_identity(loaa_dataset *ds, const json_t *root)
+{
     const json_t *v = json_object_get(root, "format");
     if (v && (!json_is_string(v) || strcmp(json_string_value(v), "loaa-dataset")))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'format': must be \"loaa-dataset\"", ds->file);
@@ -301,8 +318,13 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'name': required, a non-empty string", ds->file);
     if (!(ds->name = strdup(json_string_value(v))))
         return LOAA_ERR_NOMEM;
+    return LOAA_OK;
+}
 
-    v = json_object_get(root, "classes");
+/* classes: a non-empty list of distinct names. */
+static loaa_status parse_classes(loaa_dataset *ds, const json_t *root)
+{
+    const json_t *v = json_object_get(root, "classes");
     if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 100000)
         return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'classes': required, a non-empty list of names", ds->file);
     ds->classes = calloc(json_array_size(v), sizeof(char *));
@@ -319,9 +341,14 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
             return LOAA_ERR_NOMEM;
         ds->n_classes++;
     }
-    if ((st = get_bool(ds, root, "multilabel", "", &ds->multilabel)))
-        return st;
-    v = json_object_get(root, "kind");
+    return LOAA_OK;
+}
+
+/* kind, and the input shape it implies: image_size for images; sample_rate and fbank for audio; then target_length. */
+static loaa_status parse_shape(loaa_dataset *ds, const json_t *root)
+{
+    loaa_status st;
+    const json_t *v = json_object_get(root, "kind");
     if (v) {
         if (!json_is_string(v) || (strcmp(json_string_value(v), "audio") && strcmp(json_string_value(v), "image")))
             return loaa_fail(LOAA_ERR_CONFIG, "%s: key 'kind': must be \"audio\" or \"image\"", ds->file);
@@ -350,12 +377,25 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
     }
     if ((st = get_int(ds, root, "target_length", "", &ds->target_length, 1, 1000000)))
         return st;
+    return LOAA_OK;
+}
+
+/* mean and std of the features (identity normalisation when absent). */
+static loaa_status parse_stats(loaa_dataset *ds, const json_t *root)
+{
+    loaa_status st;
     ds->mean = 0;
     ds->std = 0.5; /* (x - 0) / (2 * 0.5): identity when no statistics are given */
     if ((st = get_number(ds, root, "mean", "", &ds->mean, -1e30, 1e30)) ||
         (st = get_number(ds, root, "std", "", &ds->std, 1e-30, 1e30)))
         return st;
+    return LOAA_OK;
+}
 
+/* Exactly one of folds (at least 3 shard lists) and splits ({train, val, test}). */
+static loaa_status parse_groups(loaa_dataset *ds, const json_t *root, int check_files)
+{
+    loaa_status st;
     const json_t *folds = json_object_get(root, "folds"), *splits = json_object_get(root, "splits");
     if ((folds != NULL) == (splits != NULL))
         return loaa_fail(LOAA_ERR_CONFIG, "%s: exactly one of the keys 'folds' and 'splits' is required", ds->file);
@@ -388,7 +428,24 @@ static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_fi
                 return st;
         }
     }
+    read_counts(ds, json_object_get(root, "counts"));
     return LOAA_OK;
+}
+
+static loaa_status parse_root(loaa_dataset *ds, const json_t *root, int check_files)
+{
+    static const char *const known[] = {"format", "version", "name", "classes", "multilabel", "kind", "sample_rate",
+                                        "fbank", "image_size", "target_length", "mean", "std", "folds", "splits",
+                                        "counts", "features", "source", "created_by", NULL};
+    assert(ds && root);
+    loaa_status st;
+    if (!json_is_object(root))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s: must be a JSON object", ds->file);
+    if ((st = check_members(ds, root, "", known)) || (st = parse_identity(ds, root)) || (st = parse_classes(ds, root)) ||
+        (st = get_bool(ds, root, "multilabel", "", &ds->multilabel)) || (st = parse_shape(ds, root)) ||
+        (st = parse_stats(ds, root)))
+        return st;
+    return parse_groups(ds, root, check_files);
 }
 
 loaa_status loaa_dataset_parse(const char *text, const char *dir, int check_files, loaa_dataset **out)
@@ -428,49 +485,13 @@ loaa_status loaa_dataset_open(const char *dir, loaa_dataset **out)
     char *file = join_path(dir, "dataset.json");
     if (!file)
         return LOAA_ERR_NOMEM;
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        loaa_status st = loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", file, strerror(errno));
-        free(file);
-        return st;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            if (cap > (64u << 20)) {
-                fclose(f);
-                free(text);
-                loaa_status st = loaa_fail(LOAA_ERR_LIMIT, "%s: larger than 64 MiB", file);
-                free(file);
-                return st;
-            }
-            char *t = realloc(text, cap);
-            if (!t) {
-                fclose(f);
-                free(text);
-                free(file);
-                return LOAA_ERR_NOMEM;
-            }
-            text = t;
-        }
-        size_t n = fread(text + len, 1, 4096, f);
-        len += n;
-        if (n < 4096)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: read error", file);
-        free(file);
-        return st;
-    }
-    text[len] = '\0';
+    char *text;
+    size_t len;
+    loaa_status st = loaa_fs_read_file(file, DATASET_JSON_MAX, "64 MiB", &text, &len);
     free(file);
-    loaa_status st = loaa_dataset_parse(text, dir, 1, out);
+    if (st)
+        return st;
+    st = loaa_dataset_parse(text, dir, 1, out);
     free(text);
     return st;
 }
@@ -486,7 +507,6 @@ int loaa_dataset_sample_rate(const loaa_dataset *ds) { return ds->sample_rate; }
 int loaa_dataset_num_mel(const loaa_dataset *ds) { return ds->num_mel; }
 int loaa_dataset_target_length(const loaa_dataset *ds) { return ds->target_length; }
 int loaa_dataset_multilabel(const loaa_dataset *ds) { return ds->multilabel; }
-const char *loaa_dataset_dir(const loaa_dataset *ds) { return ds->dir; }
 int loaa_dataset_is_image(const loaa_dataset *ds) { return ds->image; }
 double loaa_dataset_mean(const loaa_dataset *ds) { return ds->mean; }
 double loaa_dataset_std(const loaa_dataset *ds) { return ds->std; }
@@ -498,6 +518,27 @@ int loaa_dataset_class_index(const loaa_dataset *ds, const char *name)
         if (!strcmp(ds->classes[i], name))
             return i;
     return -1;
+}
+
+/* The one fold rule: the split fold index f (0-based) serves when the trial's fold is `fold` (1-based, 1..k). */
+static loaa_split fold_role(int fold, int f, int k)
+{
+    return f == fold - 1 ? LOAA_SPLIT_TEST : f == fold % k ? LOAA_SPLIT_VAL : LOAA_SPLIT_TRAIN;
+}
+
+long loaa_dataset_split_samples(const loaa_dataset *ds, loaa_split split, int fold)
+{
+    if ((int)split < 0 || (int)split > 2)
+        return -1;
+    if (ds->n_folds == 0)
+        return ds->splits[split].samples;
+    if (fold < 1 || fold > ds->n_folds)
+        return -1;
+    long n = 0;
+    for (int f = 0; f < ds->n_folds && n >= 0; f++)
+        if (fold_role(fold, f, ds->n_folds) == split)
+            n = ds->folds[f].samples < 0 ? -1 : n + ds->folds[f].samples;
+    return n;
 }
 
 loaa_status loaa_dataset_shards(const loaa_dataset *cds, loaa_split split, int fold, const char *const **paths,
@@ -528,10 +569,8 @@ loaa_status loaa_dataset_shards(const loaa_dataset *cds, loaa_split split, int f
         for (int i = 0; i < n; i++)
             ds->view[split][k++] = ds->splits[split].paths[i];
     } else {
-        int test = fold - 1, val = fold % ds->n_folds;
         for (int f = 0; f < ds->n_folds; f++) {
-            int role = f == test ? LOAA_SPLIT_TEST : f == val ? LOAA_SPLIT_VAL : LOAA_SPLIT_TRAIN;
-            if (role != (int)split)
+            if (fold_role(fold, f, ds->n_folds) != split)
                 continue;
             for (int i = 0; i < ds->folds[f].count; i++)
                 ds->view[split][k++] = ds->folds[f].paths[i];

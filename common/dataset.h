@@ -78,8 +78,6 @@ int loaa_dataset_num_mel(const loaa_dataset *ds);     /* feature rows M (image: 
 int loaa_dataset_target_length(const loaa_dataset *ds);  /* frames T (image: width) */
 int loaa_dataset_multilabel(const loaa_dataset *ds);
 
-/* The dataset folder as given to loaa_dataset_open. */
-const char *loaa_dataset_dir(const loaa_dataset *ds);
 /* 1 for "kind": "image" (entries are KEY.npy float32 [rows, cols], used as (M, T) as is). */
 int loaa_dataset_is_image(const loaa_dataset *ds);
 /* Normalisation: x' = (x - mean) / (2 std), as AST. */
@@ -99,6 +97,14 @@ int loaa_dataset_class_index(const loaa_dataset *ds, const char *name);
  */
 loaa_status loaa_dataset_shards(const loaa_dataset *ds, loaa_split split, int fold, const char *const **paths,
                                 int *count);
+
+/*
+ * The samples of one split for a trial, from the manifest's optional
+ * "counts" (pack and synth write it): -1 when it does not record every
+ * shard list the split takes, or fold is outside 1..k of a k-fold dataset.
+ * Folds as for loaa_dataset_shards. Never fails otherwise.
+ */
+long loaa_dataset_split_samples(const loaa_dataset *ds, loaa_split split, int fold);
 
 /* Parses dataset.json text (no file checks); name is used in messages. For tests and fuzzing. */
 loaa_status loaa_dataset_parse(const char *text, const char *dir, int check_files, loaa_dataset **out);

@@ -8,3 +8,5 @@ common_libloaa_common_a_SOURCES = \
 	common/sha256.c common/sha256.h \
 	common/canonical.h common/choices.h common/config.c common/config.h \
 	common/dataset.c common/dataset.h
+# one place for growable buffers, mkdir -p and whole-file reads, integer parsing (issue 19)
+common_libloaa_common_a_SOURCES += common/dynbuf.c common/dynbuf.h common/fs.c common/fs.h common/parse.c common/parse.h

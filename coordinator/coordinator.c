@@ -3,6 +3,7 @@
 
 #include "coordinator/coordinator.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -10,13 +11,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/timer.h"
 #include "coordinator/prune.h"
+#include "coordinator/query.h"
+#include "coordinator/stats.h"
 #include "coordinator/store.h"
 #include "coordinator/sweep.h"
 
@@ -36,13 +39,14 @@ struct loaa_coordinator {
     loaa_store *store;
     loaa_pruner *pruner;
     int64_t sweep_id;
-    char *dir_prefix;         /* JSON-escaped "ARTIFACTS/SWEEP" without quotes */
+    char *dir_prefix;         /* "ARTIFACTS/SWEEP" (valid UTF-8): trial folders are DIR_PREFIX/HASH16 */
     char artifacts[4096];
     int64_t *queue;           /* pending trial ids */
     size_t q_head, q_len, q_cap;
     int64_t total, done, pruned, failed, running, ran_here;
     int64_t *stopping;        /* trials told to stop (early termination), small */
     size_t n_stopping, cap_stopping;
+    int warned_slow_bf16;     /* the "bf16 slower than fp32" warning was given */
     double t_start, t_flush, t_progress;
     int tty, progress_shown;
 };
@@ -89,23 +93,6 @@ static void safe_name(const char *in, char *out, size_t cap)
         out[0] = '_';
 }
 
-static loaa_status make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return loaa_fail(LOAA_ERR_IO, "--artifacts: cannot create %s: %s", path, strerror(errno));
-    return LOAA_OK;
-}
-
 static void default_artifacts(const char *db, char *out, size_t cap)
 {
     const char *slash = strrchr(db, '/');
@@ -139,8 +126,17 @@ static loaa_status add_trial(void *p, const loaa_sweep_trial *t)
     };
     int64_t id;
     char state[16];
-    int attempts;
-    loaa_status st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
+    int attempts, slow = 0;
+    /* Before any trial starts, not after an epoch: a node without bf16 matmuls refuses the sweep whole. */
+    loaa_status st = c->opts.cpu_isa ? loaa_config_check_precision(t->cfg, c->opts.bf16_level, c->opts.cpu_isa, &slow)
+                                     : LOAA_OK;
+    if (st)
+        return loaa_fail_prefix(st, "trial %lld: ", (long long)t->number);
+    if (slow && !c->warned_slow_bf16++)
+        loaa_warn("precision bf16 on '%s' (AVX-512 without BF16 instructions) runs slower than fp32", c->opts.cpu_isa);
+    st = loaa_store_trial_add(c->store, c->sweep_id, &spec, &id, state, &attempts);
+    if (!st && c->pruner)
+        st = loaa_pruner_assign(c->pruner, id, t->config_json);
     if (st)
         return st;
     c->total++;
@@ -180,6 +176,21 @@ static loaa_status resolve_backbones(loaa_sweep *sw, loaa_store *store)
     return LOAA_OK;
 }
 
+/* c->dir_prefix = ARTIFACTS/SWEEP (the sweep name made a safe folder name); refused when not UTF-8 (JSON carries it). */
+static loaa_status set_dir_prefix(loaa_coordinator *c)
+{
+    char name[256], prefix[4400];
+    safe_name(loaa_sweep_name(c->sw), name, sizeof name);
+    snprintf(prefix, sizeof prefix, "%s/%s", c->artifacts, name);
+    json_t *utf8 = json_string(prefix);
+    json_decref(utf8);
+    if (!utf8)
+        return loaa_fail(LOAA_ERR_PARSE, "--artifacts: not valid UTF-8 text");
+    if (!(c->dir_prefix = strdup(prefix)))
+        return loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+    return LOAA_OK;
+}
+
 loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts *opts)
 {
     loaa_status st;
@@ -201,8 +212,10 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
         default_artifacts(opts->db_path, c->artifacts, sizeof c->artifacts);
     /* Made now (an unwritable place fails before any trial runs) and recorded absolute, so the paths in the
      * database stay valid from any working directory (chained sweeps, loaa export). */
-    if ((st = make_dirs(c->artifacts)))
+    if ((st = loaa_fs_make_dirs(c->artifacts))) {
+        st = loaa_fail_prefix(st, "--artifacts: ");
         goto fail;
+    }
     char *abs_path = realpath(c->artifacts, NULL);
     if (!abs_path) {
         st = loaa_fail(LOAA_ERR_IO, "--artifacts %s: %s", c->artifacts, strerror(errno));
@@ -221,6 +234,13 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
     int reset;
     if ((st = loaa_store_sweep_reset(c->store, c->sweep_id, opts->retry_failed, &reset)))
         goto fail;
+    const loaa_early_terminate *et = loaa_sweep_early(c->sw);
+    const char *sel = loaa_sweep_select_on(c->sw);
+    /* Made before the expansion: add_trial places each trial in its pruning group. */
+    if (et->type != LOAA_EARLY_NONE && !(c->pruner = loaa_pruner_new(et, loaa_metric_direction(sel) > 0))) {
+        st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+        goto fail;
+    }
     add_ctx ac = {c};
     int64_t unique, dups;
     if ((st = loaa_sweep_expand(c->sw, c->opts.max_trials, 0, add_trial, &ac, &unique, &dups)))
@@ -229,34 +249,10 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
         goto fail;
     if (dups)
         loaa_info("%lld duplicate trial(s) dropped (same identity)", (long long)dups);
-    const loaa_early_terminate *et = loaa_sweep_early(c->sw);
-    if (et->type != LOAA_EARLY_NONE) {
-        const char *sel = loaa_sweep_select_on(c->sw);
-        c->pruner = loaa_pruner_new(et, strstr(sel, "loss") == NULL);
-        if (!c->pruner) {
-            st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
-            goto fail;
-        }
-        if ((st = loaa_store_metric_history(c->store, c->sweep_id, sel, seed_pruner, c->pruner)))
-            goto fail;
-    }
-    char name[256], prefix[4400];
-    safe_name(loaa_sweep_name(c->sw), name, sizeof name);
-    snprintf(prefix, sizeof prefix, "%s/%s", c->artifacts, name);
-    json_t *s = json_string(prefix);
-    char *quoted = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-    json_decref(s);
-    if (!quoted) {
-        st = loaa_fail(LOAA_ERR_PARSE, "--artifacts: not valid UTF-8 text");
+    if (c->pruner && (st = loaa_store_metric_history(c->store, c->sweep_id, sel, seed_pruner, c->pruner)))
         goto fail;
-    }
-    quoted[strlen(quoted) - 1] = '\0';
-    c->dir_prefix = strdup(quoted + 1);
-    free(quoted);
-    if (!c->dir_prefix) {
-        st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+    if ((st = set_dir_prefix(c)))
         goto fail;
-    }
     *out = c;
     return LOAA_OK;
 fail:
@@ -337,23 +333,46 @@ void loaa_coordinator_stop_all(MPI_Comm world, const int *leaders, int n_groups)
         send_text(world, leaders[g], LOAA_TAG_STOP, "{}");
 }
 
+static loaa_status send_json(MPI_Comm world, int dest, int tag, const json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    if (!text)
+        return loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+    loaa_status st = send_text(world, dest, tag, text);
+    free(text);
+    return st;
+}
+
+char *loaa_coordinator_trial_payload(int64_t trial_id, int attempt, const char *config_json, const char *exec_json, const char *dir,
+                                     int early)
+{
+    assert(config_json && exec_json && dir);
+    json_t *config = json_loads(config_json, 0, NULL), *exec = json_loads(exec_json, 0, NULL);
+    json_t *msg = json_is_object(config) && json_is_object(exec)
+                      ? json_pack("{s:I,s:i,s:O,s:O,s:s,s:b}", "trial_id", (json_int_t)trial_id, "attempt", attempt, "config", config,
+                                  "exec", exec, "dir", dir, "early", early)
+                      : NULL;
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    json_decref(config);
+    json_decref(exec);
+    return text;
+}
+
 static loaa_status dispatch(loaa_coordinator *c, MPI_Comm world, group *g)
 {
+    assert(queue_size(c) > 0 && g->trial_id < 0);
     int64_t id = c->queue[c->q_head++];
     char *config = NULL, *exec = NULL, hash[65];
     int attempts;
     loaa_status st = loaa_store_trial_config(c->store, id, &config, &exec, &attempts, hash);
     if (st)
         return st;
-    size_t cap = strlen(config) + strlen(exec) + strlen(c->dir_prefix) + 256;
-    char *msg = malloc(cap);
-    if (msg) {
-        snprintf(msg, cap, "{\"trial_id\":%lld,\"attempt\":%d,\"config\":%s,\"exec\":%s,\"dir\":\"%s/%.16s\",\"early\":%s}",
-                 (long long)id, attempts, config, exec, c->dir_prefix, hash, c->pruner ? "true" : "false");
-        st = send_text(world, g->leader, LOAA_TAG_TRIAL, msg);
-    } else {
-        st = loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
-    }
+    char dir[4500];
+    snprintf(dir, sizeof dir, "%s/%.16s", c->dir_prefix, hash);
+    char *msg = loaa_coordinator_trial_payload(id, attempts, config, exec, dir, c->pruner != NULL);
+    st = msg ? send_text(world, g->leader, LOAA_TAG_TRIAL, msg)
+             : loaa_fail(LOAA_ERR_INTERNAL, "trial %lld: its stored config or execution settings are not a JSON object", (long long)id);
     free(msg);
     free(config);
     free(exec);
@@ -410,9 +429,10 @@ static loaa_status on_epoch(loaa_coordinator *c, MPI_Comm world, int source, con
         loaa_debug("trial %lld stopped early after epoch %d (%s %g)", (long long)id, epoch + 1,
                    loaa_sweep_select_on(c->sw), value);
     }
-    char answer[96];
-    snprintf(answer, sizeof answer, "{\"trial_id\":%lld,\"stop\":%s}", (long long)id, stop ? "true" : "false");
-    return send_text(world, source, LOAA_TAG_ANSWER, answer);
+    json_t *answer = json_pack("{s:I,s:b}", "trial_id", (json_int_t)id, "stop", stop);
+    st = send_json(world, source, LOAA_TAG_ANSWER, answer);
+    json_decref(answer);
+    return st;
 }
 
 static loaa_status receive(MPI_Comm world, MPI_Status *status, json_t **out)
@@ -451,50 +471,116 @@ static loaa_status interrupted(loaa_coordinator *c)
     _exit(st ? 1 : 128 + sig);
 }
 
-loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int *leaders, int n_groups)
+/* A group has finished with its trial (result, failure or requeue): it is free again. */
+static void group_release(loaa_coordinator *c, group *g, int64_t id)
 {
-    loaa_status st = LOAA_OK;
-    group *groups = calloc((size_t)n_groups, sizeof *groups);
-    if (!groups)
-        return loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
-    for (int i = 0; i < n_groups; i++) {
-        groups[i].leader = leaders[i];
-        groups[i].trial_id = -1;
+    assert(g->trial_id == id && c->running > 0);
+    was_stopped(c, id, 1);
+    g->trial_id = -1;
+    c->running--;
+}
+
+static loaa_status on_result(loaa_coordinator *c, group *g, int64_t id, const json_t *msg)
+{
+    loaa_status st = loaa_store_trial_finish(c->store, id, msg);
+    if (json_is_true(json_object_get(msg, "pruned")))
+        c->pruned++;
+    else
+        c->done++;
+    group_release(c, g, id);
+    c->ran_here++;
+    return st;
+}
+
+/* A FAILED report: stopped from outside runs again at no cost; a crash below max_attempts is retried; else final. */
+static loaa_status on_failed(loaa_coordinator *c, group *g, int64_t id, const json_t *msg)
+{
+    const char *error = json_string_value(json_object_get(msg, "error"));
+    int crash = json_is_true(json_object_get(msg, "crash")), requeue = 0;
+    loaa_status st;
+    if (json_is_true(json_object_get(msg, "interrupted"))) {
+        /* Stopped from outside: runs again, no attempt counted (its checkpoint carries it on). */
+        loaa_warn("trial %lld: %s; it runs again", (long long)id, error ? error : "interrupted");
+        st = loaa_store_trial_requeue(c->store, id);
+        if (!st)
+            st = queue_push(c, id);
+        group_release(c, g, id);
+        return st;
     }
+    st = loaa_store_trial_failed(c->store, id, error ? error : "failed", json_string_value(json_object_get(msg, "log")), crash,
+                                 loaa_sweep_max_attempts(c->sw), &requeue);
+    if (!st && requeue) {
+        loaa_warn("trial %lld: %s; retrying (attempt %d of %d)", (long long)id, error ? error : "failed", g->attempt + 2,
+                  loaa_sweep_max_attempts(c->sw));
+        st = queue_push(c, id);
+    } else {
+        loaa_warn("trial %lld failed: %s", (long long)id, error ? error : "?");
+        c->failed++;
+        c->ran_here++;
+    }
+    group_release(c, g, id);
+    return st;
+}
+
+/* Receives the probed message and acts on it; RESULT/FAILED of a trial no group runs (a stale report) are dropped. */
+static loaa_status on_message(loaa_coordinator *c, MPI_Comm world, group *groups, int n_groups, MPI_Status *status)
+{
+    json_t *msg;
+    loaa_status st = receive(world, status, &msg);
+    if (st)
+        return st;
+    int64_t id = json_integer_value(json_object_get(msg, "trial_id"));
+    group *g = group_of_trial(groups, n_groups, id);
+    switch (status->MPI_TAG) {
+    case LOAA_TAG_EPOCH: st = on_epoch(c, world, status->MPI_SOURCE, msg); break;
+    case LOAA_TAG_RESULT: st = g ? on_result(c, g, id, msg) : LOAA_OK; break;
+    case LOAA_TAG_FAILED: st = g ? on_failed(c, g, id, msg) : LOAA_OK; break;
+    default: loaa_warn("protocol: unexpected message tag %d from rank %d", status->MPI_TAG, status->MPI_SOURCE);
+    }
+    json_decref(msg);
+    return st;
+}
+
+/* Flushes the store's batch when it is old (FLUSH_INTERVAL_S) or large (FLUSH_WRITES). */
+static loaa_status flush_when_due(loaa_coordinator *c)
+{
+    double now = loaa_now();
+    if (now - c->t_flush <= FLUSH_INTERVAL_S && loaa_store_pending_writes(c->store) < FLUSH_WRITES)
+        return LOAA_OK;
+    loaa_status st = loaa_store_flush(c->store);
+    if (!st)
+        c->t_flush = now;
+    return st;
+}
+
+static void install_signal_handlers(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    c->tty = c->opts.progress < 0 ? loaa_isatty(stderr) : c->opts.progress;
-    c->t_start = c->t_flush = loaa_now();
-    c->t_progress = 0;
-    loaa_info("sweep %s: %lld trials, %lld to run on %d worker group(s) of %d rank(s); results in %s, artifacts in %s",
-              loaa_sweep_name(c->sw), (long long)c->total, (long long)queue_size(c), n_groups,
-              loaa_sweep_ranks_per_trial(c->sw), c->opts.db_path, c->artifacts);
+}
+
+/* The scheduling loop: hands pending trials to free groups and records reports until nothing runs or waits. */
+static loaa_status schedule(loaa_coordinator *c, MPI_Comm world, group *groups, int n_groups)
+{
     double wait = LOAA_PROTO_BACKOFF_MIN_S;
     for (;;) {
+        loaa_status st = LOAA_OK;
         if (stop_signal)
             interrupted(c);
         for (int i = 0; i < n_groups && queue_size(c) > 0 && !st; i++)
             if (groups[i].trial_id < 0)
                 st = dispatch(c, world, &groups[i]);
-        if (st)
-            break;
-        if (c->running == 0 && queue_size(c) == 0)
-            break;
+        if (st || (c->running == 0 && queue_size(c) == 0))
+            return st;
         int flag = 0;
         MPI_Status status;
-        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, world, &flag, &status) != MPI_SUCCESS) {
-            st = loaa_fail(LOAA_ERR_MPI, "MPI_Iprobe failed");
-            break;
-        }
-        double now = loaa_now();
-        if (now - c->t_flush > FLUSH_INTERVAL_S || loaa_store_pending_writes(c->store) >= FLUSH_WRITES) {
-            if ((st = loaa_store_flush(c->store)))
-                break;
-            c->t_flush = now;
-        }
+        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, world, &flag, &status) != MPI_SUCCESS)
+            return loaa_fail(LOAA_ERR_MPI, "MPI_Iprobe failed");
+        if ((st = flush_when_due(c)))
+            return st;
         progress(c, 0);
         if (!flag) {
             loaa_sleep(wait);
@@ -502,67 +588,29 @@ loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int 
             continue;
         }
         wait = LOAA_PROTO_BACKOFF_MIN_S;
-        json_t *msg;
-        if ((st = receive(world, &status, &msg)))
-            break;
-        int64_t id = json_integer_value(json_object_get(msg, "trial_id"));
-        group *g = group_of_trial(groups, n_groups, id);
-        switch (status.MPI_TAG) {
-        case LOAA_TAG_EPOCH:
-            st = on_epoch(c, world, status.MPI_SOURCE, msg);
-            break;
-        case LOAA_TAG_RESULT:
-            if (!g)
-                break;
-            st = loaa_store_trial_finish(c->store, id, msg);
-            if (json_is_true(json_object_get(msg, "pruned")))
-                c->pruned++;
-            else
-                c->done++;
-            was_stopped(c, id, 1);
-            g->trial_id = -1;
-            c->running--;
-            c->ran_here++;
-            break;
-        case LOAA_TAG_FAILED: {
-            if (!g)
-                break;
-            const char *error = json_string_value(json_object_get(msg, "error"));
-            int crash = json_is_true(json_object_get(msg, "crash")), requeue = 0;
-            if (json_is_true(json_object_get(msg, "interrupted"))) {
-                /* Stopped from outside: runs again, no attempt counted (its checkpoint carries it on). */
-                loaa_warn("trial %lld: %s; it runs again", (long long)id, error ? error : "interrupted");
-                st = loaa_store_trial_requeue(c->store, id);
-                if (!st)
-                    st = queue_push(c, id);
-                was_stopped(c, id, 1);
-                g->trial_id = -1;
-                c->running--;
-                break;
-            }
-            st = loaa_store_trial_failed(c->store, id, error ? error : "failed", json_string_value(json_object_get(msg, "log")), crash,
-                                         loaa_sweep_max_attempts(c->sw), &requeue);
-            if (!st && requeue) {
-                loaa_warn("trial %lld: %s; retrying (attempt %d of %d)", (long long)id, error ? error : "failed",
-                          g->attempt + 2, loaa_sweep_max_attempts(c->sw));
-                st = queue_push(c, id);
-            } else {
-                loaa_warn("trial %lld failed: %s", (long long)id, error ? error : "?");
-                c->failed++;
-                c->ran_here++;
-            }
-            was_stopped(c, id, 1);
-            g->trial_id = -1;
-            c->running--;
-            break;
-        }
-        default:
-            loaa_warn("protocol: unexpected message tag %d from rank %d", status.MPI_TAG, status.MPI_SOURCE);
-        }
-        json_decref(msg);
-        if (st)
-            break;
+        if ((st = on_message(c, world, groups, n_groups, &status)))
+            return st;
     }
+}
+
+loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int *leaders, int n_groups)
+{
+    assert(c && leaders && n_groups > 0);
+    group *groups = calloc((size_t)n_groups, sizeof *groups);
+    if (!groups)
+        return loaa_fail(LOAA_ERR_NOMEM, "coordinator: out of memory");
+    for (int i = 0; i < n_groups; i++) {
+        groups[i].leader = leaders[i];
+        groups[i].trial_id = -1;
+    }
+    install_signal_handlers();
+    c->tty = c->opts.progress < 0 ? loaa_isatty(stderr) : c->opts.progress;
+    c->t_start = c->t_flush = loaa_now();
+    c->t_progress = 0;
+    loaa_info("sweep %s: %lld trials, %lld to run on %d worker group(s) of %d rank(s); results in %s, artifacts in %s",
+              loaa_sweep_name(c->sw), (long long)c->total, (long long)queue_size(c), n_groups,
+              loaa_sweep_ranks_per_trial(c->sw), c->opts.db_path, c->artifacts);
+    loaa_status st = schedule(c, world, groups, n_groups);
     loaa_status fst = loaa_store_flush(c->store);
     if (!st)
         st = fst;
@@ -592,19 +640,8 @@ static loaa_status print_trial(void *p, const loaa_sweep_trial *t)
     char *params = json_dumps(t->params, JSON_COMPACT | JSON_SORT_KEYS);
     const char *state = "new";
     char found[16] = "";
-    if (d->store && d->sweep_id >= 0) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(loaa_store_db(d->store), "SELECT state FROM trials WHERE sweep_id = ? AND config_hash = ?", -1, &q,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, d->sweep_id);
-            sqlite3_bind_text(q, 2, t->hash, -1, SQLITE_STATIC);
-            if (sqlite3_step(q) == SQLITE_ROW)
-                snprintf(found, sizeof found, "%s", (const char *)sqlite3_column_text(q, 0));
-            sqlite3_finalize(q);
-        }
-        if (found[0])
-            state = found;
-    }
+    if (d->store && d->sweep_id >= 0 && loaa_store_trial_state(d->store, d->sweep_id, t->hash, found) == LOAA_OK && found[0])
+        state = found;
     fprintf(d->out, "%6lld  %.12s  %-8s %s\n", (long long)t->number, t->hash, state, params ? params : "?");
     free(params);
     return LOAA_OK;

@@ -37,6 +37,8 @@ typedef struct loaa_sweep_opts {
     int retry_failed;       /* failed trials run again (attempts reset) */
     int64_t max_trials;     /* cap on the expansion (0 = default) */
     int progress;           /* -1: redraw on a TTY, plain lines otherwise; 0: plain lines; 1: redraw */
+    int bf16_level;         /* this node's kernels' loaa_gemm_bf16_level(): a bf16 trial is refused at 0 */
+    const char *cpu_isa;    /* oneDNN's ISA name for the messages; NULL = precision not checked */
 } loaa_sweep_opts;
 
 typedef struct loaa_coordinator loaa_coordinator;
@@ -51,6 +53,17 @@ loaa_status loaa_coordinator_run(loaa_coordinator *c, MPI_Comm world, const int 
 
 /* Sends STOP to every leader (used when the run cannot start). */
 void loaa_coordinator_stop_all(MPI_Comm world, const int *leaders, int n_groups);
+
+/*
+ * The TRIAL payload (common/protocol.h) of a stored trial, built with jansson
+ * as the workers build theirs: config_json and exec_json are the stored
+ * canonical texts (JSON objects), dir the trial folder. Members in the
+ * protocol's order, compact; a worker reads the same values as from the
+ * stored texts (tests/test_sweep checks it). Caller frees; NULL when either
+ * text is not a JSON object, dir is not UTF-8, or no memory.
+ */
+char *loaa_coordinator_trial_payload(int64_t trial_id, int attempt, const char *config_json, const char *exec_json, const char *dir,
+                                     int early);
 
 /*
  * `loaa sweep --dry-run`: checks the file and prints every distinct trial

@@ -1,6 +1,7 @@
 /* report.c - leaderboards, the cross-dataset table, and the HTML page with SVG charts. */
 #include "coordinator/report.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "coordinator/query.h"
 
 typedef struct row {
     long long trial_id;
@@ -41,12 +43,6 @@ static void rows_free(rows *rs)
     }
     free(rs->r);
     memset(rs, 0, sizeof *rs);
-}
-
-static char *col_text(sqlite3_stmt *q, int i)
-{
-    const unsigned char *t = sqlite3_column_text(q, i);
-    return strdup(t ? (const char *)t : "");
 }
 
 loaa_status loaa_report_format_parse(const char *name, loaa_report_format *out)
@@ -99,102 +95,73 @@ static loaa_status parse_where(const char *text, cond *c)
 
 static void reduce_params(rows *rs);
 
-/* Finished trials matching the filters, with their metric value (NULL value = metric missing). */
+/* Grows rs by one zeroed row; NULL on no memory. */
+static row *rows_push(rows *rs)
+{
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        row *r = realloc(rs->r, cap * sizeof *r);
+        if (!r)
+            return NULL;
+        rs->r = r;
+        rs->cap = cap;
+    }
+    row *r = &rs->r[rs->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* The store's row callback: keeps a copy of the row. */
+static loaa_status keep_row(void *ctx, const loaa_store_report_row *in)
+{
+    row *r = rows_push(ctx);
+    if (!r)
+        return loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
+    r->trial_id = in->trial_id;
+    r->sweep = strdup(in->sweep);
+    r->metric = strdup(in->metric);
+    r->goal = strdup(in->goal);
+    r->dataset = strdup(in->dataset);
+    r->method = strdup(in->method);
+    r->seed = in->seed;
+    r->fold = in->fold;
+    r->backbone = strdup(in->backbone);
+    r->config = strdup(in->config);
+    r->mconfig = strdup(in->mconfig);
+    r->params = strdup(in->params);
+    r->trainable_pct = in->trainable_pct;
+    r->value = in->value;
+    r->best_epoch = in->best_epoch;
+    r->seconds = in->seconds;
+    if (!r->sweep || !r->metric || !r->goal || !r->dataset || !r->method || !r->backbone || !r->config || !r->mconfig || !r->params)
+        return loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
+    return LOAA_OK;
+}
+
+/* Finished trials matching the filters, with their metric value (NAN = metric missing). */
 static loaa_status load_rows(loaa_store *s, const loaa_report_opts *o, rows *rs)
 {
+    assert(o->n_where >= 0 && o->n_where <= LOAA_REPORT_MAX_WHERE && LOAA_REPORT_MAX_WHERE <= LOAA_STORE_MAX_CONDS);
     cond conds[LOAA_REPORT_MAX_WHERE];
+    loaa_store_cond where[LOAA_REPORT_MAX_WHERE];
     int n_conds = 0;
     loaa_status st = LOAA_OK;
-    char sql[8192];
-    int len = snprintf(sql, sizeof sql,
-                       "SELECT t.trial_id, s.name, COALESCE(?1, s.metric), s.goal, t.dataset, t.method, t.seed, COALESCE(t.fold, -1), "
-                       "CASE WHEN t.backbone_ref IS NOT NULL THEN 'best of ' || t.backbone_ref "
-                       "WHEN t.backbone IS NULL OR t.backbone = '' THEN 'none' ELSE replace(t.backbone, rtrim(t.backbone, "
-                       "replace(t.backbone, '/', '')), '') END, "
-                       "t.config_json, json_remove(t.config_json, '$.seed', '$.fold', '$.dataset'), "
-                       "(SELECT json_group_object(p.name, json(p.value)) FROM trial_params p WHERE p.trial_id = t.trial_id "
-                       "AND p.name NOT IN ('dataset', 'seed', 'fold')), "
-                       "100.0 * t.trainable_params / NULLIF(t.total_params, 0), r.value, COALESCE(t.best_epoch, -1), t.seconds "
-                       "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
-                       "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?1, s.metric) "
-                       "WHERE t.state = 'done' AND (?2 IS NULL OR s.name = ?2) AND (?3 IS NULL OR t.dataset = ?3) "
-                       "AND (?4 IS NULL OR t.method = ?4)");
-    for (int i = 0; i < o->n_where; i++) {
+    for (int i = 0; i < o->n_where && !st; i++) {
         if ((st = parse_where(o->where[i], &conds[n_conds])))
-            goto done;
-        n_conds++;
-        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND json_extract(t.config_json, '$.' || ?%d) %s ?%d", 5 + 2 * i,
-                        conds[i].op, 6 + 2 * i);
-    }
-    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY s.name, t.dataset, t.trial_id");
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(loaa_store_db(s), sql, -1, &q, NULL) != SQLITE_OK) {
-        st = loaa_fail(LOAA_ERR_DB, "report query: %s", sqlite3_errmsg(loaa_store_db(s)));
-        goto done;
-    }
-    const char *binds[4] = {o->metric, o->sweep, o->dataset, o->method};
-    for (int i = 0; i < 4; i++)
-        if (binds[i])
-            sqlite3_bind_text(q, i + 1, binds[i], -1, SQLITE_STATIC);
-    for (int i = 0; i < n_conds; i++) {
-        sqlite3_bind_text(q, 5 + 2 * i, conds[i].key, -1, SQLITE_STATIC);
-        json_t *v = conds[i].value;
-        if (json_is_integer(v))
-            sqlite3_bind_int64(q, 6 + 2 * i, json_integer_value(v));
-        else if (json_is_real(v))
-            sqlite3_bind_double(q, 6 + 2 * i, json_real_value(v));
-        else if (json_is_string(v))
-            sqlite3_bind_text(q, 6 + 2 * i, json_string_value(v), -1, SQLITE_STATIC);
-        else if (json_is_boolean(v))
-            sqlite3_bind_int(q, 6 + 2 * i, json_is_true(v));
-    }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (rs->n == rs->cap) {
-            size_t cap = rs->cap ? rs->cap * 2 : 64;
-            row *r = realloc(rs->r, cap * sizeof *r);
-            if (!r) {
-                st = loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
-                break;
-            }
-            rs->r = r;
-            rs->cap = cap;
-        }
-        row *r = &rs->r[rs->n++];
-        memset(r, 0, sizeof *r);
-        r->trial_id = sqlite3_column_int64(q, 0);
-        r->sweep = col_text(q, 1);
-        r->metric = col_text(q, 2);
-        r->goal = col_text(q, 3);
-        r->dataset = col_text(q, 4);
-        r->method = col_text(q, 5);
-        r->seed = sqlite3_column_int64(q, 6);
-        r->fold = sqlite3_column_int(q, 7);
-        r->backbone = col_text(q, 8);
-        r->config = col_text(q, 9);
-        r->mconfig = col_text(q, 10);
-        r->params = col_text(q, 11);
-        r->trainable_pct = sqlite3_column_type(q, 12) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 12);
-        r->value = sqlite3_column_type(q, 13) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 13);
-        r->best_epoch = sqlite3_column_int(q, 14);
-        r->seconds = sqlite3_column_type(q, 15) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 15);
-        if (!r->sweep || !r->metric || !r->goal || !r->dataset || !r->method || !r->backbone || !r->config || !r->mconfig ||
-            !r->params) {
-            st = loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
             break;
-        }
+        where[n_conds] = (loaa_store_cond){.key = conds[n_conds].key, .op = conds[n_conds].op, .value = conds[n_conds].value};
+        n_conds++;
     }
-    if (!st && rc != SQLITE_DONE)
-        st = loaa_fail(LOAA_ERR_DB, "report query: %s", sqlite3_errmsg(loaa_store_db(s)));
-    sqlite3_finalize(q);
+    loaa_store_report_filter f = {.metric = o->metric, .sweep = o->sweep, .dataset = o->dataset, .method = o->method,
+                                  .conds = where, .n_conds = n_conds};
+    if (!st)
+        st = loaa_store_report_rows(s, &f, keep_row, rs);
     if (!st)
         reduce_params(rs);
-done:
     for (int i = 0; i < n_conds; i++)
         json_decref(conds[i].value);
     return st;
 }
-
 
 /* Drops from every row's parameters the keys whose value is the same in all rows: the leaderboard shows what differs. */
 static void reduce_params(rows *rs)
@@ -767,37 +734,35 @@ static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 typedef struct curve {
     int *epoch;
     double *v;
-    int n;
+    int n, cap;
 } curve;
 
+/* The store's curve callback: appends one point; stops (non-zero) when out of memory. */
+static int curve_point(void *ctx, int epoch, double value)
+{
+    curve *c = ctx;
+    if (c->n == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 16;
+        int *e = realloc(c->epoch, (size_t)cap * sizeof *e);
+        if (e)
+            c->epoch = e;
+        double *v = realloc(c->v, (size_t)cap * sizeof *v);
+        if (v)
+            c->v = v;
+        if (!e || !v)
+            return 1;
+        c->cap = cap;
+    }
+    c->epoch[c->n] = epoch;
+    c->v[c->n++] = value;
+    return 0;
+}
+
+/* A trial's learning curve of metric `name`; a curve cut short by no memory is drawn as far as it goes. */
 static loaa_status load_curve(loaa_store *s, long long trial, const char *name, curve *c)
 {
-    sqlite3_stmt *q;
     memset(c, 0, sizeof *c);
-    /* "+name": the primary key (trial_id first) finds a trial's few rows; the (name, epoch) index would scan every trial's. */
-    if (sqlite3_prepare_v2(loaa_store_db(s), "SELECT epoch, value FROM trial_metrics WHERE trial_id = ? AND +name = ? ORDER BY epoch",
-                           -1, &q, NULL) != SQLITE_OK)
-        return loaa_fail(LOAA_ERR_DB, "report: %s", sqlite3_errmsg(loaa_store_db(s)));
-    sqlite3_bind_int64(q, 1, trial);
-    sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-    int cap = 0;
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        if (c->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int *e = realloc(c->epoch, (size_t)cap * sizeof *e);
-            if (e)
-                c->epoch = e;
-            double *v = realloc(c->v, (size_t)cap * sizeof *v);
-            if (v)
-                c->v = v;
-            if (!e || !v)
-                break;
-        }
-        c->epoch[c->n] = sqlite3_column_int(q, 0);
-        c->v[c->n++] = sqlite3_column_type(q, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 1);
-    }
-    sqlite3_finalize(q);
-    return LOAA_OK;
+    return loaa_store_trial_curve(s, trial, name, curve_point, c);
 }
 
 /* One small SVG line chart of several curves (a learning curve: epochs on x). */
@@ -891,8 +856,128 @@ static void svg_bars(FILE *f, const xtable *x, size_t d, const char *metric)
 #define HTML_MAX_CURVES 200
 #define HTML_MAX_ROWS 2000
 
+/* The cross-dataset table and a bar chart per dataset. */
+static void html_cross(FILE *f, const xtable *x)
+{
+    fprintf(f, "<h2>Cross-dataset comparison</h2>\n<p>");
+    html_text(f, x->rows[0].metric);
+    fprintf(f, ", mean &#177; sample std over seeds and folds (n trials).</p>\n<table><tr><th>configuration</th><th>backbone</th>"
+               "<th>sweep</th>");
+    for (size_t d = 0; d < x->n_datasets; d++) {
+        fprintf(f, "<th>");
+        html_text(f, x->datasets[d]);
+        fprintf(f, "</th>");
+    }
+    fprintf(f, "<th>trainable %%</th></tr>\n");
+    for (size_t i = 0; i < x->n_rows; i++) {
+        fprintf(f, "<tr><td>");
+        html_text(f, x->rows[i].label);
+        fprintf(f, "</td><td>");
+        html_text(f, x->rows[i].backbone);
+        fprintf(f, "</td><td>");
+        html_text(f, x->rows[i].sweep);
+        fprintf(f, "</td>");
+        for (size_t d = 0; d < x->n_datasets; d++) {
+            char text[96];
+            fmt_cell(x->rows[i].metric, &x->rows[i].cells[d], text, sizeof text);
+            fprintf(f, "<td class='n'>");
+            html_text(f, text);
+            fprintf(f, "</td>");
+        }
+        if (x->rows[i].pct_n)
+            fprintf(f, "<td class='n'>%.2f</td></tr>\n", x->rows[i].pct_sum / x->rows[i].pct_n);
+        else
+            fprintf(f, "<td class='n'>-</td></tr>\n");
+    }
+    fprintf(f, "</table>\n<h2>Methods per dataset</h2>\n");
+    for (size_t d = 0; d < x->n_datasets; d++)
+        svg_bars(f, x, d, x->rows[0].metric);
+}
+
+/* The leaderboard of the first HTML_MAX_ROWS ranked rows (v: ranked, n of them). */
+static void html_leaderboard(FILE *f, const row *const *v, size_t n)
+{
+    fprintf(f, "<h2>Leaderboard</h2>\n<table><tr><th>dataset</th><th>trial</th><th>sweep</th><th>method</th><th>backbone</th>"
+               "<th>seed</th><th>fold</th><th>metric</th><th>value</th><th>trainable %%</th><th>parameters</th></tr>\n");
+    for (size_t i = 0; v && i < n && i < HTML_MAX_ROWS; i++) {
+        const row *r = v[i];
+        char val[32];
+        fmt_value(r->metric, r->value, val, sizeof val);
+        fprintf(f, "<tr><td>");
+        html_text(f, r->dataset);
+        fprintf(f, "</td><td class='n'><a href='#t%lld'>%lld</a></td><td>", r->trial_id, r->trial_id);
+        html_text(f, r->sweep);
+        fprintf(f, "</td><td>");
+        html_text(f, r->method);
+        fprintf(f, "</td><td>");
+        html_text(f, r->backbone);
+        fprintf(f, "</td><td class='n'>%lld</td><td class='n'>", r->seed);
+        if (r->fold >= 0)
+            fprintf(f, "%d", r->fold);
+        fprintf(f, "</td><td>");
+        html_text(f, r->metric);
+        fprintf(f, "</td><td class='n'>%s</td><td class='n'>", val);
+        if (!isnan(r->trainable_pct))
+            fprintf(f, "%.2f", r->trainable_pct);
+        fprintf(f, "</td><td>");
+        html_text(f, r->params);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    if (n > HTML_MAX_ROWS)
+        fprintf(f, "<p>The first %d of %zu rows (loaa report --format csv --leaderboard lists all).</p>\n", HTML_MAX_ROWS, n);
+}
+
+/* Learning curves (losses, then val_acc) of the first HTML_MAX_CURVES ranked rows. */
+static void html_curves(FILE *f, loaa_store *s, const row *const *v, size_t n)
+{
+    fprintf(f, "<h2>Learning curves</h2>\n");
+    if (n > HTML_MAX_CURVES)
+        fprintf(f, "<p>The %d best trials of %zu.</p>\n", HTML_MAX_CURVES, n);
+    fprintf(f, "<div class='curves'>\n");
+    for (size_t i = 0; v && i < n && i < HTML_MAX_CURVES; i++) {
+        const row *r = v[i];
+        curve cs[3];
+        const char *names[3] = {"train_loss", "val_loss", "val_acc"};
+        for (int k = 0; k < 3; k++)
+            load_curve(s, r->trial_id, names[k], &cs[k]);
+        char title[256];
+        snprintf(title, sizeof title, "trial %lld: %s, %s, seed %lld", r->trial_id, r->method, r->backbone, r->seed);
+        fprintf(f, "<div id='t%lld'>", r->trial_id);
+        svg_curves(f, cs, names, 2, title);
+        svg_curves(f, cs + 2, names + 2, 1, "val_acc");
+        fprintf(f, "</div>\n");
+        for (int k = 0; k < 3; k++) {
+            free(cs[k].epoch);
+            free(cs[k].v);
+        }
+    }
+    fprintf(f, "</div>\n");
+}
+
+/* The whole page into f. */
+static void html_page(FILE *f, loaa_store *s, const rows *rs, const xtable *x)
+{
+    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>loaa report</title><style>"
+               "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
+               "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}th{background:#f4f4f4}td.n{text-align:right}"
+               ".chart{margin:6px;border:1px solid #eee}.curves{display:flex;flex-wrap:wrap}"
+               "</style></head><body>\n<h1>loaa report</h1>\n");
+    if (!rs->n) {
+        fprintf(f, "<p>No finished trials match.</p>\n");
+    } else {
+        html_cross(f, x);
+        const row **v = ranked(rs);
+        html_leaderboard(f, v, rs->n);
+        html_curves(f, s, v, rs->n);
+        free(v);
+    }
+    fprintf(f, "</body></html>\n");
+}
+
 loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const char *path)
 {
+    assert(s && o && path);
     rows rs = {0};
     xtable x = {0};
     loaa_status st = load_rows(s, o, &rs);
@@ -903,109 +988,13 @@ loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const cha
     FILE *f = st ? NULL : fopen(tmp, "w");
     if (!st && !f)
         st = loaa_fail(LOAA_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    if (st)
-        goto done;
-    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>loaa report</title><style>"
-               "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
-               "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}th{background:#f4f4f4}td.n{text-align:right}"
-               ".chart{margin:6px;border:1px solid #eee}.curves{display:flex;flex-wrap:wrap}"
-               "</style></head><body>\n<h1>loaa report</h1>\n");
-    if (!rs.n) {
-        fprintf(f, "<p>No finished trials match.</p>\n");
-    } else {
-        fprintf(f, "<h2>Cross-dataset comparison</h2>\n<p>");
-        html_text(f, x.rows[0].metric);
-        fprintf(f, ", mean &#177; sample std over seeds and folds (n trials).</p>\n<table><tr><th>configuration</th><th>backbone</th>"
-                   "<th>sweep</th>");
-        for (size_t d = 0; d < x.n_datasets; d++) {
-            fprintf(f, "<th>");
-            html_text(f, x.datasets[d]);
-            fprintf(f, "</th>");
+    if (!st) {
+        html_page(f, s, &rs, &x);
+        if (fclose(f) != 0 || rename(tmp, path) != 0) {
+            st = loaa_fail(LOAA_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            unlink(tmp);
         }
-        fprintf(f, "<th>trainable %%</th></tr>\n");
-        for (size_t i = 0; i < x.n_rows; i++) {
-            fprintf(f, "<tr><td>");
-            html_text(f, x.rows[i].label);
-            fprintf(f, "</td><td>");
-            html_text(f, x.rows[i].backbone);
-            fprintf(f, "</td><td>");
-            html_text(f, x.rows[i].sweep);
-            fprintf(f, "</td>");
-            for (size_t d = 0; d < x.n_datasets; d++) {
-                char text[96];
-                fmt_cell(x.rows[i].metric, &x.rows[i].cells[d], text, sizeof text);
-                fprintf(f, "<td class='n'>");
-                html_text(f, text);
-                fprintf(f, "</td>");
-            }
-            if (x.rows[i].pct_n)
-                fprintf(f, "<td class='n'>%.2f</td></tr>\n", x.rows[i].pct_sum / x.rows[i].pct_n);
-            else
-                fprintf(f, "<td class='n'>-</td></tr>\n");
-        }
-        fprintf(f, "</table>\n<h2>Methods per dataset</h2>\n");
-        for (size_t d = 0; d < x.n_datasets; d++)
-            svg_bars(f, &x, d, x.rows[0].metric);
-        fprintf(f, "<h2>Leaderboard</h2>\n<table><tr><th>dataset</th><th>trial</th><th>sweep</th><th>method</th><th>backbone</th>"
-                   "<th>seed</th><th>fold</th><th>metric</th><th>value</th><th>trainable %%</th><th>parameters</th></tr>\n");
-        const row **v = ranked(&rs);
-        for (size_t i = 0; v && i < rs.n && i < HTML_MAX_ROWS; i++) {
-            const row *r = v[i];
-            char val[32];
-            fmt_value(r->metric, r->value, val, sizeof val);
-            fprintf(f, "<tr><td>");
-            html_text(f, r->dataset);
-            fprintf(f, "</td><td class='n'><a href='#t%lld'>%lld</a></td><td>", r->trial_id, r->trial_id);
-            html_text(f, r->sweep);
-            fprintf(f, "</td><td>");
-            html_text(f, r->method);
-            fprintf(f, "</td><td>");
-            html_text(f, r->backbone);
-            fprintf(f, "</td><td class='n'>%lld</td><td class='n'>", r->seed);
-            if (r->fold >= 0)
-                fprintf(f, "%d", r->fold);
-            fprintf(f, "</td><td>");
-            html_text(f, r->metric);
-            fprintf(f, "</td><td class='n'>%s</td><td class='n'>", val);
-            if (!isnan(r->trainable_pct))
-                fprintf(f, "%.2f", r->trainable_pct);
-            fprintf(f, "</td><td>");
-            html_text(f, r->params);
-            fprintf(f, "</td></tr>\n");
-        }
-        fprintf(f, "</table>\n");
-        if (rs.n > HTML_MAX_ROWS)
-            fprintf(f, "<p>The first %d of %zu rows (loaa report --format csv --leaderboard lists all).</p>\n", HTML_MAX_ROWS, rs.n);
-        fprintf(f, "<h2>Learning curves</h2>\n");
-        if (rs.n > HTML_MAX_CURVES)
-            fprintf(f, "<p>The %d best trials of %zu.</p>\n", HTML_MAX_CURVES, rs.n);
-        fprintf(f, "<div class='curves'>\n");
-        for (size_t i = 0; v && i < rs.n && i < HTML_MAX_CURVES; i++) {
-            const row *r = v[i];
-            curve cs[3];
-            const char *names[3] = {"train_loss", "val_loss", "val_acc"};
-            for (int k = 0; k < 3; k++)
-                load_curve(s, r->trial_id, names[k], &cs[k]);
-            char title[256];
-            snprintf(title, sizeof title, "trial %lld: %s, %s, seed %lld", r->trial_id, r->method, r->backbone, r->seed);
-            fprintf(f, "<div id='t%lld'>", r->trial_id);
-            svg_curves(f, cs, names, 2, title);
-            svg_curves(f, cs + 2, names + 2, 1, "val_acc");
-            fprintf(f, "</div>\n");
-            for (int k = 0; k < 3; k++) {
-                free(cs[k].epoch);
-                free(cs[k].v);
-            }
-        }
-        fprintf(f, "</div>\n");
-        free(v);
     }
-    fprintf(f, "</body></html>\n");
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        st = loaa_fail(LOAA_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-done:
     xtable_free(&x);
     rows_free(&rs);
     return st;

@@ -3,6 +3,7 @@
 
 #include "coordinator/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/timer.h"
+#include "coordinator/store_private.h"
 #include "schema/schema.h"
 
 enum {
@@ -48,7 +50,7 @@ static const char *const query_text[Q_COUNT] = {
         "UPDATE trials SET state = ?, finished = ?, seconds = ?, trainable_params = ?, total_params = ?, samples_per_s = ?,"
         " peak_rss = ?, best_epoch = ?, pruned_epoch = ?, last_epoch = ?, checkpoint_path = ?, best_checkpoint_path = ?,"
         " adapter_path = ?, backbone_export_path = ?, log_path = COALESCE(?, log_path), loaa_version = ?, blas = ?,"
-        " scalapack = ?, gemm_backend = ?, host = ?, grid = ?, ranks = COALESCE(?, ranks), error = NULL WHERE trial_id = ?",
+        " scalapack = ?, gemm_backend = ?, host = ?, grid = ?, ranks = COALESCE(?, ranks), isa = ?, error = NULL WHERE trial_id = ?",
     [Q_FAIL_GET] = "SELECT attempts FROM trials WHERE trial_id = ?",
     [Q_FAIL_SET] = "UPDATE trials SET state = ?, attempts = ?, error = ?, finished = ?, log_path = COALESCE(?, log_path) WHERE trial_id = ?",
 };
@@ -60,10 +62,13 @@ struct loaa_store {
     sqlite3_stmt *q[Q_COUNT];
 };
 
-static loaa_status db_fail(loaa_store *s, const char *what)
+loaa_status loaa_store_db_fail(loaa_store *s, const char *what)
 {
+    assert(s && what);
     return loaa_fail(LOAA_ERR_DB, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "no connection");
 }
+
+static loaa_status db_fail(loaa_store *s, const char *what) { return loaa_store_db_fail(s, what); }
 
 static loaa_status exec_sql(loaa_store *s, const char *sql, const char *what)
 {
@@ -256,6 +261,7 @@ static loaa_status migrate(loaa_store *s)
 
 loaa_status loaa_store_open(loaa_store **out, const char *path, loaa_store_mode mode)
 {
+    assert(out && path);
     loaa_status st;
     *out = NULL;
     loaa_store *s = calloc(1, sizeof *s);
@@ -324,7 +330,27 @@ void loaa_store_close(loaa_store *s)
     free(s);
 }
 
-sqlite3 *loaa_store_db(loaa_store *s) { return s->db; }
+sqlite3 *loaa_store_connection(loaa_store *s)
+{
+    assert(s && s->db);
+    return s->db;
+}
+
+const char *loaa_store_path(const loaa_store *s) { return s->path; }
+
+loaa_status loaa_store_journal_mode(loaa_store *s, char *out, size_t cap)
+{
+    assert(s && out && cap > 0);
+    sqlite3_stmt *q;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, "journal mode");
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? LOAA_OK : db_fail(s, "journal mode");
+}
 int loaa_store_version(const loaa_store *s) { return s->version; }
 int loaa_store_network_fs(const loaa_store *s) { return s->network_fs; }
 int loaa_store_pending_writes(const loaa_store *s) { return s->writes; }
@@ -393,6 +419,7 @@ static void bind_text_or_null(sqlite3_stmt *q, int i, const char *text)
 loaa_status loaa_store_sweep_upsert(loaa_store *s, const char *name, const char *spec_yaml, const char *metric,
                                     const char *goal, const char *method, int ranks_per_trial, int64_t *sweep_id)
 {
+    assert(s && name && spec_yaml && metric && goal && method && sweep_id);
     loaa_status st;
     sqlite3_stmt *q;
     if ((st = begin(s)))
@@ -419,6 +446,7 @@ loaa_status loaa_store_sweep_upsert(loaa_store *s, const char *name, const char 
 
 loaa_status loaa_store_sweep_find(loaa_store *s, const char *name, int64_t *sweep_id)
 {
+    assert(s && name && sweep_id);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "SELECT sweep_id FROM sweeps WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
         return db_fail(s, "sweeps");
@@ -436,6 +464,7 @@ loaa_status loaa_store_sweep_find(loaa_store *s, const char *name, int64_t *swee
 
 loaa_status loaa_store_sweep_reset(loaa_store *s, int64_t sweep_id, int retry_failed, int *reset)
 {
+    assert(s && reset);
     loaa_status st;
     sqlite3_stmt *q;
     *reset = 0;
@@ -468,6 +497,7 @@ loaa_status loaa_store_sweep_reset(loaa_store *s, int64_t sweep_id, int retry_fa
 loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_store_trial_spec *t, int64_t *trial_id,
                                  char *state, int *attempts)
 {
+    assert(s && t && t->config_json && t->hash && t->dataset && t->method && trial_id && state && attempts);
     loaa_status st;
     if ((st = begin(s)))
         return st;
@@ -548,6 +578,7 @@ loaa_status loaa_store_trial_add(loaa_store *s, int64_t sweep_id, const loaa_sto
 loaa_status loaa_store_trial_config(loaa_store *s, int64_t trial_id, char **config_json, char **exec_json, int *attempts,
                                     char hash[65])
 {
+    assert(s && config_json && exec_json && attempts && hash);
     sqlite3_stmt *q = stmt(s, Q_TRIAL_CONFIG);
     *config_json = *exec_json = NULL;
     if (!q)
@@ -694,13 +725,15 @@ loaa_status loaa_store_trial_finish(loaa_store *s, int64_t trial_id, const json_
     bind_member_text(q, 20, prov, "host");
     bind_member_text(q, 21, prov, "grid");
     bind_member_number(q, 22, prov, "ranks", 1);
-    sqlite3_bind_int64(q, 23, trial_id);
+    bind_member_text(q, 23, prov, "isa");
+    sqlite3_bind_int64(q, 24, trial_id);
     return step_done(s, q, "recording a finished trial");
 }
 
 loaa_status loaa_store_trial_failed(loaa_store *s, int64_t trial_id, const char *error, const char *log_path, int crash,
                                     int max_attempts, int *requeue)
 {
+    assert(s && error && requeue);
     loaa_status st;
     *requeue = 0;
     if ((st = begin(s)))
@@ -758,6 +791,7 @@ loaa_status loaa_store_mark_interrupted(loaa_store *s, int64_t sweep_id)
 
 loaa_status loaa_store_best_backbone(loaa_store *s, const char *sweep, int64_t *trial_id, char *path, size_t cap)
 {
+    assert(s && sweep && trial_id && path && cap > 0);
     sqlite3_stmt *q;
     int64_t sweep_id;
     loaa_status st = loaa_store_sweep_find(s, sweep, &sweep_id);
@@ -801,6 +835,7 @@ loaa_status loaa_store_best_backbone(loaa_store *s, const char *sweep, int64_t *
 loaa_status loaa_store_metric_history(loaa_store *s, int64_t sweep_id, const char *name,
                                       void (*fn)(void *ctx, int64_t trial_id, int epoch, double value), void *ctx)
 {
+    assert(s && name && fn);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT m.trial_id, m.epoch, m.value FROM trial_metrics m JOIN trials t ON t.trial_id = m.trial_id "

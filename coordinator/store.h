@@ -6,6 +6,9 @@
  * for the lifetime of the handle, so a second coordinator on the same file
  * gets LOAA_ERR_LOCKED naming the holder's pid. Readers (`loaa report`,
  * sqlite3) open without the lock and query while a sweep writes (WAL).
+ * The store owns every SQL statement: this header holds the writes and the
+ * coordinator's questions, coordinator/query.h the reports' and export's;
+ * no SQLite handle leaves coordinator/store.c and coordinator/query.c.
  * On NFS/Lustre/GPFS/CIFS the writer warns and falls back to a rollback
  * journal with exclusive locking (WAL needs shared memory the network file
  * systems do not give); readers then wait until the sweep ends.
@@ -23,7 +26,7 @@
 #define LOAA_STORE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/status.h"
@@ -49,14 +52,17 @@ loaa_status loaa_store_open(loaa_store **out, const char *path, loaa_store_mode 
 /* Commits the open batch (a writer) and closes; releases the lock. NULL is fine. */
 void loaa_store_close(loaa_store *s);
 
-/* The connection, for report queries. Valid until close. */
-sqlite3 *loaa_store_db(loaa_store *s);
+/* The database path as given to loaa_store_open. */
+const char *loaa_store_path(const loaa_store *s);
 
 /* The database's schema version. */
 int loaa_store_version(const loaa_store *s);
 
 /* 1 when the writer fell back to a rollback journal (network file system). */
 int loaa_store_network_fs(const loaa_store *s);
+
+/* The connection's journal mode as SQLite names it ("wal", "delete", ...) into out[cap]; LOAA_ERR_DB. */
+loaa_status loaa_store_journal_mode(loaa_store *s, char *out, size_t cap);
 
 /* Commits the open batch, if any. */
 loaa_status loaa_store_flush(loaa_store *s);

@@ -1,6 +1,7 @@
 /* sweep.c - sweep files: a bounded YAML tree from libyaml events, checks with file:line:col, grid/random expansion. */
 #include "coordinator/sweep.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,8 +10,10 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/dynbuf.h"
 #include "common/rng.h"
 #include "common/sha256.h"
+#include "coordinator/stats.h"
 
 /* ---- a small YAML tree, built from libyaml's event stream so depth and size are checked as it grows ---- */
 
@@ -52,26 +55,11 @@ static void tree_free(ytree *t)
     memset(t, 0, sizeof *t);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static ynode *new_node(ytree *t, ykind kind, const yaml_mark_t *mark)
 {
     if (t->n_all >= LOAA_SWEEP_MAX_NODES)
         return NULL;
-    if (grow((void **)&t->all, &t->cap_all, t->n_all + 1, sizeof *t->all))
+    if (loaa_dyn_reserve_array((void **)&t->all, &t->cap_all, t->n_all + 1, sizeof *t->all))
         return NULL;
     ynode *n = calloc(1, sizeof *n);
     if (!n)
@@ -85,7 +73,7 @@ static ynode *new_node(ytree *t, ykind kind, const yaml_mark_t *mark)
 
 static int add_kid(ynode *parent, ynode *kid)
 {
-    if (grow((void **)&parent->kids, &parent->cap, parent->n + 1, sizeof *parent->kids))
+    if (loaa_dyn_reserve_array((void **)&parent->kids, &parent->cap, parent->n + 1, sizeof *parent->kids))
         return -1;
     parent->kids[parent->n++] = kid;
     return 0;
@@ -93,7 +81,7 @@ static int add_kid(ynode *parent, ynode *kid)
 
 static loaa_status add_anchor(ytree *t, const char *name, ynode *node)
 {
-    if (grow((void **)&t->anchors, &t->cap_anchors, t->n_anchors + 1, sizeof *t->anchors))
+    if (loaa_dyn_reserve_array((void **)&t->anchors, &t->cap_anchors, t->n_anchors + 1, sizeof *t->anchors))
         return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
     t->anchors[t->n_anchors].name = strdup(name);
     if (!t->anchors[t->n_anchors].name)
@@ -110,6 +98,107 @@ static ynode *find_anchor(const ytree *t, const char *name)
     return NULL;
 }
 
+/* The tree under construction: the open collections (and their anchors, registered when they end). */
+typedef struct tree_builder {
+    ytree *t;
+    const char *file;
+    ynode *stack[LOAA_SWEEP_MAX_DEPTH + 1];
+    char *pending_anchor[LOAA_SWEEP_MAX_DEPTH + 1];
+    int depth, docs, done;
+} tree_builder;
+
+/* A scalar event as a new node (*node; NULL when none was made). */
+static loaa_status scalar_event(tree_builder *b, const yaml_event_t *ev, int line, int col, ynode **node)
+{
+    ynode *n = *node = new_node(b->t, Y_SCALAR, &ev->start_mark);
+    if (!n)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", b->file, line, col, LOAA_SWEEP_MAX_NODES);
+    n->text = malloc(ev->data.scalar.length + 1);
+    if (!n->text)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    memcpy(n->text, ev->data.scalar.value, ev->data.scalar.length);
+    n->text[ev->data.scalar.length] = '\0';
+    if (strlen(n->text) != ev->data.scalar.length)
+        return loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: NUL character in a scalar", b->file, line, col);
+    n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
+    n->str_tag = ev->data.scalar.tag && !strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG);
+    return LOAA_OK;
+}
+
+/* A sequence or mapping opens: pushed with its anchor; attached to its parent when it ends. */
+static loaa_status collection_start(tree_builder *b, const yaml_event_t *ev, int line, int col)
+{
+    if (b->depth >= LOAA_SWEEP_MAX_DEPTH)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: nested deeper than %d levels", b->file, line, col, LOAA_SWEEP_MAX_DEPTH);
+    int seq = ev->type == YAML_SEQUENCE_START_EVENT;
+    ynode *node = new_node(b->t, seq ? Y_SEQ : Y_MAP, &ev->start_mark);
+    if (!node)
+        return loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", b->file, line, col, LOAA_SWEEP_MAX_NODES);
+    const yaml_char_t *a = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+    b->pending_anchor[b->depth] = a ? strdup((const char *)a) : NULL;
+    b->stack[b->depth++] = node;
+    return LOAA_OK;
+}
+
+/* A sequence or mapping closes: popped (*node) and its anchor registered. */
+static loaa_status collection_end(tree_builder *b, ynode **node)
+{
+    assert(b->depth > 0);
+    loaa_status st = LOAA_OK;
+    *node = b->stack[--b->depth];
+    if (b->pending_anchor[b->depth]) {
+        st = add_anchor(b->t, b->pending_anchor[b->depth], *node);
+        free(b->pending_anchor[b->depth]);
+        b->pending_anchor[b->depth] = NULL;
+    }
+    return st;
+}
+
+/* A finished node: its anchor registered, then a child of the open collection, or the root. */
+static loaa_status attach(tree_builder *b, ynode *node, const char *anchor_name)
+{
+    loaa_status st = anchor_name ? add_anchor(b->t, anchor_name, node) : LOAA_OK;
+    if (st)
+        return st;
+    if (b->depth == 0) {
+        b->t->root = node;
+        return LOAA_OK;
+    }
+    return add_kid(b->stack[b->depth - 1], node) ? loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory") : LOAA_OK;
+}
+
+/* One parser event into the tree. */
+static loaa_status tree_event(tree_builder *b, const yaml_event_t *ev)
+{
+    loaa_status st = LOAA_OK;
+    ynode *node = NULL;
+    const char *anchor_name = NULL;
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT: b->done = 1; break;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++b->docs > 1)
+            st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: a sweep file holds one YAML document", b->file, line, col);
+        break;
+    case YAML_ALIAS_EVENT:
+        node = find_anchor(b->t, (const char *)ev->data.alias.anchor);
+        if (!node)
+            st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: alias *%s names no finished anchor", b->file, line, col,
+                           (const char *)ev->data.alias.anchor);
+        break;
+    case YAML_SCALAR_EVENT:
+        st = scalar_event(b, ev, line, col, &node);
+        anchor_name = (const char *)ev->data.scalar.anchor;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: st = collection_start(b, ev, line, col); break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: st = collection_end(b, &node); break;
+    default: break;
+    }
+    return !st && node ? attach(b, node, anchor_name) : st;
+}
+
 /*
  * Builds the tree. Anchors register when their node is complete, so an alias
  * can only name a finished node: no cycles. Aliases share nodes (no copies);
@@ -120,106 +209,22 @@ static loaa_status build_tree(ytree *t, const char *file, const char *text, size
     yaml_parser_t p;
     yaml_event_t ev;
     loaa_status st = LOAA_OK;
-    ynode *stack[LOAA_SWEEP_MAX_DEPTH + 1];
-    char *pending_anchor[LOAA_SWEEP_MAX_DEPTH + 1];
-    int depth = 0, docs = 0, done = 0;
-
+    tree_builder b = {.t = t, .file = file};
     if (!yaml_parser_initialize(&p))
         return loaa_fail(LOAA_ERR_NOMEM, "%s: cannot start the YAML parser", file);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    while (!done) {
+    while (!b.done && !st) {
         if (!yaml_parser_parse(&p, &ev)) {
             st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: YAML syntax: %s%s%s", file, (int)p.problem_mark.line + 1,
                            (int)p.problem_mark.column + 1, p.problem ? p.problem : "error", p.context ? " " : "",
                            p.context ? p.context : "");
             break;
         }
-        ynode *node = NULL;
-        const char *anchor_name = NULL;
-        int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1)
-                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: a sweep file holds one YAML document", file, line, col);
-            break;
-        case YAML_ALIAS_EVENT:
-            node = find_anchor(t, (const char *)ev.data.alias.anchor);
-            if (!node)
-                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: alias *%s names no finished anchor", file, line, col,
-                               (const char *)ev.data.alias.anchor);
-            break;
-        case YAML_SCALAR_EVENT:
-            node = new_node(t, Y_SCALAR, &ev.start_mark);
-            if (!node) {
-                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", file, line, col, LOAA_SWEEP_MAX_NODES);
-                break;
-            }
-            node->text = malloc(ev.data.scalar.length + 1);
-            if (!node->text) {
-                st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
-                break;
-            }
-            memcpy(node->text, ev.data.scalar.value, ev.data.scalar.length);
-            node->text[ev.data.scalar.length] = '\0';
-            if (strlen(node->text) != ev.data.scalar.length) {
-                st = loaa_fail(LOAA_ERR_PARSE, "%s:%d:%d: NUL character in a scalar", file, line, col);
-                break;
-            }
-            node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev.data.scalar.tag;
-            node->str_tag = ev.data.scalar.tag && !strcmp((const char *)ev.data.scalar.tag, YAML_STR_TAG);
-            anchor_name = (const char *)ev.data.scalar.anchor;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (depth >= LOAA_SWEEP_MAX_DEPTH) {
-                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: nested deeper than %d levels", file, line, col,
-                               LOAA_SWEEP_MAX_DEPTH);
-                break;
-            }
-            node = new_node(t, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, &ev.start_mark);
-            if (!node) {
-                st = loaa_fail(LOAA_ERR_LIMIT, "%s:%d:%d: more than %d YAML nodes", file, line, col, LOAA_SWEEP_MAX_NODES);
-                break;
-            }
-            {
-                const yaml_char_t *a = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                                            : ev.data.mapping_start.anchor;
-                pending_anchor[depth] = a ? strdup((const char *)a) : NULL;
-            }
-            stack[depth++] = node;
-            node = NULL; /* attached to its parent when it ends */
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            node = stack[--depth];
-            if (pending_anchor[depth]) {
-                st = add_anchor(t, pending_anchor[depth], node);
-                free(pending_anchor[depth]);
-                pending_anchor[depth] = NULL;
-            }
-            break;
-        default:
-            break;
-        }
-        if (!st && node) {
-            if (anchor_name)
-                st = add_anchor(t, anchor_name, node);
-            if (!st && depth > 0) {
-                if (add_kid(stack[depth - 1], node))
-                    st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
-            } else if (!st) {
-                t->root = node;
-            }
-        }
+        st = tree_event(&b, &ev);
         yaml_event_delete(&ev);
-        if (st)
-            break;
     }
-    while (depth > 0)
-        free(pending_anchor[--depth]);
+    while (b.depth > 0)
+        free(b.pending_anchor[--b.depth]);
     yaml_parser_delete(&p);
     if (!st && !t->root)
         st = loaa_fail(LOAA_ERR_PARSE, "%s:1:1: empty sweep file", file);
@@ -431,8 +436,6 @@ struct loaa_sweep {
 
 static const char *const top_keys[] = {"name", "description", "method", "metric", "run_cap", "parameters", "datasets", "seeds",
                                        "folds", "ranks_per_trial", "max_attempts", "early_terminate", NULL};
-static const char *const metric_names[] = {"train_loss", "val_loss", "val_acc", "val_map", "test_acc",
-                                           "test_top5", "test_map", "test_mpca", NULL};
 
 void loaa_sweep_free(loaa_sweep *sw)
 {
@@ -680,9 +683,37 @@ static loaa_status note_backbone(ctx *c, loaa_sweep *sw, const json_t *v, int li
     return LOAA_OK;
 }
 
+/* early_terminate group_by: a list of distinct identity keys other than seed (coordinator/prune.h). */
+static loaa_status parse_group_by(ctx *c, loaa_early_terminate *et, const ynode *list)
+{
+    loaa_status st;
+    if (list->kind != Y_SEQ)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: expected a list of trial keys, e.g. [dataset, fold, method, backbone]");
+    if (list->n > LOAA_GROUP_BY_MAX)
+        return at(c, list, LOAA_ERR_CONFIG, "early_terminate group_by: at most %d keys", LOAA_GROUP_BY_MAX);
+    et->n_group_by = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        char *name = et->group_by[et->n_group_by];
+        if ((st = get_string(c, list->kids[i], "early_terminate group_by item", name, LOAA_NAME_MAX)))
+            return st;
+        const loaa_key_info *k = loaa_config_key(name);
+        if (!k || !k->identity)
+            return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is no identity key (see loaa help keys)", name);
+        if (!strcmp(name, "seed"))
+            return at(c, list->kids[i], LOAA_ERR_CONFIG,
+                      "early_terminate group_by: seeds are never compared with each other: a configuration is judged on the mean of its seeds");
+        for (int j = 0; j < et->n_group_by; j++)
+            if (!strcmp(et->group_by[j], name))
+                return at(c, list->kids[i], LOAA_ERR_CONFIG, "early_terminate group_by: '%s' is named twice", name);
+        et->n_group_by++;
+    }
+    return LOAA_OK;
+}
+
 static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
 {
-    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", NULL};
+    static const char *const keys[] = {"type", "min_epochs", "min_iter", "eta", "group_by", NULL};
+    static const char *const default_group_by[] = {"dataset", "fold", "method", "backbone"};
     loaa_status st;
     char type[32];
     long long x;
@@ -716,22 +747,19 @@ static loaa_status parse_early(ctx *c, loaa_sweep *sw, const ynode *n)
         return st;
     if (e)
         sw->early.eta = (int)x;
-    return LOAA_OK;
+    sw->early.n_group_by = 4;
+    for (int i = 0; i < 4; i++)
+        snprintf(sw->early.group_by[i], sizeof sw->early.group_by[i], "%s", default_group_by[i]);
+    const ynode *g = map_get(n, "group_by", NULL);
+    return g ? parse_group_by(c, &sw->early, g) : LOAA_OK;
 }
 
-static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
+/* method (grid | random) and run_cap (random sweeps need it). */
+static loaa_status parse_method(ctx *c, loaa_sweep *sw, const ynode *root)
 {
     loaa_status st;
-    const ynode *k, *n;
+    const ynode *n;
     long long x;
-    if (root->kind != Y_MAP)
-        return at(c, root, LOAA_ERR_CONFIG, "a sweep file is a mapping (name:, parameters:, ...), got %s", kind_words(root));
-    if ((st = check_map(c, root, "sweep", top_keys)))
-        return st;
-    if (!(n = map_get(root, "name", NULL)))
-        return at(c, root, LOAA_ERR_CONFIG, "'name' is required: it identifies the sweep in the database");
-    if ((st = get_string(c, n, "name", sw->name, sizeof sw->name)))
-        return st;
     snprintf(sw->method, sizeof sw->method, "grid");
     if ((n = map_get(root, "method", NULL))) {
         if ((st = get_string(c, n, "method", sw->method, sizeof sw->method)))
@@ -741,69 +769,89 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
         else if (strcmp(sw->method, "grid"))
             return at(c, n, LOAA_ERR_CONFIG, "unknown method '%s' (expected grid or random)", n->text);
     }
-    if ((n = map_get(root, "run_cap", &k))) {
+    if ((n = map_get(root, "run_cap", NULL))) {
         if ((st = get_int(c, n, "run_cap", 1, 100000000, &x)))
             return st;
         sw->run_cap = x;
     } else if (sw->random) {
         return at(c, root, LOAA_ERR_CONFIG, "method random needs run_cap (how many parameter points to sample)");
     }
-    snprintf(sw->metric, sizeof sw->metric, "test_acc");
-    snprintf(sw->goal, sizeof sw->goal, "maximize");
-    if ((n = map_get(root, "metric", NULL))) {
-        static const char *const keys[] = {"name", "goal", NULL};
-        if ((st = check_map(c, n, "metric", keys)))
-            return st;
-        const ynode *mn = map_get(n, "name", NULL), *mg = map_get(n, "goal", NULL);
-        if (!mn)
-            return at(c, n, LOAA_ERR_CONFIG, "metric: 'name' is required");
-        if ((st = get_string(c, mn, "metric name", sw->metric, sizeof sw->metric)))
-            return st;
-        int known = 0;
-        for (int i = 0; metric_names[i]; i++)
-            known |= !strcmp(metric_names[i], sw->metric);
-        if (!known)
-            return at(c, mn, LOAA_ERR_CONFIG,
-                      "metric: unknown name '%s' (expected train_loss, val_loss, val_acc, val_map, test_acc, test_top5, "
-                      "test_map or test_mpca)", sw->metric);
-        if (strstr(sw->metric, "loss"))
-            snprintf(sw->goal, sizeof sw->goal, "minimize");
-        if (mg) {
-            if ((st = get_string(c, mg, "metric goal", sw->goal, sizeof sw->goal)))
-                return st;
-            if (strcmp(sw->goal, "maximize") && strcmp(sw->goal, "minimize"))
-                return at(c, mg, LOAA_ERR_CONFIG, "metric: goal must be maximize or minimize, got '%s'", sw->goal);
-        }
-    }
-    sw->ranks_per_trial = 1;
-    if ((n = map_get(root, "ranks_per_trial", NULL))) {
-        if ((st = get_int(c, n, "ranks_per_trial", 1, 4096, &x)))
-            return st;
-        sw->ranks_per_trial = (int)x;
-    }
-    sw->max_attempts = 3;
-    if ((n = map_get(root, "max_attempts", NULL))) {
-        if ((st = get_int(c, n, "max_attempts", 1, 1000, &x)))
-            return st;
-        sw->max_attempts = (int)x;
-    }
-    if ((n = map_get(root, "early_terminate", NULL)) && (st = parse_early(c, sw, n)))
-        return st;
+    return LOAA_OK;
+}
 
-    const ynode *params = map_get(root, "parameters", &k);
-    if (params) {
-        sw->params_line = k->line;
-        sw->params_col = k->col;
-        if ((st = check_map(c, params, "parameters", NULL)))
+/* metric: {name, goal}; default val_acc, maximize (a loss minimizes); a test metric is refused (selection on validation only). */
+static loaa_status parse_metric(ctx *c, loaa_sweep *sw, const ynode *root)
+{
+    loaa_status st;
+    const ynode *n;
+    snprintf(sw->metric, sizeof sw->metric, "val_acc");
+    snprintf(sw->goal, sizeof sw->goal, "maximize");
+    if (!(n = map_get(root, "metric", NULL)))
+        return LOAA_OK;
+    static const char *const keys[] = {"name", "goal", NULL};
+    if ((st = check_map(c, n, "metric", keys)))
+        return st;
+    const ynode *mn = map_get(n, "name", NULL), *mg = map_get(n, "goal", NULL);
+    if (!mn)
+        return at(c, n, LOAA_ERR_CONFIG, "metric: 'name' is required");
+    if ((st = get_string(c, mn, "metric name", sw->metric, sizeof sw->metric)))
+        return st;
+    if (!loaa_metric_direction(sw->metric))
+        return at(c, mn, LOAA_ERR_CONFIG, "metric: unknown name '%s' (expected one of %s)", sw->metric, loaa_metric_names());
+    if (loaa_metric_is_test(sw->metric))
+        return at(c, mn, LOAA_ERR_CONFIG,
+                  "metric: '%s' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
+                  "validation only: use {name: %s}; test metrics are still reported for what validation chose. "
+                  "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)",
+                  sw->metric, loaa_metric_validation_for(sw->metric));
+    if (loaa_metric_direction(sw->metric) < 0)
+        snprintf(sw->goal, sizeof sw->goal, "minimize");
+    if (mg) {
+        if ((st = get_string(c, mg, "metric goal", sw->goal, sizeof sw->goal)))
             return st;
-        for (size_t i = 0; i + 1 < params->n; i += 2)
-            if ((st = parse_parameter(c, sw, params->kids[i], params->kids[i + 1])))
-                return st;
-    } else {
+        if (strcmp(sw->goal, "maximize") && strcmp(sw->goal, "minimize"))
+            return at(c, mg, LOAA_ERR_CONFIG, "metric: goal must be maximize or minimize, got '%s'", sw->goal);
+    }
+    return LOAA_OK;
+}
+
+/* An optional integer top-level key in [lo, hi] into *out (left as it is when absent). */
+static loaa_status parse_top_int(ctx *c, const ynode *root, const char *key, long long lo, long long hi, int *out)
+{
+    const ynode *n = map_get(root, key, NULL);
+    long long x;
+    loaa_status st = n ? get_int(c, n, key, lo, hi, &x) : LOAA_OK;
+    if (n && !st)
+        *out = (int)x;
+    return st;
+}
+
+/* parameters: each a trial key with {value} / {values} / {distribution, ...}. */
+static loaa_status parse_parameters(ctx *c, loaa_sweep *sw, const ynode *root)
+{
+    loaa_status st;
+    const ynode *k;
+    const ynode *params = map_get(root, "parameters", &k);
+    if (!params) {
         sw->params_line = root->line;
         sw->params_col = root->col;
+        return LOAA_OK;
     }
-    /* Axes last, seeds innermost: trials of one configuration run side by side. */
+    sw->params_line = k->line;
+    sw->params_col = k->col;
+    if ((st = check_map(c, params, "parameters", NULL)))
+        return st;
+    for (size_t i = 0; i + 1 < params->n; i += 2)
+        if ((st = parse_parameter(c, sw, params->kids[i], params->kids[i + 1])))
+            return st;
+    return LOAA_OK;
+}
+
+/* The axes datasets (required), folds, seeds: last, seeds innermost, so trials of one configuration run side by side. */
+static loaa_status parse_axes(ctx *c, loaa_sweep *sw, const ynode *root)
+{
+    loaa_status st;
+    const ynode *k, *n;
     if (!(n = map_get(root, "datasets", &k)))
         return at(c, root, LOAA_ERR_CONFIG, "'datasets' is required: a list of loaa dataset folders");
     if ((st = parse_axis(c, sw, k, n, "dataset")))
@@ -812,8 +860,15 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
         return st;
     if ((n = map_get(root, "seeds", &k)) && (st = parse_axis(c, sw, k, n, "seed")))
         return st;
+    return LOAA_OK;
+}
 
+/* The identities of the files the sweep names: every dataset hashed, every backbone file hashed or its chain noted. */
+static loaa_status identify_files(ctx *c, loaa_sweep *sw)
+{
+    loaa_status st;
     param *ds = find_param(sw, "dataset");
+    assert(ds);
     for (size_t i = 0; i < json_array_size(ds->values); i++)
         if ((st = hash_dataset(c, sw, json_string_value(json_array_get(ds->values, i)), ds->lines[i], ds->cols[i])))
             return st;
@@ -821,16 +876,47 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
     for (size_t i = 0; bb && i < json_array_size(bb->values); i++)
         if ((st = note_backbone(c, sw, json_array_get(bb->values, i), bb->lines[i], bb->cols[i])))
             return st;
+    return LOAA_OK;
+}
 
+/* select_on (default val_acc): early termination needs one value. */
+static loaa_status parse_select_on(ctx *c, loaa_sweep *sw)
+{
     snprintf(sw->select_on, sizeof sw->select_on, "val_acc");
     param *sel = find_param(sw, "select_on");
-    if (sel) {
-        snprintf(sw->select_on, sizeof sw->select_on, "%s", json_string_value(json_array_get(sel->values, 0)));
-        if (sw->early.type != LOAA_EARLY_NONE && json_array_size(sel->values) != 1)
-            return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: early_terminate compares trials on one select_on metric; give select_on one value",
-                             c->file, sel->line, sel->col);
-    }
+    if (!sel)
+        return LOAA_OK;
+    snprintf(sw->select_on, sizeof sw->select_on, "%s", json_string_value(json_array_get(sel->values, 0)));
+    if (sw->early.type != LOAA_EARLY_NONE && json_array_size(sel->values) != 1)
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: early_terminate compares trials on one select_on metric; give select_on one value",
+                         c->file, sel->line, sel->col);
     return LOAA_OK;
+}
+
+/* The whole file, in the order its errors are reported: shape, name, method, metric, limits, parameters, axes, files. */
+static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
+{
+    loaa_status st;
+    const ynode *n;
+    if (root->kind != Y_MAP)
+        return at(c, root, LOAA_ERR_CONFIG, "a sweep file is a mapping (name:, parameters:, ...), got %s", kind_words(root));
+    if ((st = check_map(c, root, "sweep", top_keys)))
+        return st;
+    if (!(n = map_get(root, "name", NULL)))
+        return at(c, root, LOAA_ERR_CONFIG, "'name' is required: it identifies the sweep in the database");
+    if ((st = get_string(c, n, "name", sw->name, sizeof sw->name)) || (st = parse_method(c, sw, root)) ||
+        (st = parse_metric(c, sw, root)))
+        return st;
+    sw->ranks_per_trial = 1;
+    sw->max_attempts = 3;
+    if ((st = parse_top_int(c, root, "ranks_per_trial", 1, 4096, &sw->ranks_per_trial)) ||
+        (st = parse_top_int(c, root, "max_attempts", 1, 1000, &sw->max_attempts)))
+        return st;
+    if ((n = map_get(root, "early_terminate", NULL)) && (st = parse_early(c, sw, n)))
+        return st;
+    if ((st = parse_parameters(c, sw, root)) || (st = parse_axes(c, sw, root)) || (st = identify_files(c, sw)))
+        return st;
+    return parse_select_on(c, sw);
 }
 
 loaa_status loaa_sweep_parse(loaa_sweep **out, const char *text, size_t len, const char *filename, int check_files)

@@ -13,6 +13,7 @@
  *     ranks_per_trial: 1
  *     max_attempts: 3                 # deaths of a trial's own process before it is failed
  *     early_terminate: {type: median, min_epochs: 3}    # or {type: asha, min_epochs: 1, eta: 3}
+ *                                     # group_by: [dataset, fold, method, backbone] (the default; [] = whole sweep)
  *     parameters:
  *       method: {values: [loaa-tf, adapter, lora]}
  *       lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}   # random only
@@ -44,10 +45,16 @@ typedef struct loaa_sweep loaa_sweep;
 
 typedef enum loaa_early_type { LOAA_EARLY_NONE, LOAA_EARLY_MEDIAN, LOAA_EARLY_ASHA } loaa_early_type;
 
+#define LOAA_GROUP_BY_MAX 8
+
 typedef struct loaa_early_terminate {
     loaa_early_type type;
     int min_epochs; /* median: no stop before this many epochs; asha: first rung */
     int eta;        /* asha: keep the best 1/eta at each rung; rungs at min_epochs * eta^k */
+    /* Trials are compared only with trials that share these identity keys' values (coordinator/prune.h);
+     * a sweep file's default is dataset, fold, method, backbone; 0 keys: the whole sweep is one group. */
+    int n_group_by;
+    char group_by[LOAA_GROUP_BY_MAX][LOAA_NAME_MAX];
 } loaa_early_terminate;
 
 /*

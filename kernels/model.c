@@ -1251,12 +1251,10 @@ static double batch_loss(loaa_model *m, const float *y, int B, float *dlogits)
 
 /* ---- one trial on a group of ranks (loaa_model_set_group; the collectives are kernels/pgemm.c's) ---- */
 
-/* This rank's samples of a batch: dealt evenly, the first batch % g ranks one more. */
+/* This rank's samples of a batch on the model's group. */
 static void group_share(const loaa_model *m, int batch, int rank, int *first, int *count)
 {
-    int g = loaa_pgrid_size(m->grid), q = batch / g, rem = batch % g;
-    *first = rank * q + (rank < rem ? rank : rem);
-    *count = q + (rank < rem);
+    loaa_model_batch_share(batch, rank, loaa_pgrid_size(m->grid), first, count);
 }
 
 /* A distributed GEMM refused during the step (agreed, so on every rank): report it and reset for the next step. */

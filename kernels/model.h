@@ -22,6 +22,7 @@
 #ifndef LOAA_MODEL_H
 #define LOAA_MODEL_H
 
+#include <assert.h>
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,8 +156,7 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
 
 /*
  * Collective over group: the model trains on the group's ranks from now on.
- * Each batch is dealt evenly in whole samples (the first batch % g ranks get
- * one more); every rank runs the layers on its own samples, the row GEMMs
+ * Each batch is dealt by loaa_model_batch_share; every rank runs the layers on its own samples, the row GEMMs
  * (qkv, proj, fc1, fc2, adapter and LoRA projections, head, and their
  * input-gradient products in backward) run as psgemm_ over a grid_p x
  * grid_q BLACS grid of the group (0 x 0 = 1 x g, where the row slabs are
@@ -182,6 +182,23 @@ loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int 
  * A no-op in fp32.
  */
 void loaa_model_weights_changed(loaa_model *m);
+
+/*
+ * The one rule that splits a batch among a group's ranks: rank r of g
+ * works on samples [*first, *first + *count), dealt evenly in whole samples,
+ * the first batch % g ranks one more. The model applies it to each batch it
+ * is given; the loader (worker/loader.c) applies it to the full batch size B
+ * to choose which rows each rank decodes before a batch's size is known.
+ * Preconditions (asserted): batch >= 0, 0 <= rank < ranks. Inline, so that
+ * the loader's fuzz harness, which links no kernels, has it too.
+ */
+static inline void loaa_model_batch_share(int batch, int rank, int ranks, int *first, int *count)
+{
+    assert(batch >= 0 && ranks >= 1 && rank >= 0 && rank < ranks);
+    int q = batch / ranks, rem = batch % ranks;
+    *first = rank * q + (rank < rem ? rank : rem);
+    *count = q + (rank < rem);
+}
 
 /* "blas" or "scalapack", with the grid in *p x *q (1 x 1 for blas); for the results store. */
 const char *loaa_model_backend(const loaa_model *m, int *p, int *q);

@@ -36,3 +36,6 @@ SELECT sweep, metric, dataset, method, backbone,
        AVG(trainable_pct) AS trainable_pct
 FROM leaderboard
 GROUP BY sweep, metric, dataset, method_config;
+
+-- migration 3: the oneDNN ISA a trial's matmuls ran on ("A,B" when it was resumed on another ISA; issue 13)
+ALTER TABLE trials ADD COLUMN isa TEXT;

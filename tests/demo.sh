@@ -68,12 +68,12 @@ mpirun -np 3 "$LOAA" sweep "$tmp/pre.yaml" --db "$tmp/c.db" > out3 2>&1 &&
     [ "$(sq c.db "select count(*) from trials where state = 'done'")" = 10 ]
 result $? "stage 1 (2 trials) then stage 2 (8 trials) in one database" out3
 
-# The backbone stage 2 used: the export of stage 1's best trial by its metric (test_acc).
+# The backbone stage 2 used: the export of stage 1's best trial by its metric (val_acc: the default, validation only).
 bb=$(sq c.db "select distinct backbone from trials where backbone_ref = 'demo-pre'")
 pre=$(sq c.db "select trial_id from trials where backbone_export_path = '$bb' and state = 'done'")
 better=$(sq c.db "select count(*) from trials t join sweeps s using (sweep_id) join trial_results r using (trial_id)
-                  where s.name = 'demo-pre' and r.name = 'test_acc'
-                  and r.value > (select value from trial_results where trial_id = '$pre' and name = 'test_acc')")
+                  where s.name = 'demo-pre' and r.name = 'val_acc'
+                  and r.value > (select value from trial_results where trial_id = '$pre' and name = 'val_acc')")
 [ -n "$bb" ] && [ -f "$bb" ] && [ -n "$pre" ] && [ "$better" = 0 ]
 result $? "stage 2 names the export of stage 1's best trial ($bb)"
 sha=$(sha256sum "$bb" 2>/dev/null | cut -d' ' -f1)

@@ -17,9 +17,11 @@ TESTS += tests/style.sh tests/test_common tests/test_config tests/cli.sh tests/m
 # Fuzz harnesses: built with clang's libFuzzer + ASan + UBSan from the sources
 # they exercise, and run for a fixed number of executions by tests/fuzz/run.sh.
 FUZZ_LDADD = $(DEPS_LIBS)
+# common/ helpers that config.c, dataset.c and the worker sources call (buffers, files, integers).
+FUZZ_COMMON_HELPERS = common/dynbuf.c common/fs.c common/parse.c
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_config
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c common/config.c common/status.c common/sha256.c
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c common/config.c common/status.c common/sha256.c $(FUZZ_COMMON_HELPERS)
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDADD = $(FUZZ_LDADD)

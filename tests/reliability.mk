@@ -13,7 +13,7 @@ EXTRA_DIST += tests/fuzz/fuzz_audio.sh tests/fuzz/fuzz_npy.sh tests/valgrind.sh 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_audio tests/fuzz/fuzz_npy
 FUZZ_FRONTEND_SOURCES = worker/audio.c worker/npy.c worker/fbank.c worker/features.c common/dataset.c common/status.c \
-	common/rng.c
+	common/rng.c $(FUZZ_COMMON_HELPERS)
 tests_fuzz_fuzz_audio_SOURCES = tests/fuzz/fuzz_audio.c $(FUZZ_FRONTEND_SOURCES)
 tests_fuzz_fuzz_audio_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_audio_LDFLAGS = $(FUZZ_CFLAGS)

@@ -96,20 +96,26 @@ mpirun -np 3 "$LOAA" sweep "$tmp/crash.yaml" --db "$tmp/c.db" --retry-failed > o
 grep -q "(3 run now" outr && [ "$(one attempts 1 crash)" = 2 ]
 result $? "--retry-failed runs the failed trials again" outr
 
-# Early termination.
+# Early termination: eight configurations (lr) of one group (dataset, fold, method, backbone).
 cat > early.yaml <<'YAML'
 name: early
 datasets: [ds]
-seeds: [0, 1, 2, 3, 4, 5, 6, 7]
+seeds: [0]
 early_terminate: {type: median, min_epochs: 1}
 parameters:
   method: {value: noop}
+  lr: {values: [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3, 7e-3, 8e-3]}
   epochs: {value: 4}
 YAML
 mpirun -np 3 "$LOAA" sweep "$tmp/early.yaml" --db "$tmp/e.db" > oute 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials where state = 'pruned'")" -ge 1 ] &&
     [ "$(sq e.db "select count(*) from trials where state in ('done', 'pruned')")" = 8 ]
 result $? "median stopping prunes trials below the median" oute
+# Eight seeds of one configuration: never ranked against each other, so none is pruned.
+sed -e 's/name: early/name: early-seeds/' -e 's/seeds: \[0\]/seeds: [0, 1, 2, 3, 4, 5, 6, 7]/' -e '/  lr: /d' early.yaml > early-seeds.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/early-seeds.yaml" --db "$tmp/e.db" > outes 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-seeds' and state = 'done'")" = 8 ]
+result $? "seeds of one configuration are not pruned against each other (8 of 8 done)" outes
 sed -e 's/name: early/name: early-isolated/' -e 's/  epochs: {value: 4}/  epochs: {value: 4}\n  fault: {value: "sleep:0"}/' early.yaml > early2.yaml
 mpirun -np 3 "$LOAA" sweep "$tmp/early2.yaml" --db "$tmp/e.db" > oute2 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-isolated' and state = 'pruned'")" -ge 1 ] &&

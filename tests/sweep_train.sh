@@ -30,7 +30,7 @@ YAML
 mpirun -np 3 "$LOAA" sweep "$tmp/a.yaml" --db "$tmp/a.db" > outa 2>&1; rc=$?
 [ $rc -eq 0 ] && [ "$(sq a.db "select count(*) from trials where state = 'done' and adapter_path is not null")" = 6 ]
 result $? "3 ranks: six vit-micro trials train and export adapters" outa
-[ "$(sq a.db "select count(*) from trials where trainable_params > 0 and total_params > trainable_params and samples_per_s > 0 and peak_rss > 0 and gemm_backend = 'blas' and loaa_version is not null")" = 6 ]
+[ "$(sq a.db "select count(*) from trials where trainable_params > 0 and total_params > trainable_params and samples_per_s > 0 and peak_rss > 0 and gemm_backend = 'blas' and loaa_version is not null and isa is not null")" = 6 ]
 result $? "parameter counts, samples/s, peak RSS and provenance recorded"
 [ "$(sq a.db "select count(*) from trial_metrics where name = 'val_acc'")" = 18 ] &&
     [ "$(sq a.db "select count(*) from trial_results where name in ('test_acc', 'test_top5', 'test_map', 'test_mpca')")" = 24 ]

@@ -1,6 +1,15 @@
-/* test_common.c - status codes, RNG, SHA-256, timers, logging. */
+/* test_common.c - status codes, RNG, SHA-256, timers, logging, dynamic buffers, mkdir -p and file reads, integer parsing. */
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/dynbuf.h"
+#include "common/fs.h"
+#include "common/parse.h"
 
 #include "common/log.h"
 #include "common/rng.h"
@@ -126,6 +135,113 @@ static void test_log(void)
     loaa_log_set_rank(-1);
 }
 
+static void test_dynbuf(void)
+{
+    loaa_dyn b;
+    loaa_dyn_init(&b, 16);
+    TAP_OK(loaa_dyn_len(&b) == 0 && !strcmp(loaa_dyn_ptr(&b), ""), "an empty buffer reads as \"\"");
+    TAP_OK(!loaa_dyn_add(&b, "abc", 3) && !loaa_dyn_addf(&b, "-%d-", 42) && !loaa_dyn_adds(&b, "xy"), "add, addf, adds");
+    TAP_OK(!strcmp(loaa_dyn_ptr(&b), "abc-42-xy") && loaa_dyn_len(&b) == 9, "the pieces in order, NUL-terminated");
+    loaa_dyn_drop(&b, 4);
+    TAP_OK(!strcmp(loaa_dyn_ptr(&b), "42-xy"), "drop removes the front");
+    TAP_OK(loaa_dyn_add(&b, "0123456789AB", 12) == LOAA_ERR_LIMIT, "passing the cap fails with LOAA_ERR_LIMIT");
+    TAP_OK(loaa_dyn_len(&b) == 0 && loaa_dyn_status(&b) == LOAA_ERR_LIMIT && !loaa_dyn_take(&b, NULL), "a failed buffer is empty");
+    TAP_OK(loaa_dyn_adds(&b, "x") == LOAA_ERR_LIMIT && loaa_dyn_addf(&b, "%s", "y") == LOAA_ERR_LIMIT, "and stays failed");
+    loaa_dyn_free(&b);
+    TAP_OK(!loaa_dyn_add(&b, "0123456789ABCDEF", 16) && loaa_dyn_len(&b) == 16, "after free: reusable; exactly the cap fits");
+    loaa_dyn_free(&b);
+    loaa_dyn_init(&b, 1 << 20);
+    char big[600];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    TAP_OK(!loaa_dyn_addf(&b, "<%s>", big) && loaa_dyn_len(&b) == 601 && loaa_dyn_ptr(&b)[600] == '>', "addf longer than its scratch");
+    char *room = loaa_dyn_space(&b, 100);
+    memcpy(room, "tail", 4);
+    loaa_dyn_advance(&b, 4);
+    size_t len;
+    char *t = loaa_dyn_take(&b, &len);
+    TAP_OK(t && len == 605 && !strcmp(t + 601, "tail") && loaa_dyn_len(&b) == 0, "space/advance, then take hands the bytes over");
+    free(t);
+    loaa_dyn_fail(&b, LOAA_ERR_NOMEM);
+    TAP_OK(loaa_dyn_status(&b) == LOAA_ERR_NOMEM && loaa_dyn_adds(&b, "a") == LOAA_ERR_NOMEM, "loaa_dyn_fail marks it failed");
+    loaa_dyn_free(&b);
+    int *arr = NULL;
+    size_t cap = 0;
+    TAP_OK(!loaa_dyn_reserve_array((void **)&arr, &cap, 1000, sizeof *arr) && cap >= 1000, "reserve_array grows");
+    arr[999] = 7;
+    TAP_OK(!loaa_dyn_reserve_array((void **)&arr, &cap, 10, sizeof *arr) && arr[999] == 7, "and never shrinks");
+    size_t before = cap;
+    TAP_OK(loaa_dyn_reserve_array((void **)&arr, &cap, SIZE_MAX / 2, 16) == LOAA_ERR_NOMEM && cap == before, "an overflowing size is refused");
+    free(arr);
+}
+
+static void test_fs(void)
+{
+    char dir[] = "/tmp/loaa-test-fs-XXXXXX";
+    TAP_OK(mkdtemp(dir) != NULL, "temporary folder");
+    char path[256], deep[256];
+    snprintf(deep, sizeof deep, "%s/a/b/c", dir);
+    struct stat sb;
+    TAP_OK(!loaa_fs_make_dirs(deep) && stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode), "make_dirs makes the parents");
+    TAP_OK(!loaa_fs_make_dirs(deep), "and accepts what exists");
+    snprintf(path, sizeof path, "%s/file", dir);
+    FILE *f = fopen(path, "w");
+    fputs("hello", f);
+    fclose(f);
+    snprintf(deep, sizeof deep, "%s/file/sub", dir);
+    loaa_status st = loaa_fs_make_dirs(deep);
+    TAP_OK(st == LOAA_ERR_IO && strstr(loaa_error_detail(), "cannot create") && strstr(loaa_error_detail(), "/file/sub"),
+           "under a regular file: LOAA_ERR_IO naming the path: %s", loaa_error_detail());
+    char *longp = malloc(PATH_MAX + 10);
+    memset(longp, 'd', PATH_MAX + 9);
+    longp[0] = '/';
+    longp[PATH_MAX + 9] = '\0';
+    st = loaa_fs_make_dirs(longp);
+    TAP_OK(st == LOAA_ERR_LIMIT && strstr(loaa_error_detail(), "/ddd"), "a path over PATH_MAX: LOAA_ERR_LIMIT, not truncated: %s",
+           loaa_error_detail());
+    free(longp);
+    char *text;
+    size_t len;
+    TAP_OK(!loaa_fs_read_file(path, 5, "5 bytes", &text, &len) && len == 5 && !strcmp(text, "hello"), "read_file: exactly the cap");
+    free(text);
+    st = loaa_fs_read_file(path, 4, "4 bytes", &text, &len);
+    TAP_OK(st == LOAA_ERR_LIMIT && !text && strstr(loaa_error_detail(), "larger than 4 bytes"), "one byte over: %s", loaa_error_detail());
+    snprintf(deep, sizeof deep, "%s/none", dir);
+    TAP_OK(loaa_fs_read_file(deep, 100, "x", &text, &len) == LOAA_ERR_NOTFOUND && strstr(loaa_error_detail(), "/none"),
+           "a missing file: LOAA_ERR_NOTFOUND naming it");
+    snprintf(deep, sizeof deep, "%s/empty", dir);
+    fclose(fopen(deep, "w"));
+    TAP_OK(!loaa_fs_read_file(deep, 100, "x", &text, &len) && text && len == 0 && !text[0], "an empty file reads as \"\"");
+    free(text);
+    unlink(deep);
+    unlink(path);
+    snprintf(deep, sizeof deep, "rm -r %s", dir);
+    TAP_OK(system(deep) == 0, "cleaned up");
+}
+
+static void test_parse(void)
+{
+    long v = 99;
+    TAP_OK(!loaa_parse_long("42", 0, 100, &v) && v == 42, "parse_long 42");
+    TAP_OK(!loaa_parse_long("-7", -10, 10, &v) && v == -7, "a sign");
+    v = 99;
+    TAP_OK(loaa_parse_long("", 0, 100, &v) == LOAA_ERR_PARSE && loaa_parse_long("4x", 0, 100, &v) == LOAA_ERR_PARSE &&
+               loaa_parse_long(" ", 0, 100, &v) == LOAA_ERR_PARSE && loaa_parse_long("99999999999999999999", LONG_MIN, LONG_MAX, &v) == LOAA_ERR_PARSE,
+           "empty, trailing text, blank, overflow: LOAA_ERR_PARSE");
+    TAP_OK(loaa_parse_long("101", 0, 100, &v) == LOAA_ERR_CONFIG && v == 99, "out of range: LOAA_ERR_CONFIG, *out unchanged");
+    int64_t i = 0;
+    double x = 0;
+    json_t *j = json_integer(5), *r = json_real(6.0), *fr = json_real(6.5), *s = json_string("7");
+    TAP_OK(loaa_parse_json_int(j, &i, &x) && i == 5 && x == 5.0, "json integer");
+    TAP_OK(loaa_parse_json_int(r, &i, NULL) && i == 6, "json real without a fraction");
+    TAP_OK(!loaa_parse_json_int(fr, &i, NULL) && !loaa_parse_json_int(s, &i, NULL) && !loaa_parse_json_int(NULL, &i, NULL) && i == 6,
+           "a fraction, a string, nothing: refused");
+    json_decref(j);
+    json_decref(r);
+    json_decref(fr);
+    json_decref(s);
+}
+
 int main(void)
 {
     test_status();
@@ -133,5 +249,8 @@ int main(void)
     test_rng();
     test_timer();
     test_log();
+    test_dynbuf();
+    test_fs();
+    test_parse();
     return tap_done();
 }

@@ -498,9 +498,56 @@ static void test_bf16(void)
     loaa_model_free(m);
 }
 
+/* The config -> spec translation (worker/spec.c) and what only the spec can say. */
+static void test_spec(void)
+{
+    loaa_config c = make_cfg(LOAA_METHOD_LORA, 3);
+    c.lora_alpha = 8;
+    c.weight_decay = 0.05;
+    loaa_model_spec s = loaa_spec_model_from_config(&c);
+    TAP_OK(s.dim == c.dim && s.depth == c.depth && s.heads == c.heads && s.method == LOAA_METHOD_LORA && s.bottleneck == c.bottleneck &&
+               s.lora_alpha == 8 && s.weight_decay == 0.05 && s.clip == 1.0 && s.precision == 0,
+           "the model spec carries the config's keys, clipping at 1.0, fp32");
+    loaa_model *m = NULL;
+    loaa_model_shape sh = make_shape(0);
+    s.precision = 7; /* neither fp32 nor bf16 (bf16 is built now) */
+    loaa_status st = loaa_model_create(&m, &s, &sh);
+    TAP_OK(st == LOAA_ERR_CONFIG && !m && strstr(loaa_error_detail(), "precision"), "an unknown precision is refused: %s",
+           loaa_error_detail());
+    s.precision = 0;
+    st = loaa_model_create(&m, &s, &sh);
+    TAP_OK(st == LOAA_OK && loaa_model_get_spec(m)->lora_alpha == 8, "the model keeps its spec");
+    loaa_model_free(m);
+    loaa_error_clear();
+}
+
+/* The one rule that splits a batch among a group's ranks. */
+static void test_batch_share(void)
+{
+    int ok = 1;
+    for (int g = 1; g <= 5; g++) {
+        for (int b = 0; b <= 11; b++) {
+            int next = 0;
+            for (int r = 0; r < g; r++) {
+                int first, count;
+                loaa_model_batch_share(b, r, g, &first, &count);
+                ok = ok && first == next && count == b / g + (r < b % g);
+                next = first + count;
+            }
+            ok = ok && next == b;
+        }
+    }
+    TAP_OK(ok, "batch share: contiguous blocks covering the batch, the first batch %% g ranks one more");
+    int first, count;
+    loaa_model_batch_share(7, 1, 3, &first, &count);
+    TAP_OK(first == 3 && count == 2, "7 samples on 3 ranks: rank 1 has [3, 5)");
+}
+
 int main(void)
 {
     loaa_rng_seed(&rng, 2024);
+    test_spec();
+    test_batch_share();
     test_gradients();
     test_k1_equals_adapter();
     test_step0_frozen();

@@ -7,32 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "coordinator/query.h"
 #include "coordinator/report.h"
 #include "coordinator/store.h"
 #include "schema/schema.h"
+#include "tests/sqlpeek.h"
 #include "tests/tap.h"
 
 static char dir[256], db_path[512];
-
-static char *query_text(loaa_store *s, const char *sql)
-{
-    sqlite3_stmt *q;
-    char *out = NULL;
-    if (sqlite3_prepare_v2(loaa_store_db(s), sql, -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-            out = strdup((const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
-    }
-    return out;
-}
-
-static long long query_int(loaa_store *s, const char *sql)
-{
-    char *t = query_text(s, sql);
-    long long v = t ? strtoll(t, NULL, 10) : -1;
-    free(t);
-    return v;
-}
 
 static int64_t add(loaa_store *s, int64_t sweep, const char *hash, const char *dataset, const char *method, int seed, json_t *params,
                    char *state, const char *backbone)
@@ -68,9 +50,8 @@ static void test_store(void)
         return;
     TAP_OK(loaa_store_version(s) == loaa_store_latest_version() && loaa_store_latest_version() >= 2, "schema at version %d",
            loaa_store_version(s));
-    char *mode = query_text(s, "PRAGMA journal_mode");
-    TAP_OK(mode && !strcmp(mode, "wal"), "WAL on a local disk (%s)", mode ? mode : "?");
-    free(mode);
+    char mode[16];
+    TAP_OK(!loaa_store_journal_mode(s, mode, sizeof mode) && !strcmp(mode, "wal"), "WAL on a local disk (%s)", mode);
 
     /* Another process cannot become a second writer; it is told the holder's pid. */
     pid_t child = fork();
@@ -106,17 +87,21 @@ static void test_store(void)
     st = loaa_store_open(&r, db_path, LOAA_STORE_READER);
     TAP_OK(st == LOAA_OK, "a reader opens while the writer holds the lock: %s", loaa_error_detail());
     if (!st) {
-        TAP_OK(query_int(r, "SELECT count(*) FROM trials") == 4, "the reader sees committed trials");
-        char *ds = query_text(r, "SELECT dataset FROM trials WHERE config_hash = 'h1'");
+        char seen[16], none[16];
+        TAP_OK(peek_int(db_path, "SELECT count(*) FROM trials") == 4 && !loaa_store_trial_state(r, sweep, "h4", seen) &&
+                   !strcmp(seen, "pending"),
+               "the reader sees committed trials");
+        TAP_OK(loaa_store_trial_state(r, sweep, "h9", none) == LOAA_ERR_NOTFOUND && !none[0], "an unknown identity has no state");
+        char *ds = peek_text(db_path, "SELECT dataset FROM trials WHERE config_hash = 'h1'");
         TAP_OK(ds && !strcmp(ds, evil), "a dataset path with quotes and semicolons is stored verbatim");
         free(ds);
-        char *v = query_text(r, "SELECT value FROM trial_params WHERE name = 'fault'");
+        char *v = peek_text(db_path, "SELECT value FROM trial_params WHERE name = 'fault'");
         json_t *back = v ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
         TAP_OK(back && json_is_string(back) && !strcmp(json_string_value(back), evil_value),
                "a parameter value with quotes and semicolons round-trips verbatim");
         json_decref(back);
         free(v);
-        char *name = query_text(r, "SELECT name FROM sweeps");
+        char *name = peek_text(db_path, "SELECT name FROM sweeps");
         TAP_OK(name && !strcmp(name, "sw'1;\""), "a sweep name with quotes is stored verbatim");
         free(name);
         loaa_store_close(r);
@@ -139,12 +124,12 @@ static void test_store(void)
     st = loaa_store_trial_failed(s, id3, "killed by signal 11", NULL, 1, 2, &requeue);
     TAP_OK(!st && !requeue, "the second crash of two attempts is final");
     loaa_store_flush(s);
-    TAP_OK(query_int(s, "SELECT attempts FROM trials WHERE config_hash = 'h3'") == 2, "two attempts counted");
-    char *e = query_text(s, "SELECT state || ':' || error || ':' || log_path FROM trials WHERE config_hash = 'h3'");
+    TAP_OK(peek_int(db_path, "SELECT attempts FROM trials WHERE config_hash = 'h3'") == 2, "two attempts counted");
+    char *e = peek_text(db_path, "SELECT state || ':' || error || ':' || log_path FROM trials WHERE config_hash = 'h3'");
     TAP_OK(e && !strcmp(e, "failed:killed by signal 11:/a/trial.log"), "failed with the signal and its log (%s)", e ? e : "?");
     free(e);
-    TAP_OK(query_int(s, "SELECT count(*) FROM trial_metrics WHERE trial_id = 1 AND split = 'val'") == 1, "val metric in its split");
-    TAP_OK(query_int(s, "SELECT count(*) FROM leaderboard WHERE metric = 'test_acc'") == 3, "leaderboard view lists done trials");
+    TAP_OK(peek_int(db_path, "SELECT count(*) FROM trial_metrics WHERE trial_id = 1 AND split = 'val'") == 1, "val metric in its split");
+    TAP_OK(peek_int(db_path, "SELECT count(*) FROM leaderboard WHERE metric = 'test_acc'") == 3, "leaderboard view lists done trials");
 
     /* Chained backbones: the best finished trial by the sweep's metric. */
     int64_t best;
@@ -170,7 +155,7 @@ static void test_store(void)
     loaa_store_trial_failed(s, id3, "x", NULL, 0, 3, &requeue);
     loaa_store_sweep_reset(s, sweep, 1, &reset);
     loaa_store_flush(s);
-    TAP_OK(reset == 1 && query_int(s, "SELECT attempts FROM trials WHERE config_hash = 'h3'") == 0, "--retry-failed resets attempts");
+    TAP_OK(reset == 1 && peek_int(db_path, "SELECT attempts FROM trials WHERE config_hash = 'h3'") == 0, "--retry-failed resets attempts");
     loaa_store_close(s);
 
     /* Reports over the same database. */
@@ -246,7 +231,7 @@ static void test_migration(void)
     TAP_OK(st == LOAA_OK && loaa_store_version(s) == loaa_store_latest_version(), "a writer migrates version 1 to %d",
            loaa_store_latest_version());
     if (!st) {
-        TAP_OK(query_int(s, "SELECT count(*) FROM trials WHERE state = 'done' AND exec_json = '{}'") == 1,
+        TAP_OK(peek_int(path, "SELECT count(*) FROM trials WHERE state = 'done' AND exec_json = '{}'") == 1,
                "migrated rows keep their data and gain the new columns");
         loaa_store_close(s);
     }
@@ -263,10 +248,9 @@ static void test_migration(void)
     st = loaa_store_open(&s, path, LOAA_STORE_WRITER);
     unsetenv("LOAA_STORE_ASSUME_NETWORK_FS");
     if (!st) {
-        char *mode = query_text(s, "PRAGMA journal_mode");
-        TAP_OK(loaa_store_network_fs(s) && mode && !strcmp(mode, "delete"), "network file system: rollback journal (%s)",
-               mode ? mode : "?");
-        free(mode);
+        char mode[16];
+        TAP_OK(loaa_store_network_fs(s) && !loaa_store_journal_mode(s, mode, sizeof mode) && !strcmp(mode, "delete"),
+               "network file system: rollback journal (%s)", mode);
         loaa_store_close(s);
     } else {
         TAP_OK(0, "network file system fallback opens: %s", loaa_error_detail());

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "coordinator/store.h"
+#include "tests/sqlpeek.h"
 #include "tests/tap.h"
 
 /* ---- the shim VFS ---- */
@@ -110,18 +111,6 @@ static void shim_register(void)
 /* ---- recording trials ---- */
 
 static char dir[256], base_db[512], work_db[512];
-
-static long long query_int(loaa_store *s, const char *sql)
-{
-    sqlite3_stmt *q;
-    long long v = -1;
-    if (sqlite3_prepare_v2(loaa_store_db(s), sql, -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            v = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-    }
-    return v;
-}
 
 /* Trial i (1-based): started, three epochs of metrics, its result; flushed. */
 static loaa_status record(loaa_store *s, int64_t id, int i)
@@ -249,21 +238,20 @@ static int verify(const outcome *o, int *lost, char *why, size_t cap)
         return 0;
     }
     int ok = 1;
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(loaa_store_db(s), "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW ||
-        strcmp((const char *)sqlite3_column_text(q, 0), "ok")) {
+    char *integrity = peek_text(work_db, "PRAGMA integrity_check");
+    if (!integrity || strcmp(integrity, "ok")) {
         snprintf(why, cap, "integrity_check failed");
         ok = 0;
     }
-    sqlite3_finalize(q);
+    free(integrity);
     for (int i = 1; ok && i <= 20; i++) {
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT state = 'done' FROM trials WHERE trial_id = %lld", (long long)ids[i]);
-        int done = (int)query_int(s, sql);
+        int done = (int)peek_int(work_db, sql);
         snprintf(sql, sizeof sql, "SELECT count(*) FROM trial_results WHERE trial_id = %lld", (long long)ids[i]);
-        long long results = query_int(s, sql);
+        long long results = peek_int(work_db, sql);
         snprintf(sql, sizeof sql, "SELECT count(*) FROM trial_metrics WHERE trial_id = %lld", (long long)ids[i]);
-        long long metrics = query_int(s, sql);
+        long long metrics = peek_int(work_db, sql);
         int must = i <= 10 + o->acked; /* trials are recorded in order: 11 .. 10 + acked were acknowledged */
         if (must && !done) {
             (*lost)++;
@@ -329,7 +317,8 @@ static void test_verbatim(void)
     ok = ok && loaa_store_flush(s) == LOAA_OK;
     int same = 0;
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(loaa_store_db(s), "SELECT dataset, method, backbone, error, config_json FROM trials ORDER BY number", -1, &q,
+    sqlite3 *db = peek_open(path);
+    if (db && sqlite3_prepare_v2(db, "SELECT dataset, method, backbone, error, config_json FROM trials ORDER BY number", -1, &q,
                            NULL) == SQLITE_OK) {
         for (int i = 0; i < n && sqlite3_step(q) == SQLITE_ROW; i++) {
             const char *want[4] = {evil[i], evil[(i + 2) % n], evil[(i + 3) % n], evil[(i + 4) % n]};
@@ -346,16 +335,17 @@ static void test_verbatim(void)
         }
         sqlite3_finalize(q);
     }
-    long long params = query_int(s, "SELECT count(*) FROM trial_params");
-    long long tables = query_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN ('trials', 'trial_results', 'sweeps')");
+    long long params = peek_int(path, "SELECT count(*) FROM trial_params");
+    long long tables = peek_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('trials', 'trial_results', 'sweeps')");
     long long name_ok = -1;
-    if (sqlite3_prepare_v2(loaa_store_db(s), "SELECT name = ?1, spec_yaml = ?2 FROM sweeps", -1, &q, NULL) == SQLITE_OK) {
+    if (db && sqlite3_prepare_v2(db, "SELECT name = ?1, spec_yaml = ?2 FROM sweeps", -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, evil[0], -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, evil[2], -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW)
             name_ok = sqlite3_column_int(q, 0) && sqlite3_column_int(q, 1);
         sqlite3_finalize(q);
     }
+    sqlite3_close(db);
     TAP_OK(ok && same == n && tables == 3 && name_ok == 1 && params >= n,
            "names and values with quotes, semicolons, comments, %%s%%n, control bytes and invalid UTF-8 stored verbatim "
            "(%d of %d rows, %lld params, schema intact)", same, n, params);

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/config.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/prune.h"
 #include "coordinator/sweep.h"
 #include "tests/tap.h"
@@ -85,6 +87,12 @@ static void test_errors(void)
           "unknown early_terminate type");
     fails("name: x\ndatasets: [d]\nmetric: {name: accuracy}\n", LOAA_ERR_CONFIG, "t.yaml:3:16: metric: unknown name 'accuracy'",
           "unknown metric");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_acc, goal: maximize}\n", LOAA_ERR_CONFIG,
+          "t.yaml:3:16: metric: 'test_acc' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
+          "validation only: use {name: val_acc}", "a test metric is refused, naming the validation metric");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_map}\n", LOAA_ERR_CONFIG, "use {name: val_map}", "test_map: select on val_map");
+    fails("name: x\ndatasets: [d]\nmetric: {name: test_top5}\n", LOAA_ERR_CONFIG,
+          "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)", "the refusal speaks of chained sweeps");
     fails("name: x\ndatasets: [d\n", LOAA_ERR_PARSE, "t.yaml:3:1: YAML syntax", "YAML syntax error cites the position");
     fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: *nope}\n", LOAA_ERR_PARSE, "t.yaml:4:15: alias *nope",
           "alias to no anchor");
@@ -95,6 +103,17 @@ static void test_errors(void)
     fails("name: x\ndatasets: [d]\n---\nname: y\n", LOAA_ERR_PARSE, "one YAML document", "two documents");
     fails("name: x\ndatasets: [d]\nparameters:\n  select_on: {values: [val_acc, val_loss]}\nearly_terminate: {type: median}\n",
           LOAA_ERR_CONFIG, "one select_on metric", "early termination over two select_on metrics");
+
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: [dataset, seed]}\n", LOAA_ERR_CONFIG,
+          "t.yaml:3:51: early_terminate group_by: seeds are never compared", "group_by seed refused (seeds are averaged)");
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: [datset]}\n", LOAA_ERR_CONFIG,
+          "t.yaml:3:42: early_terminate group_by: 'datset' is no identity key", "group_by names an unknown key");
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: [threads]}\n", LOAA_ERR_CONFIG, "'threads' is no identity key",
+          "group_by names an execution setting");
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: [fold, fold]}\n", LOAA_ERR_CONFIG, "'fold' is named twice",
+          "group_by names a key twice");
+    fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: dataset}\n", LOAA_ERR_CONFIG, "expected a list of trial keys",
+          "group_by is a list");
 
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
@@ -239,10 +258,123 @@ static void test_prune(void)
     loaa_pruner_free(p);
 }
 
+static void test_group_by(void)
+{
+    loaa_sweep *sw;
+    loaa_status st = parse("name: x\ndatasets: [d]\n", &sw);
+    TAP_OK(!st && !strcmp(loaa_sweep_metric(sw), "val_acc") && !strcmp(loaa_sweep_goal(sw), "maximize"),
+           "a sweep selects on val_acc (maximize) by default, never on a test metric");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nearly_terminate: {type: asha}\n", &sw);
+    const loaa_early_terminate *et = st ? NULL : loaa_sweep_early(sw);
+    TAP_OK(et && et->n_group_by == 4 && !strcmp(et->group_by[0], "dataset") && !strcmp(et->group_by[1], "fold") &&
+               !strcmp(et->group_by[2], "method") && !strcmp(et->group_by[3], "backbone"),
+           "early_terminate groups by dataset, fold, method, backbone by default");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nearly_terminate: {type: median, group_by: []}\n", &sw);
+    TAP_OK(!st && loaa_sweep_early(sw)->n_group_by == 0, "group_by: [] compares the whole sweep");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nearly_terminate: {type: median, group_by: [dataset, lr]}\n", &sw);
+    TAP_OK(!st && loaa_sweep_early(sw)->n_group_by == 2 && !strcmp(loaa_sweep_early(sw)->group_by[1], "lr"), "group_by names its keys");
+    loaa_sweep_free(sw);
+}
+
+/* Identity keys of a trial for loaa_pruner_assign. */
+static void assign(loaa_pruner *p, int64_t id, const char *dataset, const char *method, double lr, int seed)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"dataset\":\"%s\",\"fold\":0,\"method\":\"%s\",\"lr\":%g,\"seed\":%d}", dataset, method, lr, seed);
+    if (loaa_pruner_assign(p, id, json) != LOAA_OK)
+        TAP_DIAG("assign %lld: %s", (long long)id, loaa_error_detail());
+}
+
+static void test_prune_groups(void)
+{
+    /* A slow method on a hard dataset is not pruned because an easy dataset scores high (ASHA, keep 1 of 2). */
+    loaa_early_terminate asha = {LOAA_EARLY_ASHA, 1, 2, 4, {"dataset", "fold", "method", "backbone"}};
+    loaa_early_terminate whole = {LOAA_EARLY_ASHA, 1, 2};
+    for (int grouped = 1; grouped >= 0; grouped--) {
+        loaa_pruner *p = loaa_pruner_new(grouped ? &asha : &whole, 1);
+        assign(p, 1, "easy", "lora", 1e-3, 0);
+        assign(p, 2, "hard", "full", 5e-5, 0);
+        loaa_pruner_report(p, 1, 0, 0.9);
+        int stop = loaa_pruner_report(p, 2, 0, 0.3);
+        if (grouped)
+            TAP_OK(!stop, "asha: full fine-tuning on a hard dataset (0.3) is not ranked against lora on an easy one (0.9)");
+        else
+            TAP_OK(stop, "asha with group_by [] ranks them together and stops the slow one (the old behaviour)");
+        loaa_pruner_free(p);
+    }
+    /* The median rule likewise: three configurations on the easy dataset do not stop the hard one. */
+    loaa_early_terminate med = {LOAA_EARLY_MEDIAN, 1, 3, 1, {"dataset"}};
+    loaa_pruner *p = loaa_pruner_new(&med, 1);
+    for (int t = 1; t <= 3; t++) {
+        assign(p, t, "easy", "lora", 1e-3 * t, 0);
+        loaa_pruner_report(p, t, 0, 0.8 + 0.05 * t);
+    }
+    assign(p, 4, "hard", "lora", 1e-3, 0);
+    TAP_OK(!loaa_pruner_report(p, 4, 0, 0.2), "median: a hard dataset's trial is not judged by the easy dataset's median");
+    assign(p, 5, "easy", "lora", 9e-3, 0);
+    TAP_OK(loaa_pruner_report(p, 5, 0, 0.7), "median: within the easy dataset, below the median still stops");
+    loaa_pruner_free(p);
+
+    /* Seeds of one configuration are never ranked against each other. */
+    p = loaa_pruner_new(&asha, 1);
+    assign(p, 1, "d", "lora", 1e-3, 0);
+    assign(p, 2, "d", "lora", 1e-3, 1);
+    loaa_pruner_report(p, 1, 0, 0.9);
+    TAP_OK(!loaa_pruner_report(p, 2, 0, 0.5), "asha: a configuration's worse seed is not stopped by its better seed");
+    /* A configuration is judged on the mean of its seeds at the rung: A = (0.9 + 0.5) / 2 = 0.7. */
+    assign(p, 3, "d", "lora", 5e-3, 0);
+    assign(p, 4, "d", "lora", 5e-3, 1);
+    TAP_OK(!loaa_pruner_report(p, 3, 0, 0.75), "asha: B's first seed (0.75) leads A's mean (0.7), though not A's best seed (0.9): B continues");
+    TAP_OK(loaa_pruner_report(p, 4, 0, 0.6), "asha: B's second seed brings B's mean to 0.675 < 0.7: it stops");
+    loaa_pruner_free(p);
+    p = loaa_pruner_new(&asha, 1);
+    TAP_OK(loaa_pruner_assign(p, 1, "[1]") == LOAA_ERR_PARSE, "assign needs a JSON object");
+    loaa_pruner_free(p);
+}
+
+/*
+ * The TRIAL payload is built with jansson; the workers read from it exactly
+ * what they read from the text the coordinator used to splice together with
+ * snprintf (same members and values; the config re-canonicalises to the
+ * stored text, so the trial's identity is unchanged), and a folder with
+ * quotes, backslashes and non-ASCII text arrives verbatim.
+ */
+static void test_trial_payload(void)
+{
+    const char *config = "{\"dataset\":\"/d/a\\\"b\",\"lr\":0.001,\"method\":\"loaa-tf\",\"scale\":1e-7,\"seed\":3,\"warmup_epochs\":1}";
+    const char *exec = "{\"fault\":\"\",\"grid\":null,\"ranks_per_trial\":1,\"threads\":2}";
+    const char *dir = "/runs/sw \"q\" \\ \xc3\xa9/0123456789abcdef";
+    char old[2048];
+    /* the former snprintf form, with dir escaped the way the coordinator escaped it (json_dumps, quotes stripped) */
+    snprintf(old, sizeof old, "{\"trial_id\":%lld,\"attempt\":%d,\"config\":%s,\"exec\":%s,\"dir\":\"%s\",\"early\":%s}", 42LL, 2, config,
+             exec, "/runs/sw \\\"q\\\" \\\\ \xc3\xa9/0123456789abcdef", "true");
+    char *text = loaa_coordinator_trial_payload(42, 2, config, exec, dir, 1);
+    json_t *now = text ? json_loads(text, 0, NULL) : NULL, *before = json_loads(old, 0, NULL);
+    TAP_OK(now && before && json_equal(now, before), "TRIAL payload: the same members and values as the spliced text (%s)",
+           text ? text : "NULL");
+    char *canon = now ? loaa_json_canonical(json_object_get(now, "config")) : NULL;
+    TAP_OK(canon && !strcmp(canon, config), "TRIAL payload: its config re-canonicalises to the stored text");
+    TAP_OK(now && !strcmp(json_string_value(json_object_get(now, "dir")), dir), "TRIAL payload: the folder arrives verbatim");
+    TAP_OK(text && !strncmp(text, "{\"trial_id\":42,\"attempt\":2,\"config\":{", 36) && strstr(text, "\"early\":true}"),
+           "TRIAL payload: members in the protocol's order, compact");
+    TAP_OK(!loaa_coordinator_trial_payload(1, 0, "[1]", exec, dir, 0) && !loaa_coordinator_trial_payload(1, 0, config, "{", dir, 0),
+           "TRIAL payload: a stored text that is not a JSON object is refused");
+    free(canon);
+    free(text);
+    json_decref(now);
+    json_decref(before);
+}
+
 int main(void)
 {
     test_errors();
     test_expansion();
+    test_group_by();
     test_prune();
+    test_prune_groups();
+    test_trial_payload();
     return tap_done();
 }

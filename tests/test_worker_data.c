@@ -118,7 +118,25 @@ static void test_manifest(void)
     TAP_OK(st == LOAA_ERR_CONFIG && strstr(loaa_error_detail(), "fold"), "no fold for a k-fold dataset: %s", loaa_error_detail());
     st = loaa_dataset_shards(ds, LOAA_SPLIT_TRAIN, 5, &p, &n);
     TAP_OK(st == LOAA_ERR_CONFIG, "fold 5 of 4 refused");
+    TAP_OK(loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, 4) == -1, "no counts in the manifest: -1");
     loaa_dataset_free(ds);
+
+    /* the manifest's counts, split by the same fold rule */
+    write_text(path, "{\"name\": \"k\", \"classes\": [\"a\"], \"folds\": [[\"f1.tar\"], [\"f2.tar\"], [\"f3.tar\"], [\"f4.tar\"]],"
+                     " \"counts\": {\"fold1\": 10, \"fold2\": 20, \"fold3\": 30}}");
+    st = loaa_dataset_open(dir, &ds);
+    TAP_OK(!st && loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, 4) == 50 && loaa_dataset_split_samples(ds, LOAA_SPLIT_VAL, 4) == 10 &&
+               loaa_dataset_split_samples(ds, LOAA_SPLIT_TEST, 3) == 30,
+           "counts per split: fold 4's train is folds 2 and 3, its validation fold 1");
+    TAP_OK(!st && loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, 1) == -1 && loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, 0) == -1 &&
+               loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, 5) == -1,
+           "a split with an uncounted fold, or a fold outside 1..k, has no count");
+    loaa_dataset_free(ds);
+    int lo, hi;
+    loaa_loader_slice_rows(7, 7, 1, 3, &lo, &hi);
+    TAP_OK(lo == 3 && hi == 5, "the loader's share of a batch is the model's rule (7 on 3 ranks: rank 1 decodes [3, 5))");
+    loaa_loader_slice_rows(7, 4, 2, 3, &lo, &hi);
+    TAP_OK(lo == 4 && hi == 4, "a short last batch cuts the shares of the full batch at n");
 }
 
 static void test_shards(void)
@@ -584,17 +602,17 @@ static void test_labels(void)
     float y[3];
     int label;
     long s, e;
-    loaa_status st = loaa_parse_label(ml, "0, c\n", NULL, "k", y, &label, &s, &e);
+    loaa_status st = loaa_loader_parse_label(ml, "0, c\n", NULL, "k", y, &label, &s, &e);
     TAP_OK(!st && y[0] == 1 && y[1] == 0 && y[2] == 1 && label == -1, "multi-label .cls '0, c': multi-hot, label -1");
-    st = loaa_parse_label(ml, NULL, "{\"labels\": [1, \"c\"], \"start\": 5, \"end\": 90}", "k", y, &label, &s, &e);
+    st = loaa_loader_parse_label(ml, NULL, "{\"labels\": [1, \"c\"], \"start\": 5, \"end\": 90}", "k", y, &label, &s, &e);
     TAP_OK(!st && y[1] == 1 && y[2] == 1 && s == 5 && e == 90, "multi-label .json labels and start/end cut");
-    st = loaa_parse_label(sl, " b \n", NULL, "k", y, &label, &s, &e);
+    st = loaa_loader_parse_label(sl, " b \n", NULL, "k", y, &label, &s, &e);
     TAP_OK(!st && label == 1 && y[1] == 1 && s == -1 && e == -1, "single label by class name, whitespace trimmed");
-    st = loaa_parse_label(sl, "0 2", NULL, "shard.tar: key 'k'", y, &label, &s, &e);
+    st = loaa_loader_parse_label(sl, "0 2", NULL, "shard.tar: key 'k'", y, &label, &s, &e);
     TAP_OK(st == LOAA_ERR_FORMAT, "two labels for a single-label dataset refused: %s", loaa_error_detail());
-    st = loaa_parse_label(sl, NULL, "{\"label\": 1, \"start\": -4}", "shard.tar: key 'k'", y, &label, &s, &e);
+    st = loaa_loader_parse_label(sl, NULL, "{\"label\": 1, \"start\": -4}", "shard.tar: key 'k'", y, &label, &s, &e);
     TAP_OK(st == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "key 'k'"), "negative cut refused naming the key: %s", loaa_error_detail());
-    st = loaa_parse_label(sl, NULL, "[1]", "shard.tar: key 'k'", y, &label, &s, &e);
+    st = loaa_loader_parse_label(sl, NULL, "[1]", "shard.tar: key 'k'", y, &label, &s, &e);
     TAP_OK(st == LOAA_ERR_FORMAT, "a .json that is no object refused");
     loaa_dataset_free(ml);
     loaa_dataset_free(sl);

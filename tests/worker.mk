@@ -19,12 +19,12 @@ TESTS += tests/test_worker_pack
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_shard tests/fuzz/fuzz_dataset
 FUZZ_WORKER_SOURCES = worker/shard.c worker/audio.c worker/npy.c worker/fbank.c worker/features.c worker/loader.c \
-	common/dataset.c common/status.c common/rng.c
+	common/dataset.c common/status.c common/rng.c $(FUZZ_COMMON_HELPERS)
 tests_fuzz_fuzz_shard_SOURCES = tests/fuzz/fuzz_shard.c $(FUZZ_WORKER_SOURCES)
 tests_fuzz_fuzz_shard_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_shard_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_shard_LDADD = $(FUZZ_LDADD)
-tests_fuzz_fuzz_dataset_SOURCES = tests/fuzz/fuzz_dataset.c common/dataset.c common/status.c common/rng.c worker/fbank.c
+tests_fuzz_fuzz_dataset_SOURCES = tests/fuzz/fuzz_dataset.c common/dataset.c common/status.c common/rng.c worker/fbank.c $(FUZZ_COMMON_HELPERS)
 tests_fuzz_fuzz_dataset_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_dataset_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_dataset_LDADD = $(FUZZ_LDADD)

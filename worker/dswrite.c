@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/dataset.h"
+#include "common/fs.h"
 
 typedef struct group {
     loaa_shard_writer *cur;
@@ -49,29 +49,12 @@ loaa_status loaa_write_file_atomic(const char *path, const char *text)
     return LOAA_OK;
 }
 
-static loaa_status mkdir_p(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return loaa_fail(LOAA_ERR_IO, "%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return loaa_fail(LOAA_ERR_IO, "%s: %s", buf, strerror(errno));
-    return LOAA_OK;
-}
-
 loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loaa_dsw_opts *opts, loaa_dsw **out)
 {
     *out = NULL;
     if (n_groups < 1 || (!folds && n_groups != 3))
         return loaa_fail(LOAA_ERR_INTERNAL, "dataset writer: %d groups", n_groups);
-    loaa_status st = mkdir_p(outdir);
+    loaa_status st = loaa_fs_make_dirs(outdir);
     if (st)
         return st;
     loaa_dsw *w = calloc(1, sizeof *w);
@@ -162,8 +145,6 @@ void loaa_dsw_alias(loaa_dsw *w, int to, int from)
     if (!w->folds && to >= 0 && to < 3 && from >= 0 && from < 3)
         w->alias[to] = from;
 }
-
-long loaa_dsw_count(const loaa_dsw *w, int group) { return group >= 0 && group < w->n ? w->g[group].samples : 0; }
 
 static void free_writer(loaa_dsw *w)
 {

@@ -39,9 +39,6 @@ loaa_status loaa_dsw_add(loaa_dsw *w, int group, const char *key, const char *ex
 /* Makes group `to` list the shards of group `from` in dataset.json (e.g. test = val), writing none of its own. */
 void loaa_dsw_alias(loaa_dsw *w, int to, int from);
 
-/* Samples written per group so far. */
-long loaa_dsw_count(const loaa_dsw *w, int group);
-
 /*
  * Closes the shards and writes outdir/dataset.json: manifest (borrowed; its
  * members are copied) plus "folds" or "splits" and "counts". The writer is

@@ -5,7 +5,6 @@
  */
 #include "worker/features.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,14 @@
 #include <soxr.h>
 #include <stdint.h>
 
+#include "common/dynbuf.h"
+#include "common/fs.h"
 #include "worker/audio.h"
 #include "worker/fbank.h"
 #include "worker/npy.h"
+
+/* A clip file (wav or npy) larger than this is refused before decoding. */
+#define FEATURE_FILE_MAX (((size_t)1 << 31) - 1)
 
 struct loaa_featurizer {
     const loaa_dataset *ds;
@@ -29,19 +33,10 @@ struct loaa_featurizer {
     int sox_from; /* the input rate sox was made for */
 };
 
+/* Makes *buf (*cap floats) hold n floats. Returns 1, or 0 out of memory. */
 static int grow(float **buf, size_t *cap, size_t n)
 {
-    if (n <= *cap)
-        return 1;
-    size_t nc = *cap ? *cap : 4096;
-    while (nc < n)
-        nc *= 2;
-    float *b = realloc(*buf, nc * sizeof(float));
-    if (!b)
-        return 0;
-    *buf = b;
-    *cap = nc;
-    return 1;
+    return loaa_dyn_reserve_array((void **)buf, cap, n, sizeof **buf) == LOAA_OK;
 }
 
 loaa_status loaa_featurizer_create(const loaa_dataset *ds, int target_length, loaa_featurizer **out)
@@ -347,42 +342,15 @@ loaa_status loaa_featurizer_run(loaa_featurizer *f, float *out_MT, const void *d
 
 loaa_status loaa_features_from_file(const char *path, const loaa_dataset *ds, int target_length, float *out_MT)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            if (cap > ((size_t)1 << 31)) {
-                free(buf);
-                fclose(fp);
-                return loaa_fail(LOAA_ERR_LIMIT, "%s: larger than 2 GiB", path);
-            }
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(fp);
-                return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = b;
-        }
-        size_t n = fread(buf + len, 1, cap - len, fp);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return loaa_fail(LOAA_ERR_IO, "%s: read error", path);
-    }
+    char *buf;
+    size_t len;
+    loaa_status st = loaa_fs_read_file(path, FEATURE_FILE_MAX, "2 GiB", &buf, &len);
+    if (st)
+        return st;
     size_t pl = strlen(path);
     const char *ext = pl > 4 && !strcmp(path + pl - 4, ".npy") ? "npy" : "wav";
     loaa_featurizer *f;
-    loaa_status st = loaa_featurizer_create(ds, target_length, &f);
+    st = loaa_featurizer_create(ds, target_length, &f);
     if (!st)
         st = loaa_featurizer_run(f, out_MT, buf, len, ext, 0, -1, path);
     loaa_featurizer_free(f);

@@ -3,9 +3,11 @@
 
 #include "worker/launcher.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +19,10 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/dynbuf.h"
+#include "common/fs.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/protocol.h"
 #include "common/timer.h"
 #include "worker/trial.h"
@@ -30,11 +35,15 @@ static pid_t launcher_pid = -1;
 
 /* ---- line I/O over pipes ---- */
 
+/* A zeroed linebuf with its fd set is ready: the buffer is set up on the first read. */
 typedef struct linebuf {
     int fd;
-    char *buf;
-    size_t len, cap;
+    loaa_dyn buf; /* bytes read and not yet consumed */
 } linebuf;
+
+/* A line longer than the largest payload is an error; the buffer holds at most one read more. */
+#define LINE_READ 4096
+#define LINE_MAX_BYTES (LOAA_PROTO_MAX_PAYLOAD + LINE_READ)
 
 /*
  * Reads one line (without the newline) into *line (valid until the next
@@ -43,14 +52,18 @@ typedef struct linebuf {
  */
 static int read_line(linebuf *lb, char **line, int timeout_ms)
 {
+    assert(lb && line);
+    if (!lb->buf.max)
+        loaa_dyn_init(&lb->buf, LINE_MAX_BYTES);
     for (;;) {
-        char *nl = lb->len ? memchr(lb->buf, '\n', lb->len) : NULL;
+        size_t len = loaa_dyn_len(&lb->buf);
+        char *nl = len ? memchr(lb->buf.data, '\n', len) : NULL;
         if (nl) {
             *nl = '\0';
-            *line = lb->buf;
+            *line = lb->buf.data;
             return 1;
         }
-        if (lb->len > LOAA_PROTO_MAX_PAYLOAD)
+        if (len > LOAA_PROTO_MAX_PAYLOAD)
             return -1;
         if (timeout_ms >= 0) {
             struct pollfd pfd = {.fd = lb->fd, .events = POLLIN};
@@ -62,30 +75,24 @@ static int read_line(linebuf *lb, char **line, int timeout_ms)
             if (r < 0)
                 continue;
         }
-        if (lb->len + 4096 + 1 > lb->cap) {
-            size_t cap = lb->cap ? lb->cap * 2 : 8192;
-            char *b = realloc(lb->buf, cap);
-            if (!b)
-                return -1;
-            lb->buf = b;
-            lb->cap = cap;
-        }
-        ssize_t n = read(lb->fd, lb->buf + lb->len, lb->cap - lb->len - 1);
+        char *room = loaa_dyn_space(&lb->buf, LINE_READ);
+        if (!room)
+            return -1;
+        ssize_t n = read(lb->fd, room, LINE_READ);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
-        lb->len += (size_t)n;
+        loaa_dyn_advance(&lb->buf, (size_t)n);
     }
 }
 
 /* Drops the line returned by the last read_line. */
 static void consume_line(linebuf *lb)
 {
-    char *end = memchr(lb->buf, '\0', lb->len);
-    size_t used = end ? (size_t)(end - lb->buf) + 1 : lb->len;
-    memmove(lb->buf, lb->buf + used, lb->len - used);
-    lb->len -= used;
+    size_t len = loaa_dyn_len(&lb->buf);
+    char *end = len ? memchr(lb->buf.data, '\0', len) : NULL;
+    loaa_dyn_drop(&lb->buf, end ? (size_t)(end - lb->buf.data) + 1 : len);
 }
 
 static int write_all(int fd, const char *text, size_t n)
@@ -204,16 +211,11 @@ static loaa_trial_action child_on_epoch(void *p, const loaa_epoch_report *r)
  */
 static int open_trial_log(const char *dir, const char *name)
 {
+    assert(dir && name);
     char path[LOAA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    (void)loaa_fs_make_dirs(dir); /* on failure the open below fails too, and says so by -1 */
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return -1; /* never a truncated name */
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
@@ -326,9 +328,8 @@ static int world_rank_from_env(void)
         r = getenv("PMI_RANK");
     if (!r)
         return -1;
-    char *end;
-    long v = strtol(r, &end, 10);
-    return *end || v < 0 ? -1 : (int)v;
+    long v;
+    return loaa_parse_long(r, 0, INT_MAX, &v) ? -1 : (int)v;
 }
 
 void loaa_launcher_prefork(void)
@@ -454,9 +455,9 @@ static loaa_status send_failed(MPI_Comm world, json_int_t trial_id, const char *
     return st;
 }
 
-/* Waits for a Ibcast/Iallreduce-style request without spinning. */
-static void wait_request(MPI_Request *req)
+void loaa_launcher_wait_request(MPI_Request *req)
 {
+    assert(req);
     backoff b = {LOAA_PROTO_BACKOFF_MIN_S, LOAA_PROTO_BACKOFF_MAX_WORKER_S};
     int done = 0;
     for (;;) {
@@ -552,7 +553,7 @@ static loaa_trial_action group_on_epoch(void *p, const loaa_epoch_report *r)
         int ok = 1, all = 0;
         MPI_Request req;
         MPI_Iallreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->group, &req);
-        wait_request(&req);
+        loaa_launcher_wait_request(&req);
         if (!all) {
             c->peer_failed = 1;
             return LOAA_TRIAL_STOP;
@@ -578,7 +579,7 @@ static loaa_trial_action group_on_epoch(void *p, const loaa_epoch_report *r)
     if (c->gsize > 1 && c->early) {
         MPI_Request req;
         MPI_Ibcast(&stop, 1, MPI_INT, 0, c->group, &req);
-        wait_request(&req);
+        loaa_launcher_wait_request(&req);
     }
     return stop ? LOAA_TRIAL_STOP : LOAA_TRIAL_CONTINUE;
 }
@@ -635,7 +636,7 @@ static loaa_status run_in_process(MPI_Comm world, MPI_Comm group, const json_t *
         int ok = st == LOAA_OK, all = 0;
         MPI_Request req;
         MPI_Iallreduce(&ok, &all, 1, MPI_INT, MPI_MIN, group, &req);
-        wait_request(&req);
+        loaa_launcher_wait_request(&req);
         if (!all && !st)
             st = loaa_fail(LOAA_ERR_MPI, "another rank of the trial's group failed (see its log)");
     }
@@ -668,17 +669,17 @@ static loaa_status group_share(MPI_Comm group, char **text)
     int len = *text ? (int)strlen(*text) + 1 : 0;
     MPI_Request req;
     MPI_Ibcast(&len, 1, MPI_INT, 0, group, &req);
-    wait_request(&req);
+    loaa_launcher_wait_request(&req);
     if (len <= 0 || len > LOAA_PROTO_MAX_PAYLOAD)
         return loaa_fail(LOAA_ERR_MPI, "protocol: group payload of %d bytes", len);
     if (!*text && !(*text = calloc(1, (size_t)len)))
         return loaa_fail(LOAA_ERR_NOMEM, "protocol: out of memory");
     MPI_Ibcast(*text, len, MPI_CHAR, 0, group, &req);
-    wait_request(&req);
+    loaa_launcher_wait_request(&req);
     return LOAA_OK;
 }
 
-loaa_status loaa_worker_run(MPI_Comm world, MPI_Comm group)
+loaa_status loaa_launcher_worker_run(MPI_Comm world, MPI_Comm group)
 {
     int grank, gsize;
     MPI_Comm_rank(group, &grank);

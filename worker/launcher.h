@@ -44,7 +44,14 @@ int loaa_launcher_ready(void);
  * coordinator). Errors: MPI or protocol failures (LOAA_ERR_MPI); trial
  * failures are reported to the coordinator, not returned.
  */
-loaa_status loaa_worker_run(MPI_Comm world, MPI_Comm group);
+loaa_status loaa_launcher_worker_run(MPI_Comm world, MPI_Comm group);
+
+/*
+ * Waits for a non-blocking request (Ibcast, Iallreduce) to complete without
+ * spinning: MPI_Test with the worker's back-off between tries (common/protocol.h,
+ * LOAA_PROTO_BACKOFF_MIN_S doubling up to LOAA_PROTO_BACKOFF_MAX_WORKER_S).
+ */
+void loaa_launcher_wait_request(MPI_Request *req);
 
 /* Closes the launcher's pipe and reaps it. */
 void loaa_launcher_shutdown(void);

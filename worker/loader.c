@@ -10,14 +10,18 @@
  */
 #include "worker/loader.h"
 
+#include <assert.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "common/rng.h"
+#include "kernels/model.h"
 #include "worker/features.h"
 #include "worker/shard.h"
 
@@ -87,14 +91,10 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
         *hi = n;
         return;
     }
-    int a = (int)((long)B * rank / ranks), b = (int)((long)B * (rank + 1) / ranks);
-    *lo = a < n ? a : n;
-    *hi = b < n ? b : n;
-}
-
-void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi)
-{
-    loaa_loader_slice_rows(l->B, n, l->o.rank, l->o.ranks, lo, hi);
+    int first, count;
+    loaa_model_batch_share(B, rank, ranks, &first, &count); /* the group's one partition rule, on the full batch */
+    *lo = first < n ? first : n;
+    *hi = first + count < n ? first + count : n;
 }
 
 /* --- labels --- */
@@ -107,9 +107,8 @@ static loaa_status set_class(const loaa_dataset *ds, const char *tok, size_t len
     memcpy(word, tok, len);
     word[len] = '\0';
     int C = loaa_dataset_num_classes(ds);
-    char *end;
-    long k = strtol(word, &end, 10);
-    if (*end != '\0' || end == word) {
+    long k;
+    if (loaa_parse_long(word, LONG_MIN, LONG_MAX, &k)) { /* not a number: a class name */
         k = loaa_dataset_class_index(ds, word);
         if (k < 0)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: label '%s' is not one of the %d classes", name, word, C);
@@ -136,8 +135,8 @@ static loaa_status label_json(const loaa_dataset *ds, const json_t *v, const cha
     return loaa_fail(LOAA_ERR_FORMAT, "%s: a label must be a class index or a class name", name);
 }
 
-loaa_status loaa_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
-                             int *label, long *start, long *end)
+loaa_status loaa_loader_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
+                                    int *label, long *start, long *end)
 {
     int C = loaa_dataset_num_classes(ds), multi = loaa_dataset_multilabel(ds), n = 0;
     loaa_status st;
@@ -348,7 +347,7 @@ static loaa_status run_reader(loaa_loader *l)
             if (!in->raw.audio && !in->raw.npy)
                 st = loaa_fail(LOAA_ERR_FORMAT, "%s: no audio or features (KEY.wav/.flac/.ogg/.npy)", name);
             else
-                st = loaa_parse_label(l->ds, in->raw.cls, in->raw.json, name, in->y, &in->label, &in->start, &in->end);
+                st = loaa_loader_parse_label(l->ds, in->raw.cls, in->raw.json, name, in->y, &in->label, &in->start, &in->end);
             if (st) {
                 if (!l->o.skip_bad || st == LOAA_ERR_NOMEM)
                     break;
@@ -409,62 +408,21 @@ loaa_status loaa_loader_open(loaa_loader **out, const loaa_dataset *ds, const lo
     return loaa_loader_open_opts(out, ds, cfg, split, epoch, NULL);
 }
 
-loaa_status loaa_loader_open_opts(loaa_loader **out, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split,
-                                  int epoch, const loaa_loader_opts *opts)
+/* Copies the split's shard paths into l (shuffled by (seed, epoch) for training). Errors: the dataset's, LOAA_ERR_NOMEM. */
+static loaa_status loader_shards(loaa_loader *l, int fold)
 {
-    *out = NULL;
-    if (cfg->batch_size < 1)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'batch_size': must be >= 1, got %d", cfg->batch_size);
-    loaa_loader *l = calloc(1, sizeof *l);
-    if (!l)
-        return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
-    l->ds = ds;
-    l->cfg = *cfg;
-    if (opts)
-        l->o = *opts;
-    else
-        loaa_loader_opts_default(&l->o);
-    if (l->o.ranks < 1)
-        l->o.ranks = 1;
-    if (l->o.rank < 0 || l->o.rank >= l->o.ranks) {
-        free(l);
-        return loaa_fail(LOAA_ERR_CONFIG, "loader: rank %d outside 0..%d", opts->rank, l->o.ranks - 1);
-    }
-    l->split = split;
-    l->epoch = epoch;
-    l->train = split == LOAA_SPLIT_TRAIN;
-    l->augment = l->train && !l->o.no_augment;
-    l->B = cfg->batch_size;
-    l->C = loaa_dataset_num_classes(ds);
-    l->plan_batch = -1;
-    loaa_rng_seed(&l->root, (uint64_t)cfg->seed);
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->not_empty, NULL);
-    pthread_cond_init(&l->not_full, NULL);
-    loaa_status st = loaa_featurizer_create(ds, cfg->target_length, &l->feat);
-    if (st) {
-        loaa_loader_close(l);
-        return st;
-    }
-    l->M = loaa_featurizer_rows(l->feat);
-    l->T = loaa_featurizer_frames(l->feat);
     const char *const *paths;
-    if ((st = loaa_dataset_shards(ds, split, cfg->fold, &paths, &l->n_shards))) {
-        loaa_loader_close(l);
+    loaa_status st = loaa_dataset_shards(l->ds, l->split, fold, &paths, &l->n_shards);
+    if (st)
         return st;
-    }
     l->shards = calloc(l->n_shards ? l->n_shards : 1, sizeof(char *));
-    if (!l->shards) {
-        loaa_loader_close(l);
+    if (!l->shards)
         return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
-    }
     for (int i = 0; i < l->n_shards; i++)
-        if (!(l->shards[i] = strdup(paths[i]))) {
-            loaa_loader_close(l);
+        if (!(l->shards[i] = strdup(paths[i])))
             return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
-        }
     if (l->train && l->n_shards > 1) {
-        loaa_rng r = loaa_rng_split(&l->root, "shards", (uint64_t)epoch);
+        loaa_rng r = loaa_rng_split(&l->root, "shards", (uint64_t)l->epoch);
         for (int i = l->n_shards - 1; i > 0; i--) {
             int k = (int)loaa_rng_below(&r, (uint64_t)i + 1);
             char *t = l->shards[i];
@@ -472,6 +430,12 @@ loaa_status loaa_loader_open_opts(loaa_loader **out, const loaa_dataset *ds, con
             l->shards[k] = t;
         }
     }
+    return LOAA_OK;
+}
+
+/* The prefetch ring (cap slots of (M, T) and C floats), the shuffle buffer's pool and the mixup plans. Errors: LOAA_ERR_NOMEM. */
+static loaa_status loader_buffers(loaa_loader *l)
+{
     size_t per = (size_t)l->M * l->T;
     l->cap = l->o.prefetch > 0 ? l->o.prefetch : 2 * l->B;
     if (l->cap < l->B)
@@ -488,29 +452,69 @@ loaa_status loaa_loader_open_opts(loaa_loader **out, const loaa_dataset *ds, con
     l->c_mix = calloc(l->B, sizeof(int));
     l->c_partner = calloc(l->B, sizeof(int));
     l->c_lam = calloc(l->B, sizeof(float));
-    if (!l->ring || !l->pool || !l->bufp || !l->spare_pool || !l->plan_mix || !l->plan_partner || !l->plan_lam || !l->c_mix || !l->c_partner || !l->c_lam) {
-        loaa_loader_close(l);
+    if (!l->ring || !l->pool || !l->bufp || !l->spare_pool || !l->plan_mix || !l->plan_partner || !l->plan_lam || !l->c_mix || !l->c_partner || !l->c_lam)
         return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
-    }
     for (int i = 0; i < l->cap; i++) {
         l->ring[i].x = malloc(per * sizeof(float));
         l->ring[i].y = malloc((size_t)l->C * sizeof(float));
-        if (!l->ring[i].x || !l->ring[i].y) {
-            loaa_loader_close(l);
+        if (!l->ring[i].x || !l->ring[i].y)
             return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory (prefetch of %d samples of %dx%d)", l->cap, l->M, l->T);
-        }
     }
     for (int i = 0; i <= S; i++)
-        if (!(l->pool[i].y = malloc((size_t)l->C * sizeof(float)))) {
-            loaa_loader_close(l);
+        if (!(l->pool[i].y = malloc((size_t)l->C * sizeof(float))))
             return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
-        }
     /* while filling, the i-th buffered member came from `in`; the next `in` is pool[i] */
     for (int i = 0; i < S; i++)
         l->spare_pool[i] = &l->pool[i];
-    if (pthread_create(&l->thread, NULL, reader_main, l) != 0) {
+    return LOAA_OK;
+}
+
+loaa_status loaa_loader_open_opts(loaa_loader **out, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split,
+                                  int epoch, const loaa_loader_opts *opts)
+{
+    assert(out && ds && cfg);
+    *out = NULL;
+    if (cfg->batch_size < 1)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'batch_size': must be >= 1, got %d", cfg->batch_size);
+    loaa_loader_opts o;
+    if (opts)
+        o = *opts;
+    else
+        loaa_loader_opts_default(&o);
+    if (o.ranks < 1)
+        o.ranks = 1;
+    if (o.rank < 0 || o.rank >= o.ranks)
+        return loaa_fail(LOAA_ERR_CONFIG, "loader: rank %d outside 0..%d", o.rank, o.ranks - 1);
+    loaa_loader *l = calloc(1, sizeof *l);
+    if (!l)
+        return loaa_fail(LOAA_ERR_NOMEM, "loader: out of memory");
+    l->ds = ds;
+    l->cfg = *cfg;
+    l->o = o;
+    l->split = split;
+    l->epoch = epoch;
+    l->train = split == LOAA_SPLIT_TRAIN;
+    l->augment = l->train && !l->o.no_augment;
+    l->B = cfg->batch_size;
+    l->C = loaa_dataset_num_classes(ds);
+    l->plan_batch = -1;
+    loaa_rng_seed(&l->root, (uint64_t)cfg->seed);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->not_empty, NULL);
+    pthread_cond_init(&l->not_full, NULL);
+    loaa_status st = loaa_featurizer_create(ds, cfg->target_length, &l->feat);
+    if (!st) {
+        l->M = loaa_featurizer_rows(l->feat);
+        l->T = loaa_featurizer_frames(l->feat);
+        st = loader_shards(l, cfg->fold);
+    }
+    if (!st)
+        st = loader_buffers(l);
+    if (!st && pthread_create(&l->thread, NULL, reader_main, l) != 0)
+        st = loaa_fail(LOAA_ERR_INTERNAL, "loader: cannot start the reader thread");
+    if (st) {
         loaa_loader_close(l);
-        return loaa_fail(LOAA_ERR_INTERNAL, "loader: cannot start the reader thread");
+        return st;
     }
     l->thread_started = 1;
     *out = l;

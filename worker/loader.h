@@ -25,7 +25,7 @@
  * Ranks sharing one trial (opts.ranks = g > 1, opts.rank = r): every rank
  * draws the same sequence of batches as a single rank would; rank r decodes
  * and fills only its block of each batch, rows [lo, hi) from
- * loaa_loader_slice (the other rows of x are left as they were), and the group completes x with an in-place
+ * loaa_loader_slice_rows (the other rows of x are left as they were), and the group completes x with an in-place
  * MPI_Allgatherv over those blocks. y and labels are complete on every rank.
  * In that mode a sample that fails to decode is an error even with
  * skip_bad (the other ranks could not know to skip it); a sample whose
@@ -88,11 +88,10 @@ long loaa_loader_bad_skipped(const loaa_loader *l);   /* bad samples skipped (sk
 
 /*
  * This rank's rows [*lo, *hi) of a batch of n samples (n from loaa_loader_next):
- * the block [B*r/g, B*(r+1)/g) of the full batch size B, cut at n, so that
- * the reader can decide what to decode before it knows n.
+ * its share of the full batch size B by loaa_model_batch_share (kernels/
+ * model.h, the group's one partition rule), cut at n, so that the reader can
+ * decide what to decode before it knows n.
  */
-void loaa_loader_slice(const loaa_loader *l, int n, int *lo, int *hi);
-/* The same for batch size B, rank r of g. */
 void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi);
 
 /*
@@ -102,7 +101,7 @@ void loaa_loader_slice_rows(int B, int n, int rank, int ranks, int *lo, int *hi)
  * `name` ("shard: key 'k'"): no label, a label outside the class list,
  * malformed JSON.
  */
-loaa_status loaa_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
-                             int *label, long *start, long *end);
+loaa_status loaa_loader_parse_label(const loaa_dataset *ds, const char *cls, const char *json, const char *name, float *y,
+                                    int *label, long *start, long *end);
 
 #endif

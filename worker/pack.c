@@ -6,9 +6,11 @@
  */
 #include "worker/pack.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,12 +19,17 @@
 #include <sys/stat.h>
 
 #include "common/dataset.h"
+#include "common/fs.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/rng.h"
 #include "worker/audio.h"
 #include "worker/csv.h"
 #include "worker/features.h"
 #include "worker/npy.h"
+
+/* A file stored as it is (--keep-rate) larger than this is refused: a worker could not load it either. */
+#define PACK_FILE_MAX (((size_t)1 << 31) - 1)
 
 typedef struct item {
     char *path;   /* the audio file */
@@ -137,17 +144,6 @@ static loaa_status class_set(plan *p, int index, const char *name)
     return LOAA_OK;
 }
 
-static int parse_int(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* --- esc50 --- */
 
 static loaa_status recipe_esc50(plan *p, const char *src)
@@ -179,8 +175,8 @@ static loaa_status recipe_esc50(plan *p, const char *src)
         long fold, target;
         char where[1100];
         snprintf(where, sizeof where, "%s:%d", loaa_csv_path(c), loaa_csv_line(c));
-        if (n <= cf || n <= cfold || n <= ct || n <= ccat || !parse_int(f[cfold], &fold) || fold < 1 || fold > 5 ||
-            !parse_int(f[ct], &target) || target < 0) {
+        if (n <= cf || n <= cfold || n <= ct || n <= ccat || loaa_parse_long(f[cfold], 1, 5, &fold) ||
+            loaa_parse_long(f[ct], 0, LONG_MAX, &target)) {
             st = loaa_fail(LOAA_ERR_PARSE, "%s: need filename, fold 1..5, target >= 0", where);
             break;
         }
@@ -350,7 +346,8 @@ static loaa_status epic_csv(plan *p, const char *csv, const char *audio, int gro
         char where[1100];
         snprintf(where, sizeof where, "%s:%d", csv, loaa_csv_line(c));
         long s, e, k;
-        if (n <= maxc || !parse_int(f[cs], &s) || !parse_int(f[ce], &e) || !parse_int(f[ccid], &k) || s < 0 || e <= s || k < 0) {
+        if (n <= maxc || loaa_parse_long(f[cs], 0, LONG_MAX, &s) || loaa_parse_long(f[ce], 0, LONG_MAX, &e) ||
+            loaa_parse_long(f[ccid], 0, LONG_MAX, &k) || e <= s) {
             st = loaa_fail(LOAA_ERR_PARSE, "%s: need start_sample < stop_sample and class_id >= 0", where);
             break;
         }
@@ -410,6 +407,155 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
+/* The columns of a csv manifest's header (-1: absent); need: the highest one used. */
+typedef struct csv_cols {
+    int path, label, split, fold, start, end;
+    int need;
+} csv_cols;
+
+/* The folder a manifest's relative paths are relative to: the manifest's own ("." when it has none). */
+static void manifest_dir(const char *manifest, char *base, size_t cap)
+{
+    snprintf(base, cap, "%s", manifest);
+    char *slash = strrchr(base, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(base, cap, ".");
+}
+
+/* Reads the header row. Errors: LOAA_ERR_PARSE naming the manifest (empty, path or label missing, split and fold both). */
+static loaa_status csv_header(loaa_csv *c, const char *manifest, csv_cols *k)
+{
+    char **f;
+    int n;
+    loaa_status st = loaa_csv_next(c, &f, &n);
+    if (st || n == 0)
+        return st ? st : loaa_fail(LOAA_ERR_PARSE, "%s: empty", manifest);
+    *k = (csv_cols){loaa_csv_column(f, n, "path"),  loaa_csv_column(f, n, "label"), loaa_csv_column(f, n, "split"),
+                    loaa_csv_column(f, n, "fold"),  loaa_csv_column(f, n, "start"), loaa_csv_column(f, n, "end"), 0};
+    if (k->path < 0 || k->label < 0)
+        return loaa_fail(LOAA_ERR_PARSE, "%s:1: header needs path,label[,split][,fold][,start,end]", manifest);
+    if (k->split >= 0 && k->fold >= 0)
+        return loaa_fail(LOAA_ERR_PARSE, "%s:1: give a split column or a fold column, not both", manifest);
+    int cols[] = {k->path, k->label, k->split, k->fold, k->start, k->end};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        k->need = cols[i] > k->need ? cols[i] : k->need;
+    return LOAA_OK;
+}
+
+/*
+ * The group of one row: its split (0 train, 1 val, 2 test), its fold - 1
+ * (*maxfold raised to it), or, with neither column, 80/10/10 by a hash of
+ * the path. Errors: LOAA_ERR_PARSE naming where.
+ */
+static loaa_status csv_group(const csv_cols *k, char **f, const char *where, int *group, int *maxfold)
+{
+    if (k->split >= 0) {
+        const char *sp = f[k->split];
+        *group = !strcmp(sp, "train") ? 0 : !strcmp(sp, "val") || !strcmp(sp, "valid") || !strcmp(sp, "validation") ? 1
+                 : !strcmp(sp, "test") ? 2 : -1;
+        if (*group < 0)
+            return loaa_fail(LOAA_ERR_PARSE, "%s: split '%s' is not train, val or test", where, sp);
+    } else if (k->fold >= 0) {
+        long v;
+        if (loaa_parse_long(f[k->fold], 1, 100, &v))
+            return loaa_fail(LOAA_ERR_PARSE, "%s: fold '%s' is not 1..100", where, f[k->fold]);
+        *group = (int)v - 1;
+        *maxfold = v > *maxfold ? (int)v : *maxfold;
+    } else {
+        uint64_t h = fnv(f[k->path]) % 10;
+        *group = h < 8 ? 0 : h == 8 ? 1 : 2;
+    }
+    return LOAA_OK;
+}
+
+/* The row's cut [*s, *e) in samples (-1: none). Errors: LOAA_ERR_PARSE naming where. */
+static loaa_status csv_cut(const csv_cols *k, char **f, const char *where, long *s, long *e)
+{
+    *s = *e = -1;
+    if (k->start >= 0 && f[k->start][0] && loaa_parse_long(f[k->start], 0, LONG_MAX, s))
+        return loaa_fail(LOAA_ERR_PARSE, "%s: start '%s' is not a sample offset", where, f[k->start]);
+    if (k->end >= 0 && f[k->end][0] && (loaa_parse_long(f[k->end], LONG_MIN, LONG_MAX, e) || *e <= (*s > 0 ? *s : 0)))
+        return loaa_fail(LOAA_ERR_PARSE, "%s: end '%s' is not a sample offset after start", where, f[k->end]);
+    return LOAA_OK;
+}
+
+/* The index of name in labels, added at the end when new; -1 out of memory. */
+static int label_index(strlist *labels, const char *name)
+{
+    for (int i = 0; i < labels->n; i++)
+        if (!strcmp(labels->s[i], name))
+            return i;
+    return strlist_add(labels, name) ? labels->n - 1 : -1;
+}
+
+/* One data row as an item; its label is held as an index into labels until the class order is known. */
+static loaa_status csv_row(plan *p, const csv_cols *k, char **f, int n, const char *where, const char *base, strlist *labels,
+                           int *maxfold)
+{
+    if (n <= k->need)
+        return loaa_fail(LOAA_ERR_PARSE, "%s: %d fields, the header has %d", where, n, k->need + 1);
+    if (!f[k->path][0] || !f[k->label][0])
+        return loaa_fail(LOAA_ERR_PARSE, "%s: empty path or label", where);
+    int group = 0;
+    long s, e;
+    loaa_status st;
+    if ((st = csv_group(k, f, where, &group, maxfold)) || (st = csv_cut(k, f, where, &s, &e)))
+        return st;
+    int label = label_index(labels, f[k->label]);
+    if (label < 0)
+        return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    char *path = f[k->path][0] == '/' ? strdup(f[k->path]) : fmt("%s/%s", base, f[k->path]);
+    char key[64];
+    snprintf(key, sizeof key, "%08d", p->n);
+    return add_item(p, path, strdup(key), strdup(where), label, group, s, e);
+}
+
+/* 1 when a sorts after b: numbers by value when every label is a number, else names alphabetically. */
+static int label_after(const char *a, const char *b, int numeric)
+{
+    long x = 0, y = 0;
+    if (!numeric)
+        return strcmp(a, b) > 0;
+    loaa_parse_long(a, LONG_MIN, LONG_MAX, &x);
+    loaa_parse_long(b, LONG_MIN, LONG_MAX, &y);
+    return x > y;
+}
+
+/* Names the classes in label order (numeric labels by value, names alphabetically) and renumbers the items to match. */
+static loaa_status order_classes(plan *p, const strlist *labels)
+{
+    int numeric = 1;
+    long v;
+    for (int i = 0; i < labels->n; i++)
+        numeric &= loaa_parse_long(labels->s[i], LONG_MIN, LONG_MAX, &v) == LOAA_OK;
+    int *order = malloc(sizeof(int) * labels->n), *rank = malloc(sizeof(int) * labels->n);
+    if (labels->n && (!order || !rank)) {
+        free(order);
+        free(rank);
+        return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
+    }
+    for (int i = 0; i < labels->n; i++)
+        order[i] = i;
+    for (int i = 1; i < labels->n; i++) /* insertion sort: stable, and label lists are short */
+        for (int j = i; j > 0 && label_after(labels->s[order[j - 1]], labels->s[order[j]], numeric); j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    loaa_status st = LOAA_OK;
+    for (int i = 0; i < labels->n && !st; i++) {
+        rank[order[i]] = i;
+        st = class_set(p, i, labels->s[order[i]]);
+    }
+    for (int i = 0; i < p->n && !st; i++)
+        p->items[i].label = rank[p->items[i].label];
+    free(order);
+    free(rank);
+    return st;
+}
+
 static loaa_status recipe_csv(plan *p, const char *manifest)
 {
     loaa_csv *c;
@@ -417,128 +563,31 @@ static loaa_status recipe_csv(plan *p, const char *manifest)
     if (st)
         return st;
     char base[4096];
-    snprintf(base, sizeof base, "%s", manifest);
-    char *slash = strrchr(base, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(base, sizeof base, ".");
-    char **f;
-    int n;
-    if ((st = loaa_csv_next(c, &f, &n)) || n == 0) {
+    manifest_dir(manifest, base, sizeof base);
+    csv_cols k;
+    if ((st = csv_header(c, manifest, &k))) {
         loaa_csv_close(c);
-        return st ? st : loaa_fail(LOAA_ERR_PARSE, "%s: empty", manifest);
+        return st;
     }
-    int cp = loaa_csv_column(f, n, "path"), cl = loaa_csv_column(f, n, "label"), csp = loaa_csv_column(f, n, "split"),
-        cf = loaa_csv_column(f, n, "fold"), cs = loaa_csv_column(f, n, "start"), ce = loaa_csv_column(f, n, "end");
-    if (cp < 0 || cl < 0) {
-        loaa_csv_close(c);
-        return loaa_fail(LOAA_ERR_PARSE, "%s:1: header needs path,label[,split][,fold][,start,end]", manifest);
-    }
-    if (csp >= 0 && cf >= 0) {
-        loaa_csv_close(c);
-        return loaa_fail(LOAA_ERR_PARSE, "%s:1: give a split column or a fold column, not both", manifest);
-    }
-    int need = cp > cl ? cp : cl;
-    int opt[] = {csp, cf, cs, ce};
-    for (int i = 0; i < 4; i++)
-        need = opt[i] > need ? opt[i] : need;
     strlist labels = {0};
     int maxfold = 0;
+    char **f;
+    int n;
     while (!(st = loaa_csv_next(c, &f, &n)) && n > 0) {
         char where[1100];
         snprintf(where, sizeof where, "%s:%d", manifest, loaa_csv_line(c));
-        if (n <= need) {
-            st = loaa_fail(LOAA_ERR_PARSE, "%s: %d fields, the header has %d", where, n, need + 1);
-            break;
-        }
-        if (!f[cp][0] || !f[cl][0]) {
-            st = loaa_fail(LOAA_ERR_PARSE, "%s: empty path or label", where);
-            break;
-        }
-        int group = 0;
-        long v, s = -1, e = -1;
-        if (csp >= 0) {
-            const char *sp = f[csp];
-            group = !strcmp(sp, "train") ? 0 : !strcmp(sp, "val") || !strcmp(sp, "valid") || !strcmp(sp, "validation") ? 1
-                    : !strcmp(sp, "test") ? 2 : -1;
-            if (group < 0) {
-                st = loaa_fail(LOAA_ERR_PARSE, "%s: split '%s' is not train, val or test", where, sp);
-                break;
-            }
-        } else if (cf >= 0) {
-            if (!parse_int(f[cf], &v) || v < 1 || v > 100) {
-                st = loaa_fail(LOAA_ERR_PARSE, "%s: fold '%s' is not 1..100", where, f[cf]);
-                break;
-            }
-            group = (int)v - 1;
-            maxfold = v > maxfold ? (int)v : maxfold;
-        } else {
-            uint64_t h = fnv(f[cp]) % 10;
-            group = h < 8 ? 0 : h == 8 ? 1 : 2;
-        }
-        if (cs >= 0 && f[cs][0] && (!parse_int(f[cs], &s) || s < 0)) {
-            st = loaa_fail(LOAA_ERR_PARSE, "%s: start '%s' is not a sample offset", where, f[cs]);
-            break;
-        }
-        if (ce >= 0 && f[ce][0] && (!parse_int(f[ce], &e) || e <= (s > 0 ? s : 0))) {
-            st = loaa_fail(LOAA_ERR_PARSE, "%s: end '%s' is not a sample offset after start", where, f[ce]);
-            break;
-        }
-        /* labels become class indices after all are seen (sorted names); hold the name in key for now */
-        int k = -1;
-        for (int i = 0; i < labels.n; i++)
-            if (!strcmp(labels.s[i], f[cl]))
-                k = i;
-        if (k < 0) {
-            if (!strlist_add(&labels, f[cl])) {
-                st = loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
-                break;
-            }
-            k = labels.n - 1;
-        }
-        char *path = f[cp][0] == '/' ? strdup(f[cp]) : fmt("%s/%s", base, f[cp]);
-        char key[64];
-        snprintf(key, sizeof key, "%08d", p->n);
-        if ((st = add_item(p, path, strdup(key), strdup(where), k, group, s, e)))
+        if ((st = csv_row(p, &k, f, n, where, base, &labels, &maxfold)))
             break;
     }
     loaa_csv_close(c);
     if (!st && p->n == 0)
         st = loaa_fail(LOAA_ERR_PARSE, "%s: no rows", manifest);
-    if (!st && cf >= 0 && maxfold < 3)
+    if (!st && k.fold >= 0 && maxfold < 3)
         st = loaa_fail(LOAA_ERR_PARSE, "%s: a k-fold manifest needs folds 1..K with K >= 3", manifest);
-    if (!st) {
-        /* class order: numeric labels by value, names alphabetically */
-        int numeric = 1;
-        long v;
-        for (int i = 0; i < labels.n; i++)
-            numeric &= parse_int(labels.s[i], &v);
-        int *order = malloc(sizeof(int) * labels.n), *rank = malloc(sizeof(int) * labels.n);
-        for (int i = 0; i < labels.n; i++)
-            order[i] = i;
-        for (int i = 1; i < labels.n; i++)
-            for (int j = i; j > 0; j--) {
-                const char *a = labels.s[order[j - 1]], *b = labels.s[order[j]];
-                long x = 0, y = 0;
-                int gt = numeric ? (parse_int(a, &x), parse_int(b, &y), x > y) : strcmp(a, b) > 0;
-                if (!gt)
-                    break;
-                int t = order[j];
-                order[j] = order[j - 1];
-                order[j - 1] = t;
-            }
-        for (int i = 0; i < labels.n && !st; i++) {
-            rank[order[i]] = i;
-            st = class_set(p, i, labels.s[order[i]]);
-        }
-        for (int i = 0; i < p->n; i++)
-            p->items[i].label = rank[p->items[i].label];
-        free(order);
-        free(rank);
-    }
+    if (!st)
+        st = order_classes(p, &labels);
     strlist_free(&labels);
-    p->folds = cf >= 0 ? maxfold : 0;
+    p->folds = k.fold >= 0 ? maxfold : 0;
     p->name = "csv";
     p->target_length = 1024;
     p->mean = -4.2677393;
@@ -547,26 +596,6 @@ static loaa_status recipe_csv(plan *p, const char *manifest)
 }
 
 /* --- the writer --- */
-
-static loaa_status read_bytes(const char *path, void **out, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
-    if (!b || (len > 0 && fread(b, 1, (size_t)len, f) != (size_t)len)) {
-        free(b);
-        fclose(f);
-        return loaa_fail(LOAA_ERR_IO, "%s: read error", path);
-    }
-    fclose(f);
-    *out = b;
-    *size = (size_t)len;
-    return LOAA_OK;
-}
 
 static const char *audio_ext(const char *path)
 {
@@ -578,155 +607,226 @@ static const char *audio_ext(const char *path)
     return "wav";
 }
 
-loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir, const loaa_pack_opts *o)
+/* Fills p from the recipe's layout under source and checks it: every class named, at least one sample. */
+static loaa_status make_plan(plan *p, const char *recipe, const char *source, const loaa_pack_opts *o)
 {
-    plan p;
-    memset(&p, 0, sizeof p);
     loaa_status st;
     if (!strcmp(recipe, "esc50"))
-        st = recipe_esc50(&p, source);
+        st = recipe_esc50(p, source);
     else if (!strcmp(recipe, "spc2"))
-        st = recipe_spc2(&p, source);
+        st = recipe_spc2(p, source);
     else if (!strcmp(recipe, "epic-sounds"))
-        st = recipe_epic(&p, source, o);
+        st = recipe_epic(p, source, o);
     else if (!strcmp(recipe, "csv"))
-        st = recipe_csv(&p, source);
+        st = recipe_csv(p, source);
     else
         st = loaa_fail(LOAA_ERR_USAGE, "unknown recipe '%s' (esc50, spc2, epic-sounds, csv)", recipe);
-    for (int i = 0; i < p.n_classes && !st; i++)
-        if (!p.classes[i])
+    for (int i = 0; i < p->n_classes && !st; i++)
+        if (!p->classes[i])
             st = loaa_fail(LOAA_ERR_PARSE, "%s: class index %d is never named (class ids must be 0..%d without gaps)", source, i,
-                           p.n_classes - 1);
-    if (!st && p.n == 0)
+                           p->n_classes - 1);
+    if (!st && p->n == 0)
         st = loaa_fail(LOAA_ERR_NOTFOUND, "%s: no samples found", source);
-    if (st) {
-        plan_free(&p);
-        return st;
-    }
-    /*
-     * Release layouts list files by class (SPC-2 by word folder): shards written in that
-     * order would each hold one or two classes, more than a shuffle buffer can mix. So the
-     * items are shuffled once, with a fixed seed: the same input always packs the same.
-     */
+    return st;
+}
+
+/*
+ * Release layouts list files by class (SPC-2 by word folder): shards written in that
+ * order would each hold one or two classes, more than a shuffle buffer can mix. So the
+ * items are shuffled once, with a fixed seed: the same input always packs the same.
+ */
+static void shuffle_items(plan *p)
+{
     loaa_rng order;
     loaa_rng_seed(&order, 0x10aa);
-    for (int i = p.n - 1; i > 0; i--) {
+    for (int i = p->n - 1; i > 0; i--) {
         int k = (int)loaa_rng_below(&order, (uint64_t)i + 1);
-        item t = p.items[i];
-        p.items[i] = p.items[k];
-        p.items[k] = t;
+        item t = p->items[i];
+        p->items[i] = p->items[k];
+        p->items[k] = t;
     }
-    /* resampled once here rather than every epoch in every worker (AST's recipes `sox -r 16000` too) */
-    int rate = o->resample > 0 ? o->resample : 16000;
+}
+
+/* dataset.json as far as it is known before the data is read (mean and std come last). NULL out of memory. */
+static json_t *manifest_head(const plan *p, const char *recipe, const loaa_pack_opts *o, int rate)
+{
     json_t *m = json_object(), *classes = json_array(), *fb = json_object();
-    for (int i = 0; i < p.n_classes; i++)
-        json_array_append_new(classes, json_string(p.classes[i]));
+    if (!m || !classes || !fb) {
+        json_decref(m);
+        json_decref(classes);
+        json_decref(fb);
+        return NULL;
+    }
+    for (int i = 0; i < p->n_classes; i++)
+        json_array_append_new(classes, json_string(p->classes[i]));
     json_object_set_new(m, "format", json_string("loaa-dataset"));
     json_object_set_new(m, "version", json_integer(1));
-    json_object_set_new(m, "name", json_string(o->name ? o->name : p.name));
+    json_object_set_new(m, "name", json_string(o->name ? o->name : p->name));
     json_object_set_new(m, "classes", classes);
     json_object_set_new(m, "multilabel", json_false());
     json_object_set_new(m, "kind", json_string("audio"));
     json_object_set_new(m, "sample_rate", json_integer(rate));
     json_object_set_new(fb, "num_mel_bins", json_integer(o->mel > 0 ? o->mel : 128));
     json_object_set_new(m, "fbank", fb);
-    json_object_set_new(m, "target_length", json_integer(o->target_length > 0 ? o->target_length : p.target_length));
+    json_object_set_new(m, "target_length", json_integer(o->target_length > 0 ? o->target_length : p->target_length));
     if (o->features_fbank)
         json_object_set_new(m, "features", json_string("fbank"));
     char src[512];
     snprintf(src, sizeof src, "loaa pack %s", recipe);
     json_object_set_new(m, "source", json_string(src));
+    return m;
+}
 
-    loaa_dataset *ds = NULL;
-    loaa_featurizer *feat = NULL;
-    loaa_dsw *w = NULL;
-    st = loaa_dsw_probe_dataset(m, outdir, &ds);
-    if (!st)
-        st = loaa_featurizer_create(ds, 0, &feat);
-    int groups = p.folds > 0 ? p.folds : 3;
-    if (!st)
-        st = loaa_dsw_open(outdir, groups, p.folds > 0, &o->shard, &w);
-    if (!st && p.test_is_val)
-        loaa_dsw_alias(w, 2, 1);
-    double sum = 0, sum2 = 0, count = 0;
-    for (int i = 0; i < p.n && !st; i++) {
-        item *it = &p.items[i];
-        float *wave = NULL;
-        size_t n = 0;
-        int src_rate = 0;
-        st = loaa_audio_read_segment(it->path, it->start, it->end, &wave, &n, &src_rate);
-        if (st) {
-            st = loaa_fail_prefix(st, "%s: ", it->where);
-            break;
-        }
-        int train = p.folds > 0 || it->group == 0;
-        float *raw = NULL;
-        int frames = 0;
-        if (o->features_fbank || (o->stats && train)) {
-            if ((st = loaa_featurizer_raw_wave(feat, wave, n, src_rate, it->path, &raw, &frames))) {
-                free(wave);
-                break;
-            }
-            if (o->stats && train) {
-                size_t cnt = (size_t)frames * loaa_featurizer_rows(feat);
-                for (size_t j = 0; j < cnt; j++) {
-                    sum += raw[j];
-                    sum2 += (double)raw[j] * raw[j];
-                }
-                count += (double)cnt;
-            }
-        }
-        void *data = NULL;
-        size_t size = 0;
-        const char *ext = "wav";
-        if (o->features_fbank) {
-            st = loaa_npy_encode(raw, frames, loaa_featurizer_rows(feat), &data, &size);
-            ext = "npy";
-        } else if (!o->keep_rate && src_rate != rate) {
-            float *r;
-            size_t m2;
-            if (!(st = loaa_audio_resample(wave, n, src_rate, rate, &r, &m2))) {
-                st = loaa_audio_encode_wav(r, m2, rate, 0, &data, &size);
-                free(r);
-            }
-        } else if (it->start >= 0 || it->end >= 0) {
-            st = loaa_audio_encode_wav(wave, n, src_rate, 0, &data, &size);
-        } else {
-            st = read_bytes(it->path, &data, &size);
-            ext = audio_ext(it->path);
-        }
-        free(raw);
-        free(wave);
+/* What the writer carries from item to item. */
+typedef struct pack_run {
+    const loaa_pack_opts *o;
+    int rate;                /* the dataset's sample rate */
+    int folds;               /* plan's folds (> 0: every fold is training data for --stats) */
+    loaa_featurizer *feat;
+    loaa_dsw *w;
+    double sum, sum2, count; /* --stats over the training items' raw features */
+} pack_run;
+
+/* Adds raw (frames x rows) to the --stats sums. */
+static void add_stats(pack_run *r, const float *raw, int frames)
+{
+    size_t cnt = (size_t)frames * loaa_featurizer_rows(r->feat);
+    for (size_t j = 0; j < cnt; j++) {
+        r->sum += raw[j];
+        r->sum2 += (double)raw[j] * raw[j];
+    }
+    r->count += (double)cnt;
+}
+
+/*
+ * The bytes stored for one decoded item (wave: n samples at src_rate; raw:
+ * its features, for --features fbank): the features as .npy, the wave
+ * resampled to the dataset rate, the cut re-encoded, or the file as it is.
+ * *data (caller frees), *size, *ext.
+ */
+static loaa_status item_bytes(const pack_run *r, const item *it, const float *wave, size_t n, int src_rate, const float *raw,
+                              int frames, void **data, size_t *size, const char **ext)
+{
+    *ext = "wav";
+    if (r->o->features_fbank) {
+        *ext = "npy";
+        return loaa_npy_encode(raw, frames, loaa_featurizer_rows(r->feat), data, size);
+    }
+    if (!r->o->keep_rate && src_rate != r->rate) {
+        float *rs;
+        size_t m;
+        loaa_status st = loaa_audio_resample(wave, n, src_rate, r->rate, &rs, &m);
         if (!st) {
-            char cls[16];
-            snprintf(cls, sizeof cls, "%d", it->label);
-            st = loaa_dsw_add(w, it->group, it->key, ext, data, size, cls, NULL);
+            st = loaa_audio_encode_wav(rs, m, r->rate, 0, data, size);
+            free(rs);
         }
-        free(data);
-        if ((i + 1) % 1000 == 0 || i + 1 == p.n)
-            loaa_info("pack %s: %d of %d files", recipe, i + 1, p.n);
+        return st;
     }
-    if (!st) {
-        double mean = p.mean, sd = p.std;
-        if (o->stats) {
-            if (count <= 0) {
-                st = loaa_fail(LOAA_ERR_CONFIG, "--stats: the training split is empty");
-            } else {
-                mean = sum / count;
-                double var = sum2 / count - mean * mean;
-                sd = var > 0 ? sqrt(var) : 1;
-            }
+    if (it->start >= 0 || it->end >= 0)
+        return loaa_audio_encode_wav(wave, n, src_rate, 0, data, size);
+    char *bytes;
+    loaa_status st = loaa_fs_read_file(it->path, PACK_FILE_MAX, "2 GiB", &bytes, size);
+    *data = bytes;
+    *ext = audio_ext(it->path);
+    return st;
+}
+
+/* Decodes one item, checks it, counts it for --stats and adds it to its group's shards. Errors name the item. */
+static loaa_status pack_item(pack_run *r, const item *it)
+{
+    float *wave = NULL;
+    size_t n = 0;
+    int src_rate = 0;
+    loaa_status st = loaa_audio_read_segment(it->path, it->start, it->end, &wave, &n, &src_rate);
+    if (st)
+        return loaa_fail_prefix(st, "%s: ", it->where);
+    int train = r->folds > 0 || it->group == 0;
+    float *raw = NULL;
+    int frames = 0;
+    if (r->o->features_fbank || (r->o->stats && train)) {
+        if ((st = loaa_featurizer_raw_wave(r->feat, wave, n, src_rate, it->path, &raw, &frames))) {
+            free(wave);
+            return st;
         }
-        json_object_set_new(m, "mean", json_real(mean));
-        json_object_set_new(m, "std", json_real(sd));
+        if (r->o->stats && train)
+            add_stats(r, raw, frames);
     }
+    void *data = NULL;
+    size_t size = 0;
+    const char *ext;
+    st = item_bytes(r, it, wave, n, src_rate, raw, frames, &data, &size, &ext);
+    free(raw);
+    free(wave);
     if (!st) {
-        st = loaa_dsw_finish(w, m);
-        w = NULL;
+        char cls[16];
+        snprintf(cls, sizeof cls, "%d", it->label);
+        st = loaa_dsw_add(r->w, it->group, it->key, ext, data, size, cls, NULL);
     }
-    loaa_dsw_abort(w);
-    loaa_featurizer_free(feat);
+    free(data);
+    return st;
+}
+
+/* Puts mean and std into m: measured (--stats) or the recipe's published ones. Errors: LOAA_ERR_CONFIG for an empty training split. */
+static loaa_status set_stats(const pack_run *r, const plan *p, json_t *m)
+{
+    double mean = p->mean, sd = p->std;
+    if (r->o->stats) {
+        if (r->count <= 0)
+            return loaa_fail(LOAA_ERR_CONFIG, "--stats: the training split is empty");
+        mean = r->sum / r->count;
+        double var = r->sum2 / r->count - mean * mean;
+        sd = var > 0 ? sqrt(var) : 1;
+    }
+    json_object_set_new(m, "mean", json_real(mean));
+    json_object_set_new(m, "std", json_real(sd));
+    return LOAA_OK;
+}
+
+/* Writes p's items as a dataset under outdir, m its dataset.json (mean and std still to come). */
+static loaa_status write_plan(plan *p, const char *recipe, const char *outdir, const loaa_pack_opts *o, int rate, json_t *m)
+{
+    pack_run r = {.o = o, .rate = rate, .folds = p->folds};
+    loaa_dataset *ds = NULL;
+    loaa_status st = loaa_dsw_probe_dataset(m, outdir, &ds);
+    if (!st)
+        st = loaa_featurizer_create(ds, 0, &r.feat);
+    int groups = p->folds > 0 ? p->folds : 3;
+    if (!st)
+        st = loaa_dsw_open(outdir, groups, p->folds > 0, &o->shard, &r.w);
+    if (!st && p->test_is_val)
+        loaa_dsw_alias(r.w, 2, 1);
+    for (int i = 0; i < p->n && !st; i++) {
+        st = pack_item(&r, &p->items[i]);
+        if (!st && ((i + 1) % 1000 == 0 || i + 1 == p->n))
+            loaa_info("pack %s: %d of %d files", recipe, i + 1, p->n);
+    }
+    if (!st)
+        st = set_stats(&r, p, m);
+    if (!st) {
+        st = loaa_dsw_finish(r.w, m);
+        r.w = NULL;
+    }
+    loaa_dsw_abort(r.w);
+    loaa_featurizer_free(r.feat);
     loaa_dataset_free(ds);
+    return st;
+}
+
+loaa_status loaa_pack(const char *recipe, const char *source, const char *outdir, const loaa_pack_opts *o)
+{
+    assert(recipe && source && outdir && o);
+    plan p;
+    memset(&p, 0, sizeof p);
+    loaa_status st = make_plan(&p, recipe, source, o);
+    if (st) {
+        plan_free(&p);
+        return st;
+    }
+    shuffle_items(&p);
+    /* resampled once here rather than every epoch in every worker (AST's recipes `sox -r 16000` too) */
+    int rate = o->resample > 0 ? o->resample : 16000;
+    json_t *m = manifest_head(&p, recipe, o, rate);
+    st = m ? write_plan(&p, recipe, outdir, o, rate, m) : loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
     json_decref(m);
     plan_free(&p);
     return st;

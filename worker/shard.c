@@ -41,13 +41,6 @@ void loaa_raw_sample_clear(loaa_raw_sample *s)
     memset(s, 0, sizeof *s);
 }
 
-void loaa_raw_sample_move(loaa_raw_sample *dst, loaa_raw_sample *src)
-{
-    loaa_raw_sample_clear(dst);
-    *dst = *src;
-    memset(src, 0, sizeof *src);
-}
-
 static loaa_status shard_new(const char *name, const loaa_shard_limits *limits, loaa_shard **out)
 {
     loaa_shard *s = calloc(1, sizeof *s);
@@ -105,8 +98,6 @@ loaa_status loaa_shard_open_memory(const void *buf, size_t size, const char *nam
     *out = s;
     return LOAA_OK;
 }
-
-const char *loaa_shard_path(const loaa_shard *s) { return s->path; }
 
 void loaa_shard_close(loaa_shard *s)
 {

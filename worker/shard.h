@@ -38,8 +38,6 @@ typedef struct loaa_raw_sample {
 } loaa_raw_sample;
 
 void loaa_raw_sample_clear(loaa_raw_sample *s);
-/* Moves src into dst (dst cleared first); src is left empty. */
-void loaa_raw_sample_move(loaa_raw_sample *dst, loaa_raw_sample *src);
 
 typedef struct loaa_shard loaa_shard;
 
@@ -56,7 +54,6 @@ loaa_status loaa_shard_next(loaa_shard *s, loaa_raw_sample *out, int *got);
 /* As loaa_shard_open over a memory buffer (borrowed; must outlive the shard); name appears in errors. */
 loaa_status loaa_shard_open_memory(const void *buf, size_t size, const char *name, const loaa_shard_limits *limits,
                                    loaa_shard **out);
-const char *loaa_shard_path(const loaa_shard *s);
 void loaa_shard_close(loaa_shard *s);
 
 /* --- writing --- */

@@ -6,6 +6,9 @@
 
 #include <stdio.h>
 
+#include "common/log.h"
+#include "kernels/gemm.h"
+
 /* timm's and PETL_AST's usual gradient clipping for ViT fine-tuning: global L2 norm 1.0. */
 #define TRIAL_CLIP_NORM 1.0
 
@@ -31,6 +34,13 @@ loaa_schedule_spec loaa_spec_schedule_from_config(const loaa_config *c)
 
 loaa_status loaa_spec_create_model(loaa_model **out, const loaa_config *c, const loaa_model_shape *shape)
 {
+    int slow = 0;
+    *out = NULL;
+    loaa_status st = loaa_config_check_precision(c, loaa_gemm_bf16_level(), loaa_gemm_isa(), &slow);
+    if (st)
+        return st;
+    if (slow)
+        loaa_warn("precision bf16 on '%s' (AVX-512 without BF16 instructions) runs slower than fp32", loaa_gemm_isa());
     loaa_model_spec spec = loaa_spec_model_from_config(c);
     return loaa_model_create(out, &spec, shape);
 }

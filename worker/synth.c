@@ -5,6 +5,7 @@
  */
 #include "worker/synth.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -313,9 +314,9 @@ static int group_of(const loaa_synth_opts *o, long i, int C)
     return u < a ? 0 : u < b ? 1 : 2;
 }
 
-loaa_status loaa_synth(const char *outdir, const loaa_synth_opts *o)
+/* Refuses options outside what synth can make (LOAA_ERR_USAGE naming the option). */
+static loaa_status check_opts(const loaa_synth_opts *o)
 {
-    int C = loaa_synth_num_classes(o->images);
     if (o->clips < 1)
         return loaa_fail(LOAA_ERR_USAGE, "--clips must be >= 1");
     if (o->folds == 1 || o->folds == 2 || o->folds > 100)
@@ -324,7 +325,18 @@ loaa_status loaa_synth(const char *outdir, const loaa_synth_opts *o)
         return loaa_fail(LOAA_ERR_USAGE, "--size must be 16..512 pixels");
     if (!o->images && (o->seconds < 0.1 || o->seconds > 60 || o->mel < 8 || o->mel > 512))
         return loaa_fail(LOAA_ERR_USAGE, "--seconds must be 0.1..60 and --mel 8..512");
+    return LOAA_OK;
+}
+
+/* dataset.json without mean and std (measured while writing). NULL out of memory. */
+static json_t *synth_manifest(const loaa_synth_opts *o, int C)
+{
     json_t *m = json_object(), *classes = json_array();
+    if (!m || !classes) {
+        json_decref(m);
+        json_decref(classes);
+        return NULL;
+    }
     for (int k = 0; k < C; k++)
         json_array_append_new(classes, json_string(loaa_synth_class_name(o->images, k)));
     json_object_set_new(m, "format", json_string("loaa-dataset"));
@@ -355,67 +367,99 @@ loaa_status loaa_synth(const char *outdir, const loaa_synth_opts *o)
     snprintf(src, sizeof src, "loaa synth --kind %s --seed %llu --clips %d", o->images ? "images" : "audio",
              (unsigned long long)o->seed, o->clips);
     json_object_set_new(m, "source", json_string(src));
+    return m;
+}
 
+/* What the writer carries from clip to clip. */
+typedef struct synth_run {
+    const loaa_synth_opts *o;
+    int C, n;                /* classes; floats per clip (samples, or pixels) */
+    float *x;                /* (n) one clip */
+    loaa_featurizer *feat;
+    loaa_dsw *w;
+    double sum, sum2, count; /* over every clip's features (images: pixels) */
+} synth_run;
+
+static void add_moments(synth_run *r, const float *v, size_t cnt)
+{
+    for (size_t j = 0; j < cnt; j++) {
+        r->sum += v[j];
+        r->sum2 += (double)v[j] * v[j];
+    }
+    r->count += (double)cnt;
+}
+
+/* Makes clip i (class i mod C), counts its features and adds it to its group. */
+static loaa_status synth_clip(synth_run *r, long i)
+{
+    const loaa_synth_opts *o = r->o;
+    int k = (int)(i % r->C);
+    void *data = NULL;
+    size_t size = 0;
+    loaa_status st;
+    if (o->images) {
+        loaa_synth_image(r->x, o->size, k, o->seed, i);
+        st = loaa_npy_encode(r->x, o->size, o->size, &data, &size);
+        add_moments(r, r->x, (size_t)r->n);
+    } else {
+        loaa_synth_audio_clip(r->x, r->n, o->sample_rate, k, o->seed, i);
+        st = loaa_audio_encode_wav(r->x, (size_t)r->n, o->sample_rate, 0, &data, &size);
+        float *raw;
+        int frames;
+        if (!st && !(st = loaa_featurizer_raw(r->feat, data, size, "wav", 0, -1, "synth", &raw, &frames))) {
+            add_moments(r, raw, (size_t)frames * loaa_featurizer_rows(r->feat));
+            free(raw);
+        }
+    }
+    if (!st) {
+        char key[64], cls[16];
+        snprintf(key, sizeof key, "%06ld", i);
+        snprintf(cls, sizeof cls, "%d", k);
+        st = loaa_dsw_add(r->w, group_of(o, i, r->C), key, o->images ? "npy" : "wav", data, size, cls, NULL);
+    }
+    free(data);
+    return st;
+}
+
+/* Writes every clip under outdir, then dataset.json (m plus the measured mean and std). */
+static loaa_status synth_write(const char *outdir, const loaa_synth_opts *o, int C, json_t *m)
+{
+    synth_run r = {.o = o, .C = C, .n = o->images ? o->size * o->size : (int)(o->seconds * o->sample_rate)};
     /* A manifest without shards, to build the featurizer that measures mean/std. */
     loaa_dataset *ds = NULL;
-    loaa_featurizer *feat = NULL;
-    loaa_dsw *w = NULL;
     loaa_status st = loaa_dsw_probe_dataset(m, outdir, &ds);
     if (!st)
-        st = loaa_featurizer_create(ds, 0, &feat);
+        st = loaa_featurizer_create(ds, 0, &r.feat);
     if (!st)
-        st = loaa_dsw_open(outdir, o->folds > 0 ? o->folds : 3, o->folds > 0, &o->shard, &w);
-    int n = o->images ? o->size * o->size : (int)(o->seconds * o->sample_rate);
-    float *x = malloc((size_t)n * sizeof(float));
-    if (!st && !x)
+        st = loaa_dsw_open(outdir, o->folds > 0 ? o->folds : 3, o->folds > 0, &o->shard, &r.w);
+    r.x = malloc((size_t)r.n * sizeof(float));
+    if (!st && !r.x)
         st = loaa_fail(LOAA_ERR_NOMEM, "synth: out of memory");
-    double sum = 0, sum2 = 0, count = 0;
-    for (long i = 0; i < o->clips && !st; i++) {
-        int k = (int)(i % C);
-        void *data = NULL;
-        size_t size = 0;
-        if (o->images) {
-            loaa_synth_image(x, o->size, k, o->seed, i);
-            st = loaa_npy_encode(x, o->size, o->size, &data, &size);
-            for (int j = 0; j < n; j++) {
-                sum += x[j];
-                sum2 += (double)x[j] * x[j];
-            }
-            count += n;
-        } else {
-            loaa_synth_audio_clip(x, n, o->sample_rate, k, o->seed, i);
-            st = loaa_audio_encode_wav(x, (size_t)n, o->sample_rate, 0, &data, &size);
-            float *raw;
-            int frames;
-            if (!st && !(st = loaa_featurizer_raw(feat, data, size, "wav", 0, -1, "synth", &raw, &frames))) {
-                size_t cnt = (size_t)frames * loaa_featurizer_rows(feat);
-                for (size_t j = 0; j < cnt; j++) {
-                    sum += raw[j];
-                    sum2 += (double)raw[j] * raw[j];
-                }
-                count += (double)cnt;
-                free(raw);
-            }
-        }
-        if (!st) {
-            char key[64], cls[16];
-            snprintf(key, sizeof key, "%06ld", i);
-            snprintf(cls, sizeof cls, "%d", k);
-            st = loaa_dsw_add(w, group_of(o, i, C), key, o->images ? "npy" : "wav", data, size, cls, NULL);
-        }
-        free(data);
-    }
-    free(x);
+    for (long i = 0; i < o->clips && !st; i++)
+        st = synth_clip(&r, i);
+    free(r.x);
     if (!st) {
-        double mean = count > 0 ? sum / count : 0, var = count > 0 ? sum2 / count - mean * mean : 1;
+        double mean = r.count > 0 ? r.sum / r.count : 0, var = r.count > 0 ? r.sum2 / r.count - mean * mean : 1;
         json_object_set_new(m, "mean", json_real(mean));
         json_object_set_new(m, "std", json_real(var > 0 ? sqrt(var) : 1));
-        st = loaa_dsw_finish(w, m);
-        w = NULL;
+        st = loaa_dsw_finish(r.w, m);
+        r.w = NULL;
     }
-    loaa_dsw_abort(w);
-    loaa_featurizer_free(feat);
+    loaa_dsw_abort(r.w);
+    loaa_featurizer_free(r.feat);
     loaa_dataset_free(ds);
+    return st;
+}
+
+loaa_status loaa_synth(const char *outdir, const loaa_synth_opts *o)
+{
+    assert(outdir && o);
+    loaa_status st = check_opts(o);
+    if (st)
+        return st;
+    int C = loaa_synth_num_classes(o->images);
+    json_t *m = synth_manifest(o, C);
+    st = m ? synth_write(outdir, o, C, m) : loaa_fail(LOAA_ERR_NOMEM, "synth: out of memory");
     json_decref(m);
     return st;
 }

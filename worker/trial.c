@@ -1,13 +1,22 @@
-/* trial.c - the trial runner: epoch loop, best-epoch selection, checkpoints, export; noop trials and fault injection. */
+/*
+ * trial.c - the trial runner (see trial.h), a short pipeline that reads top
+ * to bottom at the end of this file: run_model = trial_setup -> trial_resume
+ * -> trial_epoch per epoch (train_epoch over a batch_source, evaluate,
+ * save_epoch) -> trial_finish (result, trial_export). Fault injection goes
+ * through trial_fault's named points; the eight result metrics are named
+ * once, in metric_defs.
+ */
 #include "config.h"
 
 #include "worker/trial.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +28,7 @@
 #include "common/sha256.h"
 #include "common/timer.h"
 #include "kernels/checkpoint.h"
+#include "kernels/gemm.h"
 #include "kernels/metrics.h"
 #include "kernels/model.h"
 #include "kernels/schedule.h"
@@ -97,6 +107,58 @@ static int crash_once_armed(const char *dir)
     return 1;
 }
 
+/* The parsed fault of a trial: what to inject and where (the named points below). */
+typedef enum fault_kind { FAULT_NONE, FAULT_CRASH, FAULT_ABORT, FAULT_CRASH_ONCE, FAULT_NAN, FAULT_FAIL, FAULT_SLEEP } fault_kind;
+
+typedef struct trial_fault {
+    fault_kind kind;
+    double arg;      /* sleep: seconds per epoch */
+    const char *dir; /* the trial's folder, for crash-once's marker */
+} trial_fault;
+
+/* cfg->fault parsed once; an unknown kind injects nothing. */
+static trial_fault fault_parse(const loaa_config *cfg, const char *dir)
+{
+    static const char *const names[] = {"", "crash", "abort", "crash-once", "nan", "fail", "sleep"};
+    char kind[32];
+    trial_fault f = {FAULT_NONE, 0, dir};
+    loaa_trial_fault(cfg, kind, &f.arg);
+    for (size_t i = 1; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(kind, names[i]))
+            f.kind = (fault_kind)i;
+    return f;
+}
+
+/* Point "start": fail makes the trial an ordinary error before anything runs. */
+static loaa_status fault_at_start(const trial_fault *f)
+{
+    return f->kind == FAULT_FAIL ? loaa_fail(LOAA_ERR_CONFIG, "fault injection: this trial fails on purpose") : LOAA_OK;
+}
+
+/* Point "loss": 1 when the loss of this epoch's steps is to be NaN (nan: the first epoch). */
+static int fault_nan_loss(const trial_fault *f, int epoch)
+{
+    return f->kind == FAULT_NAN && epoch == 0;
+}
+
+/* Point "work": sleep takes share x its seconds (a whole epoch of noop, one batch of a model: 1/10). */
+static void fault_sleep(const trial_fault *f, double share)
+{
+    if (f->kind == FAULT_SLEEP)
+        loaa_sleep(f->arg * share);
+}
+
+/* Point "reported": after the first epoch's report (partial metrics exist), crash, abort or crash-once fire. */
+static void fault_after_report(const trial_fault *f, int first_epoch)
+{
+    if (!first_epoch)
+        return;
+    if (f->kind == FAULT_CRASH || (f->kind == FAULT_CRASH_ONCE && crash_once_armed(f->dir)))
+        crash_now("crash");
+    if (f->kind == FAULT_ABORT)
+        crash_now("abort");
+}
+
 static loaa_status make_dirs(const char *dir)
 {
     char path[LOAA_PATH_MAX + 64];
@@ -112,6 +174,37 @@ static loaa_status make_dirs(const char *dir)
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return loaa_fail(LOAA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     return LOAA_OK;
+}
+
+/* ---- the eight metrics of a trial result, named once ---- */
+
+enum { M_TRAIN_LOSS, M_VAL_LOSS, M_VAL_ACC, M_VAL_MAP, M_TEST_ACC, M_TEST_TOP5, M_TEST_MAP, M_TEST_MPCA, N_METRICS };
+
+#define NOT_REPORTED ((size_t)-1)
+
+/* Name (payloads, store, checkpoint bookkeeping), place in loaa_trial_result, place in loaa_epoch_report (or NOT_REPORTED). */
+static const struct metric_def {
+    const char *name;
+    size_t in_result, in_report;
+} metric_defs[N_METRICS] = {
+    [M_TRAIN_LOSS] = {"train_loss", offsetof(loaa_trial_result, train_loss), offsetof(loaa_epoch_report, train_loss)},
+    [M_VAL_LOSS] = {"val_loss", offsetof(loaa_trial_result, val_loss), offsetof(loaa_epoch_report, val_loss)},
+    [M_VAL_ACC] = {"val_acc", offsetof(loaa_trial_result, val_acc), offsetof(loaa_epoch_report, val_acc)},
+    [M_VAL_MAP] = {"val_map", offsetof(loaa_trial_result, val_map), offsetof(loaa_epoch_report, val_map)},
+    [M_TEST_ACC] = {"test_acc", offsetof(loaa_trial_result, test_acc), NOT_REPORTED},
+    [M_TEST_TOP5] = {"test_top5", offsetof(loaa_trial_result, test_top5), NOT_REPORTED},
+    [M_TEST_MAP] = {"test_map", offsetof(loaa_trial_result, test_map), NOT_REPORTED},
+    [M_TEST_MPCA] = {"test_mpca", offsetof(loaa_trial_result, test_mpca), NOT_REPORTED},
+};
+
+static double *result_metric(loaa_trial_result *r, int i) { return (double *)((char *)r + metric_defs[i].in_result); }
+static double result_metric_get(const loaa_trial_result *r, int i)
+{
+    return *(const double *)((const char *)r + metric_defs[i].in_result);
+}
+static double report_metric(const loaa_epoch_report *r, int i)
+{
+    return *(const double *)((const char *)r + metric_defs[i].in_report);
 }
 
 /* ---- payloads ---- */
@@ -133,10 +226,9 @@ json_t *loaa_epoch_report_json(const loaa_epoch_report *r)
         json_decref(obj);
         return NULL;
     }
-    put_number(m, "train_loss", r->train_loss);
-    put_number(m, "val_loss", r->val_loss);
-    put_number(m, "val_acc", r->val_acc);
-    put_number(m, "val_map", r->val_map);
+    for (int i = 0; i < N_METRICS; i++)
+        if (metric_defs[i].in_report != NOT_REPORTED)
+            put_number(m, metric_defs[i].name, report_metric(r, i));
     put_number(m, "lr", r->lr);
     put_number(m, "seconds", r->seconds);
     json_object_set_new(obj, "epoch", json_integer(r->epoch));
@@ -150,6 +242,21 @@ static void put_text(json_t *obj, const char *key, const char *text)
         json_object_set_new(obj, key, json_string(text));
 }
 
+/* The "provenance" member of a result: where and with what the trial ran. */
+static void put_provenance(json_t *prov, const loaa_trial_result *r)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    put_text(prov, "loaa_version", PACKAGE_VERSION);
+    put_text(prov, "host", host);
+    put_text(prov, "gemm_backend", r->gemm_backend);
+    put_text(prov, "blas", openblas_get_config());
+    put_text(prov, "scalapack", !strcmp(r->gemm_backend, "scalapack") ? "scalapack-openmpi" : "none");
+    put_text(prov, "grid", r->grid);
+    put_text(prov, "isa", r->isa);
+    json_object_set_new(prov, "ranks", json_integer(r->ranks > 0 ? r->ranks : 1));
+}
+
 json_t *loaa_trial_result_json(const loaa_trial_result *r)
 {
     json_t *obj = json_object(), *res = json_object(), *stats = json_object(), *files = json_object(), *prov = json_object();
@@ -161,14 +268,8 @@ json_t *loaa_trial_result_json(const loaa_trial_result *r)
         json_decref(prov);
         return NULL;
     }
-    put_number(res, "train_loss", r->train_loss);
-    put_number(res, "val_loss", r->val_loss);
-    put_number(res, "val_acc", r->val_acc);
-    put_number(res, "val_map", r->val_map);
-    put_number(res, "test_acc", r->test_acc);
-    put_number(res, "test_top5", r->test_top5);
-    put_number(res, "test_map", r->test_map);
-    put_number(res, "test_mpca", r->test_mpca);
+    for (int i = 0; i < N_METRICS; i++)
+        put_number(res, metric_defs[i].name, result_metric_get(r, i));
     put_number(stats, "seconds", r->seconds);
     put_number(stats, "samples_per_s", r->samples_per_s);
     json_object_set_new(stats, "peak_rss", json_integer(r->peak_rss));
@@ -178,15 +279,7 @@ json_t *loaa_trial_result_json(const loaa_trial_result *r)
     put_text(files, "best_checkpoint", r->best_checkpoint);
     put_text(files, "adapter", r->adapter);
     put_text(files, "backbone", r->backbone);
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    put_text(prov, "loaa_version", PACKAGE_VERSION);
-    put_text(prov, "host", host);
-    put_text(prov, "gemm_backend", r->gemm_backend);
-    put_text(prov, "blas", openblas_get_config());
-    put_text(prov, "scalapack", !strcmp(r->gemm_backend, "scalapack") ? "scalapack-openmpi" : "none");
-    put_text(prov, "grid", r->grid);
-    json_object_set_new(prov, "ranks", json_integer(r->ranks > 0 ? r->ranks : 1));
+    put_provenance(prov, r);
     json_object_set_new(obj, "pruned", json_boolean(r->pruned));
     json_object_set_new(obj, "best_epoch", json_integer(r->best_epoch));
     json_object_set_new(obj, "epochs_run", json_integer(r->epochs_run));
@@ -199,271 +292,100 @@ json_t *loaa_trial_result_json(const loaa_trial_result *r)
 
 /* ---- best-epoch bookkeeping, shared by noop and real training ---- */
 
-static int select_maximize(const loaa_config *cfg) { return strstr(cfg->select_on, "loss") == NULL; }
-
-static double selected(const loaa_config *cfg, const loaa_epoch_report *r)
-{
-    if (!strcmp(cfg->select_on, "val_loss"))
-        return r->val_loss;
-    if (!strcmp(cfg->select_on, "val_map"))
-        return r->val_map;
-    if (!strcmp(cfg->select_on, "train_loss"))
-        return r->train_loss;
-    return r->val_acc;
-}
-
-/* 1 when epoch report r beats the best so far (ties keep the earlier epoch). */
-static int is_better(const loaa_config *cfg, const loaa_epoch_report *r, double best, int have_best)
-{
-    double v = selected(cfg, r);
-    if (!have_best)
-        return 1;
-    if (isnan(v))
-        return 0;
-    if (isnan(best))
-        return 1;
-    return select_maximize(cfg) ? v > best : v < best;
-}
-
-/* ---- noop: fixed metrics from the config, no model, no data ---- */
-
-static loaa_status run_noop(const loaa_config *cfg, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks,
-                            const char *fault, double fault_arg, loaa_trial_result *out)
-{
-    char *canon = loaa_config_canonical(cfg);
-    if (!canon)
-        return loaa_fail(LOAA_ERR_NOMEM, "noop trial: out of memory");
-    char hex[65];
-    loaa_sha256_hex(canon, strlen(canon), hex);
-    free(canon);
-    char head[9];
-    memcpy(head, hex, 8);
-    head[8] = '\0';
-    double u = (double)strtoul(head, NULL, 16) / 4294967296.0;
-    double t0 = loaa_now(), best = NAN;
-    int have_best = 0;
-    int epochs = cfg->epochs;
-    for (int e = 0; e < epochs; e++) {
-        double progress = (double)(e + 1) / epochs;
-        loaa_epoch_report r = {
-            .epoch = e,
-            .train_loss = 2.0 - 1.5 * progress * (0.5 + 0.5 * u),
-            .val_acc = 0.1 + 0.5 * u + 0.35 * progress,
-            .lr = cfg->lr,
-        };
-        r.val_loss = r.train_loss + 0.1;
-        r.val_map = 0.9 * r.val_acc;
-        if (!strcmp(fault, "sleep"))
-            loaa_sleep(fault_arg);
-        if (!strcmp(fault, "nan") && e == 0)
-            return loaa_fail(LOAA_ERR_NUMERIC, "epoch %d: training loss is NaN (fault injection)", e + 1);
-        r.seconds = loaa_now() - t0;
-        if (opts->print_epochs)
-            printf("epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_map %.4f\n", e + 1, epochs, r.train_loss,
-                   r.val_loss, r.val_acc, r.val_map);
-        if (is_better(cfg, &r, best, have_best)) {
-            best = selected(cfg, &r);
-            have_best = 1;
-            out->best_epoch = e;
-            out->train_loss = r.train_loss;
-            out->val_loss = r.val_loss;
-            out->val_acc = r.val_acc;
-            out->val_map = r.val_map;
-            out->test_acc = r.val_acc - 0.02;
-            out->test_top5 = fmin(1.0, r.val_acc + 0.2);
-            out->test_map = r.val_map - 0.02;
-            out->test_mpca = r.val_acc - 0.03;
-        }
-        out->epochs_run = e + 1;
-        loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
-        if (e == 0 && (!strcmp(fault, "crash") || !strcmp(fault, "abort") ||
-                       (!strcmp(fault, "crash-once") && crash_once_armed(opts->dir))))
-            crash_now(fault);
-        if (act == LOAA_TRIAL_STOP && e + 1 < epochs) {
-            out->pruned = 1;
-            break;
-        }
-    }
-    out->seconds = loaa_now() - t0;
-    out->trainable_params = 1000;
-    out->total_params = 100000;
-    out->peak_rss = loaa_peak_rss();
-    snprintf(out->gemm_backend, sizeof out->gemm_backend, "none");
-    return LOAA_OK;
-}
-
-
-/* ---- real training ---- */
-
 typedef struct split_eval {
     double loss, top1, top5, map, mpca;
     long n;
 } split_eval;
 
-typedef struct bufs {
-    float *x, *y, *logits;
-    int *labels;
-    float *all_logits, *all_targets; /* (N, C) accumulated over a split */
-    int *all_labels;
-    long cap;                        /* samples the accumulators hold */
-} bufs;
-
-static loaa_status grow_eval(bufs *b, long need, int c)
-{
-    if (need <= b->cap)
-        return LOAA_OK;
-    long cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < need)
-        cap *= 2;
-    float *l = realloc(b->all_logits, (size_t)cap * (size_t)c * sizeof *l);
-    if (l)
-        b->all_logits = l;
-    float *t = realloc(b->all_targets, (size_t)cap * (size_t)c * sizeof *t);
-    if (t)
-        b->all_targets = t;
-    int *y = realloc(b->all_labels, (size_t)cap * sizeof *y);
-    if (y)
-        b->all_labels = y;
-    if (!l || !t || !y)
-        return loaa_fail(LOAA_ERR_NOMEM, "evaluation: out of memory for %ld samples", cap);
-    b->cap = cap;
-    return LOAA_OK;
-}
-
-/* The ranks sharing a trial: each decodes its block of every batch (the loader's slice mode) and the group completes x. */
-typedef struct group_io {
-    MPI_Comm comm; /* MPI_COMM_NULL: one process */
-    int rank, size;
-    size_t per;    /* floats per sample: M * T */
-    int *counts, *displs;
-} group_io;
-
-static loaa_status group_open(loaa_loader **l, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split, int epoch,
-                              const group_io *g)
-{
-    loaa_loader_opts o;
-    loaa_loader_opts_default(&o);
-    if (g->size > 1) {
-        o.rank = g->rank;
-        o.ranks = g->size;
-    }
-    return loaa_loader_open_opts(l, ds, cfg, split, epoch, &o);
-}
-
-/*
- * loaa_loader_next for the group: every rank learns whether any rank failed (HPL style, so none waits in a
- * collective the others left), then the blocks of x are gathered in place. Same count on every rank.
- */
-static loaa_status group_next(loaa_loader *l, const loaa_config *cfg, group_io *g, float *x, float *y, int *labels, int *count)
-{
-    loaa_status st = loaa_loader_next(l, x, y, labels, count);
-    if (g->size <= 1)
-        return st;
-    int bad = st != LOAA_OK, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, g->comm);
-    if (any)
-        return st ? st : loaa_fail(LOAA_ERR_IO, "another rank of the trial's group could not read its part of the batch");
-    if (*count == 0)
-        return LOAA_OK;
-    for (int r = 0; r < g->size; r++) {
-        int lo, hi;
-        loaa_loader_slice_rows(cfg->batch_size, *count, r, g->size, &lo, &hi);
-        g->counts[r] = (int)((size_t)(hi - lo) * g->per);
-        g->displs[r] = (int)((size_t)lo * g->per);
-    }
-    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, g->counts, g->displs, MPI_FLOAT, g->comm) != MPI_SUCCESS)
-        return loaa_fail(LOAA_ERR_MPI, "MPI_Allgatherv of a batch failed");
-    return LOAA_OK;
-}
-
-/* Loss and metrics of one whole split (validation or test), never augmented. */
-static loaa_status evaluate(loaa_model *m, const loaa_dataset *ds, const loaa_config *cfg, loaa_split split, int epoch, bufs *b,
-                            int c, group_io *g, split_eval *out)
-{
-    loaa_loader *l;
-    loaa_status st = group_open(&l, ds, cfg, split, epoch, g);
-    if (st)
-        return st;
-    long n = 0;
-    double loss_sum = 0;
-    int count;
-    while (!(st = group_next(l, cfg, g, b->x, b->y, b->labels, &count)) && count > 0) {
-        float loss;
-        if ((st = grow_eval(b, n + count, c)) ||
-            (st = loaa_model_evaluate(m, b->x, b->y, count, b->all_logits + (size_t)n * (size_t)c, &loss)))
-            break;
-        memcpy(b->all_targets + (size_t)n * (size_t)c, b->y, (size_t)count * (size_t)c * sizeof *b->y);
-        memcpy(b->all_labels + n, b->labels, (size_t)count * sizeof *b->labels);
-        loss_sum += (double)loss * count;
-        n += count;
-    }
-    loaa_loader_close(l);
-    if (st)
-        return st;
-    if (n == 0)
-        return loaa_fail(LOAA_ERR_CONFIG, "the %s split has no samples", split == LOAA_SPLIT_VAL ? "validation" : "test");
-    loaa_metrics met;
-    st = loaa_metrics_compute(&met, b->all_logits, loaa_dataset_multilabel(ds) ? NULL : b->all_labels,
-                              loaa_dataset_multilabel(ds) ? b->all_targets : NULL, (int)n, c, NULL);
-    if (st)
-        return st;
-    out->loss = loss_sum / n;
-    out->top1 = met.top1;
-    out->top5 = met.top5;
-    out->map = met.map;
-    out->mpca = met.mpca;
-    out->n = n;
-    return LOAA_OK;
-}
-
-/* Training samples of the trial's split from the manifest's "counts" (written by pack/synth); -1 if absent. */
-static long train_count(const loaa_config *cfg, const loaa_dataset *ds)
-{
-    char path[LOAA_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/dataset.json", cfg->dataset);
-    json_t *root = json_load_file(path, 0, NULL);
-    json_t *counts = json_object_get(root, "counts");
-    long n = -1;
-    int k = loaa_dataset_num_folds(ds);
-    if (json_is_object(counts) && k == 0 && json_is_integer(json_object_get(counts, "train"))) {
-        n = (long)json_integer_value(json_object_get(counts, "train"));
-    } else if (json_is_object(counts) && k > 0 && cfg->fold >= 1) {
-        n = 0;
-        for (int f = 1; f <= k && n >= 0; f++) {
-            if (f == cfg->fold || f == cfg->fold % k + 1)
-                continue;
-            char name[32];
-            snprintf(name, sizeof name, "fold%d", f);
-            json_t *v = json_object_get(counts, name);
-            n = json_is_integer(v) ? n + (long)json_integer_value(v) : -1;
-        }
-    }
-    json_decref(root);
-    return n;
-}
-
-/* The front end an adapter file records: dataset.json without its lists of data. */
-static char *frontend_json(const loaa_config *cfg)
-{
-    char path[LOAA_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/dataset.json", cfg->dataset);
-    json_t *root = json_load_file(path, 0, NULL);
-    if (!root)
-        return NULL;
-    const char *drop[] = {"classes", "splits", "folds", "counts", "name", "format", "version", "source", "created_by"};
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-        json_object_del(root, drop[i]);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(root);
-    return text;
-}
-
 typedef struct best_state {
-    int epoch;
-    double value;
-    loaa_epoch_report r;
-    split_eval test;
+    int epoch;                 /* -1 = none yet */
+    double value;              /* of select_on */
+    double metric[N_METRICS];  /* at the best epoch */
 } best_state;
+
+static int select_maximize(const loaa_config *cfg) { return strstr(cfg->select_on, "loss") == NULL; }
+
+/* The report's value of select_on (validation accuracy for a name that is no reported metric). */
+static double selected(const loaa_config *cfg, const loaa_epoch_report *r)
+{
+    for (int i = 0; i < N_METRICS; i++)
+        if (metric_defs[i].in_report != NOT_REPORTED && !strcmp(cfg->select_on, metric_defs[i].name))
+            return report_metric(r, i);
+    return r->val_acc;
+}
+
+/* 1 when epoch report r beats the best so far (ties keep the earlier epoch). */
+static int is_better(const loaa_config *cfg, const loaa_epoch_report *r, const best_state *b)
+{
+    double v = selected(cfg, r);
+    if (b->epoch < 0)
+        return 1;
+    if (isnan(v))
+        return 0;
+    if (isnan(b->value))
+        return 1;
+    return select_maximize(cfg) ? v > b->value : v < b->value;
+}
+
+/* Epoch r with its test metrics becomes the best. */
+static void best_take(best_state *b, const loaa_config *cfg, const loaa_epoch_report *r, const split_eval *test)
+{
+    const double m[N_METRICS] = {[M_TRAIN_LOSS] = r->train_loss, [M_VAL_LOSS] = r->val_loss, [M_VAL_ACC] = r->val_acc,
+                                 [M_VAL_MAP] = r->val_map, [M_TEST_ACC] = test->top1, [M_TEST_TOP5] = test->top5,
+                                 [M_TEST_MAP] = test->map, [M_TEST_MPCA] = test->mpca};
+    b->epoch = r->epoch;
+    b->value = selected(cfg, r);
+    memcpy(b->metric, m, sizeof m);
+}
+
+/* The result's metrics and best epoch from the bookkeeping. */
+static void best_to_result(const best_state *b, loaa_trial_result *out)
+{
+    out->best_epoch = b->epoch;
+    for (int i = 0; i < N_METRICS; i++)
+        *result_metric(out, i) = b->metric[i];
+}
+
+/* The bookkeeping a checkpoint carries in loaa.extra (JSON), with the epoch-length and throughput counters. */
+static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples,
+                        const char *isa)
+{
+    json_t *o = json_object();
+    /* Any member that cannot be written (a NaN metric has no JSON number) leaves the whole text empty. */
+    int bad = !o || json_object_set_new(o, "best_epoch", json_integer(b->epoch)) ||
+              json_object_set_new(o, "best_value", json_real(isfinite(b->value) ? b->value : 0.0));
+    for (int i = 0; i < N_METRICS; i++)
+        bad = bad || json_object_set_new(o, metric_defs[i].name, json_real(b->metric[i]));
+    bad = bad || json_object_set_new(o, "batches", json_integer((json_int_t)batches)) ||
+          json_object_set_new(o, "seconds", json_real(seconds)) ||
+          json_object_set_new(o, "samples", json_integer((json_int_t)samples)) ||
+          json_object_set_new(o, "isa", json_string(isa));
+    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT);
+    snprintf(extra, cap, "%s", text ? text : "");
+    free(text);
+    json_decref(o);
+}
+
+/* isa (cap bytes) gets the ISAs the checkpointed epochs ran on ("" from a checkpoint older than the record). */
+static void extra_read(const char *extra, best_state *b, long *batches, double *seconds, long *samples, char *isa,
+                       size_t cap)
+{
+    isa[0] = '\0';
+    json_t *o = json_loads(extra, 0, NULL);
+    if (!o)
+        return;
+    b->epoch = (int)json_integer_value(json_object_get(o, "best_epoch"));
+    b->value = json_number_value(json_object_get(o, "best_value"));
+    for (int i = 0; i < N_METRICS; i++)
+        b->metric[i] = json_number_value(json_object_get(o, metric_defs[i].name));
+    *batches = (long)json_integer_value(json_object_get(o, "batches"));
+    *seconds = json_number_value(json_object_get(o, "seconds"));
+    *samples = (long)json_integer_value(json_object_get(o, "samples"));
+    const char *was = json_string_value(json_object_get(o, "isa"));
+    if (was)
+        snprintf(isa, cap, "%s", was);
+    json_decref(o);
+}
 
 /*
  * Per-epoch reports of a trial, one line each in DIR/epochs.txt, written
@@ -508,279 +430,530 @@ static void history_replay(const char *dir, int before, const loaa_trial_hooks *
     fclose(f);
 }
 
-static void extra_write(char *extra, size_t cap, const best_state *b, long batches, double seconds, long samples)
+/* ---- noop: fixed metrics from the config, no model, no data ---- */
+
+/* A number in [0, 1) fixed by the config: the first 32 bits of its identity hash. */
+static loaa_status noop_share(const loaa_config *cfg, double *u)
 {
-    json_t *o = json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:f,s:I}", "best_epoch", b->epoch, "best_value",
-                          isfinite(b->value) ? b->value : 0.0, "train_loss", b->r.train_loss, "val_loss", b->r.val_loss, "val_acc",
-                          b->r.val_acc, "val_map", b->r.val_map, "test_acc", b->test.top1, "test_top5", b->test.top5, "test_map",
-                          b->test.map, "test_mpca", b->test.mpca, "batches", (json_int_t)batches, "seconds", seconds, "samples",
-                          (json_int_t)samples);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    snprintf(extra, cap, "%s", text ? text : "");
-    free(text);
-    json_decref(o);
+    char *canon = loaa_config_canonical(cfg);
+    if (!canon)
+        return loaa_fail(LOAA_ERR_NOMEM, "noop trial: out of memory");
+    char hex[65];
+    loaa_sha256_hex(canon, strlen(canon), hex);
+    free(canon);
+    char head[9];
+    memcpy(head, hex, 8);
+    head[8] = '\0';
+    *u = (double)strtoul(head, NULL, 16) / 4294967296.0;
+    return LOAA_OK;
 }
 
-static void extra_read(const char *extra, best_state *b, long *batches, double *seconds, long *samples)
+static loaa_status run_noop(const loaa_config *cfg, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks,
+                            const trial_fault *fault, loaa_trial_result *out)
 {
-    json_t *o = json_loads(extra, 0, NULL);
-    if (!o)
-        return;
-    b->epoch = (int)json_integer_value(json_object_get(o, "best_epoch"));
-    b->value = json_number_value(json_object_get(o, "best_value"));
-    b->r.train_loss = json_number_value(json_object_get(o, "train_loss"));
-    b->r.val_loss = json_number_value(json_object_get(o, "val_loss"));
-    b->r.val_acc = json_number_value(json_object_get(o, "val_acc"));
-    b->r.val_map = json_number_value(json_object_get(o, "val_map"));
-    b->test.top1 = json_number_value(json_object_get(o, "test_acc"));
-    b->test.top5 = json_number_value(json_object_get(o, "test_top5"));
-    b->test.map = json_number_value(json_object_get(o, "test_map"));
-    b->test.mpca = json_number_value(json_object_get(o, "test_mpca"));
-    *batches = (long)json_integer_value(json_object_get(o, "batches"));
-    *seconds = json_number_value(json_object_get(o, "seconds"));
-    *samples = (long)json_integer_value(json_object_get(o, "samples"));
-    json_decref(o);
+    double u = 0;
+    loaa_status st = noop_share(cfg, &u);
+    if (st)
+        return st;
+    double t0 = loaa_now();
+    best_state best = {.epoch = -1, .value = NAN};
+    int epochs = cfg->epochs;
+    for (int e = 0; e < epochs; e++) {
+        double progress = (double)(e + 1) / epochs;
+        loaa_epoch_report r = {
+            .epoch = e,
+            .train_loss = 2.0 - 1.5 * progress * (0.5 + 0.5 * u),
+            .val_acc = 0.1 + 0.5 * u + 0.35 * progress,
+            .lr = cfg->lr,
+        };
+        r.val_loss = r.train_loss + 0.1;
+        r.val_map = 0.9 * r.val_acc;
+        fault_sleep(fault, 1.0);
+        if (fault_nan_loss(fault, e))
+            return loaa_fail(LOAA_ERR_NUMERIC, "epoch %d: training loss is NaN (fault injection)", e + 1);
+        r.seconds = loaa_now() - t0;
+        if (opts->print_epochs)
+            printf("epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_map %.4f\n", e + 1, epochs, r.train_loss,
+                   r.val_loss, r.val_acc, r.val_map);
+        if (is_better(cfg, &r, &best)) {
+            split_eval test = {.top1 = r.val_acc - 0.02, .top5 = fmin(1.0, r.val_acc + 0.2), .map = r.val_map - 0.02,
+                               .mpca = r.val_acc - 0.03};
+            best_take(&best, cfg, &r, &test);
+        }
+        out->epochs_run = e + 1;
+        loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
+        fault_after_report(fault, e == 0);
+        if (act == LOAA_TRIAL_STOP && e + 1 < epochs) {
+            out->pruned = 1;
+            break;
+        }
+    }
+    best_to_result(&best, out);
+    out->seconds = loaa_now() - t0;
+    out->trainable_params = 1000;
+    out->total_params = 100000;
+    out->peak_rss = loaa_peak_rss();
+    snprintf(out->gemm_backend, sizeof out->gemm_backend, "none");
+    return LOAA_OK;
 }
 
-static loaa_status run_model(const loaa_config *cfg_in, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks, const char *fault,
-                             double fault_arg, loaa_trial_result *out)
+/* ---- real training: where the batches come from ---- */
+
+/*
+ * The batches of one split and epoch, complete on every rank of the trial:
+ * alone, straight from the loader; on a group, every rank decodes its share
+ * (the one partition rule, loaa_loader_slice_rows) and an in-place
+ * MPI_Allgatherv completes x. Holds one batch: x (B, M, T), y (B, C), labels (B).
+ */
+typedef struct batch_source {
+    const loaa_dataset *ds;
+    const loaa_config *cfg;
+    MPI_Comm comm;        /* MPI_COMM_NULL: one process, no MPI calls */
+    int rank, size;
+    size_t per;           /* floats per sample: M * T */
+    int *counts, *displs; /* the Allgatherv layout, one entry per rank */
+    loaa_loader *loader;  /* the open split; NULL between splits */
+    float *x, *y;
+    int *labels;
+} batch_source;
+
+/* Buffers for batches of cfg->batch_size samples of shape; LOAA_ERR_NOMEM naming them. */
+static loaa_status source_init(batch_source *s, const loaa_dataset *ds, const loaa_config *cfg, MPI_Comm group,
+                               const loaa_model_shape *shape)
 {
-    loaa_config cfg = *cfg_in;
-    loaa_dataset *ds = NULL;
-    loaa_model *m = NULL;
-    char *canon = NULL; /* the trial's canonical config: checkpoint and adapter metadata */
-    bufs b = {0};
-    group_io gio = {0};
-    loaa_status st;
+    memset(s, 0, sizeof *s);
+    s->ds = ds;
+    s->cfg = cfg;
+    s->comm = group;
+    s->size = 1;
+    if (group != MPI_COMM_NULL) {
+        MPI_Comm_rank(group, &s->rank);
+        MPI_Comm_size(group, &s->size);
+    }
+    s->per = (size_t)shape->n_mel * (size_t)shape->n_frames;
+    if (s->size > 1) {
+        s->counts = malloc((size_t)s->size * sizeof *s->counts);
+        s->displs = malloc((size_t)s->size * sizeof *s->displs);
+        if (!s->counts || !s->displs)
+            return loaa_fail(LOAA_ERR_NOMEM, "group buffers");
+    }
+    size_t batch = (size_t)cfg->batch_size;
+    s->x = malloc(batch * s->per * sizeof *s->x);
+    s->y = malloc(batch * (size_t)shape->n_classes * sizeof *s->y);
+    s->labels = malloc(batch * sizeof *s->labels);
+    if (!s->x || !s->y || !s->labels)
+        return loaa_fail(LOAA_ERR_NOMEM, "batch buffers of %d samples", cfg->batch_size);
+    return LOAA_OK;
+}
+
+static void source_free(batch_source *s)
+{
+    loaa_loader_close(s->loader);
+    free(s->counts);
+    free(s->displs);
+    free(s->x);
+    free(s->y);
+    free(s->labels);
+}
+
+/* Opens split at epoch (this rank's share of each batch on a group); the loader's failures. */
+static loaa_status source_open(batch_source *s, loaa_split split, int epoch)
+{
+    assert(!s->loader);
+    loaa_loader_opts o;
+    loaa_loader_opts_default(&o);
+    if (s->size > 1) {
+        o.rank = s->rank;
+        o.ranks = s->size;
+    }
+    return loaa_loader_open_opts(&s->loader, s->ds, s->cfg, split, epoch, &o);
+}
+
+static void source_close(batch_source *s)
+{
+    loaa_loader_close(s->loader);
+    s->loader = NULL;
+}
+
+/*
+ * The next batch into s->x, s->y, s->labels, *count samples (0 at the end).
+ * On a group every rank first learns whether any rank failed (HPL style, so
+ * none waits in a collective the others left); then the shares of x are
+ * gathered in place. Same count on every rank.
+ */
+static loaa_status source_next(batch_source *s, int *count)
+{
+    loaa_status st = loaa_loader_next(s->loader, s->x, s->y, s->labels, count);
+    if (s->size <= 1)
+        return st;
+    int bad = st != LOAA_OK, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (any)
+        return st ? st : loaa_fail(LOAA_ERR_IO, "another rank of the trial's group could not read its part of the batch");
+    if (*count == 0)
+        return LOAA_OK;
+    for (int r = 0; r < s->size; r++) {
+        int lo, hi;
+        loaa_loader_slice_rows(s->cfg->batch_size, *count, r, s->size, &lo, &hi);
+        s->counts[r] = (int)((size_t)(hi - lo) * s->per);
+        s->displs[r] = (int)((size_t)lo * s->per);
+    }
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s->x, s->counts, s->displs, MPI_FLOAT, s->comm) != MPI_SUCCESS)
+        return loaa_fail(LOAA_ERR_MPI, "MPI_Allgatherv of a batch failed");
+    return LOAA_OK;
+}
+
+/* ---- real training: one trial's state, from setup to the exports ---- */
+
+/* A split's logits, targets and labels, accumulated for its metrics. */
+typedef struct eval_bufs {
+    float *logits, *targets; /* (N, C) */
+    int *labels;             /* (N) */
+    long cap;                /* samples they hold */
+} eval_bufs;
+
+typedef struct trial {
+    loaa_config cfg; /* as given, with the backbone's architecture applied */
+    const loaa_trial_opts *opts;
+    const loaa_trial_hooks *hooks;
+    const trial_fault *fault;
+    loaa_schedule_spec sched;
+    char *canon; /* the canonical config: checkpoint and adapter metadata */
+    loaa_dataset *ds;
+    loaa_model *m;
+    loaa_model_shape shape;
+    batch_source src;
+    eval_bufs eval;
+    int writer; /* this rank writes the files: rank 0 of the group, with a folder */
+    char last[LOAA_PATH_MAX + 32], bestp[LOAA_PATH_MAX + 32]; /* as long as the result's names of them */
+    best_state best;
+    loaa_checkpoint_state cs; /* what the next checkpoint records */
+    char isa[LOAA_TRIAL_ISA_MAX];  /* the oneDNN ISAs the trial's epochs ran on, comma-separated in order */
+    int start;                /* the first epoch to run: 0, or after the resumed one */
+    long train_n;             /* training samples per the manifest, -1 unknown */
+    long batches_per_epoch;   /* for fractional epochs: the manifest's, else the last epoch's */
+    long samples;             /* trained over, all epochs */
+    double train_seconds;
+} trial;
+
+static loaa_status grow_eval(eval_bufs *b, long need, int c)
+{
+    if (need <= b->cap)
+        return LOAA_OK;
+    long cap = b->cap ? b->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    float *l = realloc(b->logits, (size_t)cap * (size_t)c * sizeof *l);
+    if (l)
+        b->logits = l;
+    float *t = realloc(b->targets, (size_t)cap * (size_t)c * sizeof *t);
+    if (t)
+        b->targets = t;
+    int *y = realloc(b->labels, (size_t)cap * sizeof *y);
+    if (y)
+        b->labels = y;
+    if (!l || !t || !y)
+        return loaa_fail(LOAA_ERR_NOMEM, "evaluation: out of memory for %ld samples", cap);
+    b->cap = cap;
+    return LOAA_OK;
+}
+
+/* Loss and metrics of one whole split (validation or test) at epoch, never augmented. */
+static loaa_status evaluate(trial *t, loaa_split split, int epoch, split_eval *out)
+{
+    loaa_status st = source_open(&t->src, split, epoch);
+    if (st)
+        return st;
+    int c = t->shape.n_classes, count;
+    long n = 0;
+    double loss_sum = 0;
+    eval_bufs *b = &t->eval;
+    while (!(st = source_next(&t->src, &count)) && count > 0) {
+        float loss;
+        if ((st = grow_eval(b, n + count, c)) ||
+            (st = loaa_model_evaluate(t->m, t->src.x, t->src.y, count, b->logits + (size_t)n * (size_t)c, &loss)))
+            break;
+        memcpy(b->targets + (size_t)n * (size_t)c, t->src.y, (size_t)count * (size_t)c * sizeof *t->src.y);
+        memcpy(b->labels + n, t->src.labels, (size_t)count * sizeof *t->src.labels);
+        loss_sum += (double)loss * count;
+        n += count;
+    }
+    source_close(&t->src);
+    if (st)
+        return st;
+    if (n == 0)
+        return loaa_fail(LOAA_ERR_CONFIG, "the %s split has no samples", split == LOAA_SPLIT_VAL ? "validation" : "test");
+    loaa_metrics met;
+    int multi = loaa_dataset_multilabel(t->ds);
+    if ((st = loaa_metrics_compute(&met, b->logits, multi ? NULL : b->labels, multi ? b->targets : NULL, (int)n, c, NULL)))
+        return st;
+    *out = (split_eval){.loss = loss_sum / n, .top1 = met.top1, .top5 = met.top5, .map = met.map, .mpca = met.mpca, .n = n};
+    return LOAA_OK;
+}
+
+/* Frees what trial_setup made (also after a partial setup). */
+static void trial_free(trial *t)
+{
+    source_free(&t->src);
+    free(t->eval.logits);
+    free(t->eval.targets);
+    free(t->eval.labels);
+    loaa_model_free(t->m);
+    loaa_dataset_free(t->ds);
+    free(t->canon);
+}
+
+/*
+ * The trial before its first epoch: dataset, model (backbone applied,
+ * group joined, initialised, backbone loaded), schedule, canonical config,
+ * batch buffers, file names. Failures name the key, file or buffer.
+ */
+static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks,
+                               const trial_fault *fault)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->opts = opts;
+    t->hooks = hooks;
+    t->fault = fault;
+    t->best = (best_state){.epoch = -1, .value = NAN};
+    t->batches_per_epoch = -1;
     int grank = 0, gsize = 1;
     if (opts->group != MPI_COMM_NULL) {
         MPI_Comm_rank(opts->group, &grank);
         MPI_Comm_size(opts->group, &gsize);
     }
-    int writer = grank == 0 && opts->dir; /* one rank of a group writes the files */
-    if ((st = loaa_dataset_open(cfg.dataset, &ds)))
+    t->writer = grank == 0 && opts->dir;
+    loaa_status st;
+    if ((st = loaa_dataset_open(t->cfg.dataset, &t->ds)))
         return loaa_fail_prefix(st, "key 'dataset': ");
-    int c = loaa_dataset_num_classes(ds);
-    loaa_model_shape shape = {.n_mel = loaa_dataset_num_mel(ds),
-                              .n_frames = cfg.target_length ? cfg.target_length : loaa_dataset_target_length(ds),
-                              .n_classes = c, .max_batch = cfg.batch_size};
-    if ((st = loaa_spec_prepare(&cfg, &shape)) || (st = loaa_spec_create_model(&m, &cfg, &shape)))
-        goto done;
-    loaa_schedule_spec sched = loaa_spec_schedule_from_config(&cfg);
-    if (!(canon = loaa_config_canonical(&cfg))) {
-        st = loaa_fail(LOAA_ERR_NOMEM, "config");
-        goto done;
-    }
-    if (gsize > 1 && (st = loaa_model_set_group(m, opts->group, cfg.grid_p, cfg.grid_q)))
-        goto done;
-    if ((st = loaa_model_init(m, (uint64_t)cfg.seed)))
-        goto done;
-    if (cfg.backbone_kind == LOAA_BACKBONE_PATH && (st = loaa_weights_load_backbone(m, cfg.backbone)))
-        goto done;
-    size_t per = (size_t)shape.n_mel * (size_t)shape.n_frames;
-    gio.comm = opts->group;
-    gio.rank = grank;
-    gio.size = gsize;
-    gio.per = per;
-    if (gsize > 1) {
-        gio.counts = malloc((size_t)gsize * sizeof *gio.counts);
-        gio.displs = malloc((size_t)gsize * sizeof *gio.displs);
-        if (!gio.counts || !gio.displs) {
-            st = loaa_fail(LOAA_ERR_NOMEM, "group buffers");
-            goto done;
-        }
-    }
-    b.x = malloc((size_t)cfg.batch_size * per * sizeof *b.x);
-    b.y = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.y);
-    b.logits = malloc((size_t)cfg.batch_size * (size_t)c * sizeof *b.logits);
-    b.labels = malloc((size_t)cfg.batch_size * sizeof *b.labels);
-    if (!b.x || !b.y || !b.logits || !b.labels) {
-        st = loaa_fail(LOAA_ERR_NOMEM, "batch buffers of %d samples", cfg.batch_size);
-        goto done;
-    }
-    char last[LOAA_PATH_MAX + 64] = "", bestp[LOAA_PATH_MAX + 64] = "";
+    t->shape = (loaa_model_shape){.n_mel = loaa_dataset_num_mel(t->ds),
+                                  .n_frames = t->cfg.target_length ? t->cfg.target_length : loaa_dataset_target_length(t->ds),
+                                  .n_classes = loaa_dataset_num_classes(t->ds), .max_batch = t->cfg.batch_size};
+    if ((st = loaa_spec_prepare(&t->cfg, &t->shape)) || (st = loaa_spec_create_model(&t->m, &t->cfg, &t->shape)) ||
+        (gsize > 1 && (st = loaa_model_set_group(t->m, opts->group, t->cfg.grid_p, t->cfg.grid_q))) ||
+        (st = loaa_model_init(t->m, (uint64_t)t->cfg.seed)) ||
+        (t->cfg.backbone_kind == LOAA_BACKBONE_PATH && (st = loaa_weights_load_backbone(t->m, t->cfg.backbone))))
+        return st;
+    t->sched = loaa_spec_schedule_from_config(&t->cfg);
+    snprintf(t->isa, sizeof t->isa, "%s", loaa_gemm_isa());
+    if (!(t->canon = loaa_config_canonical(&t->cfg)))
+        return loaa_fail(LOAA_ERR_NOMEM, "config");
+    if ((st = source_init(&t->src, t->ds, &t->cfg, opts->group, &t->shape)))
+        return st;
     if (opts->dir) {
-        snprintf(last, sizeof last, "%s/last.ckpt", opts->dir);
-        snprintf(bestp, sizeof bestp, "%s/best.ckpt", opts->dir);
+        snprintf(t->last, sizeof t->last, "%s/last.ckpt", opts->dir);
+        snprintf(t->bestp, sizeof t->bestp, "%s/best.ckpt", opts->dir);
     }
-    best_state best = {.epoch = -1, .value = NAN};
-    long batches_per_epoch = -1, samples = 0;
-    double train_seconds = 0;
-    int start = 0;
-    loaa_checkpoint_state cs;
-    memset(&cs, 0, sizeof cs);
-    if (opts->dir && opts->resume && access(last, R_OK) == 0) {
-        /* Parameters, AdamW moments and step come back; the data order depends on (seed, epoch) only.
-         * A damaged checkpoint (truncated by a full disk, say) leaves the model as initialised: the trial
-         * starts over instead of failing, and the bad file is kept aside for inspection. */
-        if ((st = loaa_checkpoint_load(last, m, canon, &cs))) {
+    t->train_n = loaa_dataset_split_samples(t->ds, LOAA_SPLIT_TRAIN, t->cfg.fold);
+    return LOAA_OK;
+}
+
+/*
+ * Continues from last.ckpt when asked and present: parameters, AdamW
+ * moments and step come back (the data order depends on (seed, epoch)
+ * only), and the epochs done are replayed to on_epoch. A damaged checkpoint
+ * (truncated by a full disk, say) leaves the model as initialised: the
+ * trial starts over instead of failing, and the bad file is kept aside.
+ */
+static void note_resumed_isa(trial *t, const char *was)
+{
+    const char *last = strrchr(was, ',');
+    last = last ? last + 1 : was;
+    if (!was[0] || !strcmp(last, t->isa))
+        return;
+    /* bf16 results differ in their last bits between AMX and AVX512-BF16: say so, and keep both in the provenance. */
+    loaa_warn("resumed on ISA '%s'; the earlier epochs ran on '%s' (bf16 results differ in their last bits)", t->isa, was);
+    char both[LOAA_TRIAL_ISA_MAX];
+    if ((size_t)snprintf(both, sizeof both, "%s,%s", was, t->isa) < sizeof both)
+        snprintf(t->isa, sizeof t->isa, "%s", both);
+}
+
+static void trial_resume(trial *t)
+{
+    const loaa_trial_opts *opts = t->opts;
+    if (opts->dir && opts->resume && access(t->last, R_OK) == 0) {
+        loaa_status st = loaa_checkpoint_load(t->last, t->m, t->canon, &t->cs);
+        if (st) {
             char aside[LOAA_PATH_MAX + 80];
-            snprintf(aside, sizeof aside, "%s.bad", last);
-            printf("cannot resume from %s (%s: %s); starting over, the file is kept as %s\n", last, loaa_strerror(st),
+            snprintf(aside, sizeof aside, "%s.bad", t->last);
+            printf("cannot resume from %s (%s: %s); starting over, the file is kept as %s\n", t->last, loaa_strerror(st),
                    loaa_error_detail(), aside);
-            if (writer) {
-                rename(last, aside);
+            if (t->writer) {
+                rename(t->last, aside);
                 char hist[LOAA_PATH_MAX + 80], hist_aside[LOAA_PATH_MAX + 90];
                 snprintf(hist, sizeof hist, "%s/epochs.txt", opts->dir);
                 snprintf(hist_aside, sizeof hist_aside, "%s/epochs.txt.bad", opts->dir);
                 rename(hist, hist_aside); /* its epochs belong to the run that is discarded */
             }
-            memset(&cs, 0, sizeof cs);
-            st = LOAA_OK;
+            memset(&t->cs, 0, sizeof t->cs);
         } else {
-            start = (int)cs.epoch;
-            extra_read(cs.extra, &best, &batches_per_epoch, &train_seconds, &samples);
-            printf("resumed from %s after epoch %d\n", last, start);
+            t->start = (int)t->cs.epoch;
+            char was[LOAA_TRIAL_ISA_MAX];
+            extra_read(t->cs.extra, &t->best, &t->batches_per_epoch, &t->train_seconds, &t->samples, was, sizeof was);
+            printf("resumed from %s after epoch %d\n", t->last, t->start);
+            note_resumed_isa(t, was);
         }
-        if (hooks && hooks->on_epoch)
-            history_replay(opts->dir, start, hooks);
+        if (t->hooks && t->hooks->on_epoch)
+            history_replay(opts->dir, t->start, t->hooks);
     }
-    long train_n = train_count(&cfg, ds);
-    if (train_n > 0)
-        batches_per_epoch = (train_n + cfg.batch_size - 1) / cfg.batch_size;
-    for (int e = start; e < cfg.epochs; e++) {
-        double te = loaa_now();
-        loaa_loader *l;
-        if ((st = group_open(&l, ds, &cfg, LOAA_SPLIT_TRAIN, e, &gio)))
-            goto done;
-        long nb = 0, epoch_samples = 0;
-        double loss_sum = 0;
-        int count;
-        while (!(st = group_next(l, &cfg, &gio, b.x, b.y, b.labels, &count)) && count > 0) {
-            /* Fractional epochs for warm-up and cosine; an unknown epoch length counts from the last epoch's. */
-            double frac = batches_per_epoch > 0 ? (double)nb / (double)batches_per_epoch : 0;
-            double lr = loaa_schedule_lr(&sched, e + (frac < 1 ? frac : 1));
-            float loss;
-            if (!strcmp(fault, "nan") && e == 0)
-                st = loaa_fail(LOAA_ERR_NUMERIC, "loss is NaN (fault injection)");
-            else
-                st = loaa_model_train_step(m, b.x, b.y, count, lr, &loss);
-            if (st)
-                break;
-            loss_sum += (double)loss * count;
-            samples += count;
-            epoch_samples += count;
-            nb++;
-            if (!strcmp(fault, "sleep"))
-                loaa_sleep(fault_arg / 10);
-        }
-        loaa_loader_close(l);
-        if (st) {
-            loaa_fail_prefix(st, "epoch %d: ", e + 1);
-            goto done;
-        }
-        if (nb == 0) {
-            st = loaa_fail(LOAA_ERR_CONFIG, "the training split has no samples");
-            goto done;
-        }
-        if (batches_per_epoch <= 0 || train_n <= 0)
-            batches_per_epoch = nb;
-        train_seconds += loaa_now() - te;
-        split_eval val;
-        if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_VAL, e, &b, c, &gio, &val))) {
-            loaa_fail_prefix(st, "epoch %d: validation: ", e + 1);
-            goto done;
-        }
-        loaa_epoch_report r = {.epoch = e, .train_loss = loss_sum / (double)epoch_samples, .val_loss = val.loss,
-                               .val_acc = val.top1, .val_map = val.map, .lr = loaa_schedule_lr(&sched, e + 1.0),
-                               .seconds = loaa_now() - te};
-        int improved = is_better(&cfg, &r, best.value, best.epoch >= 0);
-        if (improved) {
-            split_eval test;
-            if ((st = evaluate(m, ds, &cfg, LOAA_SPLIT_TEST, e, &b, c, &gio, &test))) {
-                loaa_fail_prefix(st, "epoch %d: test: ", e + 1);
-                goto done;
-            }
-            best.epoch = e;
-            best.value = selected(&cfg, &r);
-            best.r = r;
-            best.test = test;
-        }
-        if (opts->print_epochs)
-            printf("epoch %d/%d  lr %.3g  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_map %.4f%s  %.1fs\n", e + 1, cfg.epochs,
-                   r.lr, r.train_loss, r.val_loss, r.val_acc, r.val_map, improved ? "  *" : "", r.seconds);
-        cs.epoch = e + 1;
-        cs.batch = 0;
-        extra_write(cs.extra, sizeof cs.extra, &best, batches_per_epoch, train_seconds, samples);
-        if (writer && opts->dir)
-            history_append(opts->dir, &r);
-        /* best before last: a kill between the two must not leave a last.ckpt whose best epoch has no best.ckpt */
-        if (writer && ((improved && (st = loaa_checkpoint_save(bestp, m, canon, &cs))) || (st = loaa_checkpoint_save(last, m, canon, &cs))))
-            goto done;
-        out->epochs_run = e + 1;
-        loaa_trial_action act = hooks && hooks->on_epoch ? hooks->on_epoch(hooks->ctx, &r) : LOAA_TRIAL_CONTINUE;
-        if (e == start && (!strcmp(fault, "crash") || !strcmp(fault, "abort") ||
-                           (!strcmp(fault, "crash-once") && crash_once_armed(opts->dir))))
-            crash_now(fault);
-        if (act == LOAA_TRIAL_STOP && e + 1 < cfg.epochs) {
-            out->pruned = 1;
+    if (t->train_n > 0)
+        t->batches_per_epoch = (t->train_n + t->cfg.batch_size - 1) / t->cfg.batch_size;
+}
+
+/* One pass over the training split at the schedule's rate; *train_loss = the mean over its samples. */
+static loaa_status train_epoch(trial *t, int e, double *train_loss)
+{
+    loaa_status st = source_open(&t->src, LOAA_SPLIT_TRAIN, e);
+    if (st)
+        return st;
+    long nb = 0, n = 0;
+    double loss_sum = 0;
+    int count;
+    while (!(st = source_next(&t->src, &count)) && count > 0) {
+        /* Fractional epochs for warm-up and cosine; an unknown epoch length counts from the last epoch's. */
+        double frac = t->batches_per_epoch > 0 ? (double)nb / (double)t->batches_per_epoch : 0;
+        double lr = loaa_schedule_lr(&t->sched, e + (frac < 1 ? frac : 1));
+        float loss;
+        st = fault_nan_loss(t->fault, e) ? loaa_fail(LOAA_ERR_NUMERIC, "loss is NaN (fault injection)")
+                                         : loaa_model_train_step(t->m, t->src.x, t->src.y, count, lr, &loss);
+        if (st)
             break;
-        }
+        loss_sum += (double)loss * count;
+        n += count;
+        nb++;
+        fault_sleep(t->fault, 0.1);
     }
+    source_close(&t->src);
+    if (st)
+        return loaa_fail_prefix(st, "epoch %d: ", e + 1);
+    if (nb == 0)
+        return loaa_fail(LOAA_ERR_CONFIG, "the training split has no samples");
+    if (t->batches_per_epoch <= 0 || t->train_n <= 0)
+        t->batches_per_epoch = nb;
+    t->samples += n;
+    *train_loss = loss_sum / (double)n;
+    return LOAA_OK;
+}
+
+/* The epoch's report on disk: history line, then best.ckpt when improved, then last.ckpt (so a kill between
+ * the two never leaves a last.ckpt whose best epoch has no best.ckpt). */
+static loaa_status save_epoch(trial *t, const loaa_epoch_report *r, int improved)
+{
+    t->cs.epoch = r->epoch + 1;
+    t->cs.batch = 0;
+    extra_write(t->cs.extra, sizeof t->cs.extra, &t->best, t->batches_per_epoch, t->train_seconds, t->samples, t->isa);
+    if (!t->writer)
+        return LOAA_OK;
+    history_append(t->opts->dir, r);
+    loaa_status st = improved ? loaa_checkpoint_save(t->bestp, t->m, t->canon, &t->cs) : LOAA_OK;
+    return st ? st : loaa_checkpoint_save(t->last, t->m, t->canon, &t->cs);
+}
+
+/*
+ * Epoch e: train, validate, test when it is the best so far on select_on
+ * (ties keep the earlier), print, save, report to on_epoch. *stop = 1 when
+ * on_epoch stops the trial before its last epoch.
+ */
+static loaa_status trial_epoch(trial *t, int e, int *stop)
+{
+    double t0 = loaa_now();
+    loaa_epoch_report r = {.epoch = e};
+    loaa_status st = train_epoch(t, e, &r.train_loss);
+    if (st)
+        return st;
+    t->train_seconds += loaa_now() - t0;
+    split_eval val, test;
+    if ((st = evaluate(t, LOAA_SPLIT_VAL, e, &val)))
+        return loaa_fail_prefix(st, "epoch %d: validation: ", e + 1);
+    r.val_loss = val.loss;
+    r.val_acc = val.top1;
+    r.val_map = val.map;
+    r.lr = loaa_schedule_lr(&t->sched, e + 1.0);
+    r.seconds = loaa_now() - t0;
+    int improved = is_better(&t->cfg, &r, &t->best);
+    if (improved) {
+        if ((st = evaluate(t, LOAA_SPLIT_TEST, e, &test)))
+            return loaa_fail_prefix(st, "epoch %d: test: ", e + 1);
+        best_take(&t->best, &t->cfg, &r, &test);
+    }
+    if (t->opts->print_epochs)
+        printf("epoch %d/%d  lr %.3g  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_map %.4f%s  %.1fs\n", e + 1,
+               t->cfg.epochs, r.lr, r.train_loss, r.val_loss, r.val_acc, r.val_map, improved ? "  *" : "", r.seconds);
+    if ((st = save_epoch(t, &r, improved)))
+        return st;
+    const loaa_trial_hooks *h = t->hooks;
+    loaa_trial_action act = h && h->on_epoch ? h->on_epoch(h->ctx, &r) : LOAA_TRIAL_CONTINUE;
+    fault_after_report(t->fault, e == t->start);
+    *stop = act == LOAA_TRIAL_STOP && e + 1 < t->cfg.epochs;
+    return LOAA_OK;
+}
+
+/* The files a finished trial hands out (writer only): the adapter of the best epoch, and a full trial's backbone. */
+static loaa_status trial_export(trial *t, loaa_trial_result *out)
+{
+    loaa_status st;
+    /* The adapter holds the best epoch's weights: reload them when training went past it. */
+    if (t->best.epoch >= 0 && t->best.epoch + 1 != out->epochs_run) {
+        loaa_checkpoint_state bs;
+        if ((st = loaa_checkpoint_load(t->bestp, t->m, t->canon, &bs)))
+            return st;
+    }
+    loaa_checkpoint_adapter_info info = {.dataset = t->ds, /* class names and front end */
+                                         .backbone_path = t->cfg.backbone_kind == LOAA_BACKBONE_PATH ? t->cfg.backbone : NULL,
+                                         .n_mel = t->shape.n_mel, .n_frames = t->shape.n_frames,
+                                         .dist_token = t->shape.dist_token};
+    snprintf(out->adapter, sizeof out->adapter, "%s/adapter.safetensors", t->opts->dir);
+    if ((st = loaa_checkpoint_adapter_export(out->adapter, t->m, t->canon, &info)))
+        return st;
+    /* A trial that trained every tensor is a backbone for chained sweeps. */
+    if (t->cfg.method == LOAA_METHOD_FULL) {
+        snprintf(out->backbone, sizeof out->backbone, "%s/backbone.safetensors", t->opts->dir);
+        st = loaa_weights_export_backbone(out->backbone, t->m, t->canon);
+    }
+    return st;
+}
+
+/* The result: the best epoch's metrics, statistics, provenance, then the files. */
+static loaa_status trial_finish(trial *t, loaa_trial_result *out)
+{
     if (out->epochs_run == 0)
-        out->epochs_run = start;
-    out->best_epoch = best.epoch;
-    out->train_loss = best.r.train_loss;
-    out->val_loss = best.r.val_loss;
-    out->val_acc = best.r.val_acc;
-    out->val_map = best.r.val_map;
-    out->test_acc = best.test.top1;
-    out->test_top5 = best.test.top5;
-    out->test_map = best.test.map;
-    out->test_mpca = best.test.mpca;
-    out->seconds = train_seconds;
-    out->samples_per_s = train_seconds > 0 ? samples / train_seconds : 0;
+        out->epochs_run = t->start;
+    best_to_result(&t->best, out);
+    out->seconds = t->train_seconds;
+    out->samples_per_s = t->train_seconds > 0 ? t->samples / t->train_seconds : 0;
     out->peak_rss = loaa_peak_rss();
-    out->trainable_params = (long long)loaa_model_trainable_params(m);
-    out->total_params = (long long)loaa_model_total_params(m);
+    out->trainable_params = (long long)loaa_model_trainable_params(t->m);
+    out->total_params = (long long)loaa_model_total_params(t->m);
     int gp = 1, gq = 1;
-    snprintf(out->gemm_backend, sizeof out->gemm_backend, "%s", loaa_model_backend(m, &gp, &gq));
+    snprintf(out->gemm_backend, sizeof out->gemm_backend, "%s", loaa_model_backend(t->m, &gp, &gq));
     snprintf(out->grid, sizeof out->grid, "%dx%d", gp, gq);
-    if (writer) {
-        snprintf(out->checkpoint, sizeof out->checkpoint, "%s", last);
-        if (best.epoch >= 0)
-            snprintf(out->best_checkpoint, sizeof out->best_checkpoint, "%s", bestp);
-        /* The adapter holds the best epoch's weights: reload them when training went past it. */
-        if (best.epoch >= 0 && best.epoch + 1 != out->epochs_run) {
-            loaa_checkpoint_state bs;
-            if ((st = loaa_checkpoint_load(bestp, m, canon, &bs)))
-                goto done;
-        }
-        const char **names = malloc((size_t)c * sizeof *names);
-        char *front = frontend_json(&cfg);
-        if (!names) {
-            free(front);
-            st = loaa_fail(LOAA_ERR_NOMEM, "adapter export");
-            goto done;
-        }
-        for (int k = 0; k < c; k++)
-            names[k] = loaa_dataset_class_name(ds, k);
-        loaa_checkpoint_adapter_info info = {.class_names = names, .n_classes = c, .fbank_json = front,
-                                  .backbone_path = cfg.backbone_kind == LOAA_BACKBONE_PATH ? cfg.backbone : NULL,
-                                  .n_mel = shape.n_mel, .n_frames = shape.n_frames, .dist_token = shape.dist_token};
-        snprintf(out->adapter, sizeof out->adapter, "%s/adapter.safetensors", opts->dir);
-        st = loaa_checkpoint_adapter_export(out->adapter, m, canon, &info);
-        free(names);
-        free(front);
-        /* A trial that trained every tensor is a backbone for chained sweeps. */
-        if (!st && cfg.method == LOAA_METHOD_FULL) {
-            snprintf(out->backbone, sizeof out->backbone, "%s/backbone.safetensors", opts->dir);
-            st = loaa_weights_export_backbone(out->backbone, m, canon);
-        }
+    snprintf(out->isa, sizeof out->isa, "%s", t->isa);
+    if (!t->writer)
+        return LOAA_OK;
+    snprintf(out->checkpoint, sizeof out->checkpoint, "%s", t->last);
+    if (t->best.epoch >= 0)
+        snprintf(out->best_checkpoint, sizeof out->best_checkpoint, "%s", t->bestp);
+    return trial_export(t, out);
+}
+
+/* A trial that trains: setup -> resume -> epochs -> finish. */
+static loaa_status run_model(const loaa_config *cfg, const loaa_trial_opts *opts, const loaa_trial_hooks *hooks,
+                             const trial_fault *fault, loaa_trial_result *out)
+{
+    trial t;
+    loaa_status st = trial_setup(&t, cfg, opts, hooks, fault);
+    if (!st) {
+        trial_resume(&t);
+        int stop = 0;
+        for (int e = t.start; e < t.cfg.epochs && !st && !stop; e++)
+            if (!(st = trial_epoch(&t, e, &stop)))
+                out->epochs_run = e + 1;
+        out->pruned = stop;
+        if (!st)
+            st = trial_finish(&t, out);
     }
-done:
-    free(canon);
-    free(gio.counts);
-    free(gio.displs);
-    loaa_model_free(m);
-    loaa_dataset_free(ds);
-    free(b.x);
-    free(b.y);
-    free(b.logits);
-    free(b.labels);
-    free(b.all_logits);
-    free(b.all_targets);
-    free(b.all_labels);
+    trial_free(&t);
     return st;
 }
 
@@ -788,22 +961,20 @@ loaa_status loaa_trial_run(const loaa_config *cfg, const loaa_trial_opts *opts, 
                            loaa_trial_result *out)
 {
     loaa_status st;
-    char fault[32];
-    double fault_arg;
     memset(out, 0, sizeof *out);
     out->best_epoch = -1;
     out->ranks = 1;
     if (opts->group != MPI_COMM_NULL)
         MPI_Comm_size(opts->group, &out->ranks);
-    loaa_trial_fault(cfg, fault, &fault_arg);
+    trial_fault fault = fault_parse(cfg, opts->dir);
     if (opts->dir && (st = make_dirs(opts->dir)))
         return st;
-    if (!strcmp(fault, "fail"))
-        return loaa_fail(LOAA_ERR_CONFIG, "fault injection: this trial fails on purpose");
+    if ((st = fault_at_start(&fault)))
+        return st;
     if (cfg->method == LOAA_METHOD_NOOP)
-        st = run_noop(cfg, opts, hooks, fault, fault_arg, out);
+        st = run_noop(cfg, opts, hooks, &fault, out);
     else
-        st = run_model(cfg, opts, hooks, fault, fault_arg, out);
+        st = run_model(cfg, opts, hooks, &fault, out);
     if (st)
         return st;
     if (hooks && hooks->on_result)

@@ -50,6 +50,9 @@ typedef struct loaa_epoch_report {
     double train_loss, val_loss, val_acc, val_map, lr, seconds;
 } loaa_epoch_report;
 
+/* Room for the ISA names a trial ran on (a resume on another node appends one). */
+#define LOAA_TRIAL_ISA_MAX 128
+
 typedef struct loaa_trial_result {
     int best_epoch, epochs_run, pruned;
     double train_loss, val_loss, val_acc, val_map;   /* at the best epoch */
@@ -60,6 +63,7 @@ typedef struct loaa_trial_result {
     char checkpoint[LOAA_PATH_MAX + 32], best_checkpoint[LOAA_PATH_MAX + 32];
     char adapter[LOAA_PATH_MAX + 32], backbone[LOAA_PATH_MAX + 32];
     char gemm_backend[16], grid[32];
+    char isa[LOAA_TRIAL_ISA_MAX];    /* oneDNN ISA(s) the epochs ran on, "A,B" when resumed elsewhere */
     int ranks;
 } loaa_trial_result;
 

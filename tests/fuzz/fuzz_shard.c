@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (n++ < 1000 && !(st = loaa_shard_next(sh, &s, &got)) && got) {
         int label;
         long start, end;
-        if (loaa_parse_label(ds, s.cls, s.json, "fuzz.tar: key", y, &label, &start, &end) == LOAA_OK) {
+        if (loaa_loader_parse_label(ds, s.cls, s.json, "fuzz.tar: key", y, &label, &start, &end) == LOAA_OK) {
             if (start > 100000 || end > 100000) /* keep cuts of hostile headers cheap */
                 start = end = -1;
             if (s.npy)
