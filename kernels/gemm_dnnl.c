@@ -245,10 +245,13 @@ static uint32_t float_bits(float x)
 static void make_key(gemm_key *k, int ab_type, int c_type, int trans_a, int trans_b, int M, int N, int K, float alpha,
                      int lda, int ldb, float beta, int ldc, int has_bias, const loaa_gemm_batch *batch)
 {
+    /* field by field after the memset: assigning a compound literal may copy its padding (clang does), and memcmp and
+     * the hash read the padding */
     memset(k, 0, sizeof *k);
-    *k = (gemm_key){.ab_type = ab_type, .c_type = c_type, .trans_a = !!trans_a, .trans_b = !!trans_b, .M = M, .N = N,
-                    .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .has_bias = has_bias, .alpha_bits = float_bits(alpha),
-                    .beta_bits = beta == 0.0f ? 0 : float_bits(beta), .count = {1, 1}};
+    k->ab_type = ab_type, k->c_type = c_type, k->trans_a = !!trans_a, k->trans_b = !!trans_b;
+    k->M = M, k->N = N, k->K = K, k->lda = lda, k->ldb = ldb, k->ldc = ldc, k->has_bias = has_bias;
+    k->alpha_bits = float_bits(alpha), k->beta_bits = beta == 0.0f ? 0 : float_bits(beta);
+    k->count[0] = k->count[1] = 1;
     if (batch)
         for (int i = 0; i < 2; i++) {
             k->count[i] = batch->count[i];

@@ -1210,10 +1210,11 @@ static size_t w16_table(loaa_model *m)
 /* The bf16 copies of a bf16 model's weights, made from the fp32 tensors at the first forward. */
 static loaa_status w16_create(loaa_model *m)
 {
+    if (!(m->p16.blocks = calloc(m->depth, sizeof(block16_t))))
+        return loaa_fail(LOAA_ERR_NOMEM, "bf16 weight table");
     size_t n = w16_table(m), count = m->w16_count;
-    m->p16.blocks = calloc(m->depth, sizeof(block16_t));
     m->w16 = calloc(count ? count : 1, sizeof(w16_entry));
-    if (!m->p16.blocks || !m->w16 || posix_memalign((void **)&m->w16_mem, 64, (n ? n : 1) * sizeof(loaa_bf16)))
+    if (!m->w16 || posix_memalign((void **)&m->w16_mem, 64, (n ? n : 1) * sizeof(loaa_bf16)))
         return loaa_fail(LOAA_ERR_NOMEM, "bf16 weight copies (%zu MiB)", (n * sizeof(loaa_bf16)) >> 20);
     w16_table(m);
     m->w16_stale = 1;
