@@ -24,9 +24,27 @@
 static loaa_rng rng;
 static loaa_gemm_ctx G;
 
+/* Every buffer of the tests is tracked here and released at the end (the checks' early returns leak nothing). */
+static void *tracked[8192];
+static size_t n_tracked;
+
+static void *track(void *p)
+{
+    if (n_tracked < sizeof tracked / sizeof *tracked)
+        tracked[n_tracked++] = p;
+    return p;
+}
+
+static void release_all(void)
+{
+    for (size_t i = 0; i < n_tracked; i++)
+        free(tracked[i]);
+    n_tracked = 0;
+}
+
 static float *randn(size_t n, double sd)
 {
-    float *p = malloc(n * sizeof(float));
+    float *p = track(malloc(n * sizeof(float)));
     for (size_t i = 0; i < n; i++)
         p[i] = (float)(sd * loaa_rng_normal(&rng));
     return p;
@@ -34,7 +52,7 @@ static float *randn(size_t n, double sd)
 
 static float *zeros(size_t n)
 {
-    return calloc(n, sizeof(float));
+    return track(calloc(n, sizeof(float)));
 }
 
 static double dot(const float *a, const float *b, size_t n)
@@ -67,7 +85,6 @@ static void check_dir(const char *what, float *x, const float *grad, size_t n, e
     double floor = 0.1 * sqrt(dot(grad, grad, n)) + 1e-6;
     double err = fabs(num - ana) / fmax(floor, fmax(fabs(num), fabs(ana)));
     TAP_OK(err < tol, "%s: analytic %.6g vs numeric %.6g (rel err %.2g)", what, ana, num, err);
-    free(d);
     free(x0);
 }
 
@@ -124,7 +141,7 @@ static void test_layernorm(void)
     check_dir("layernorm d bias", t.b, db, 16, ln_eval, &t, 1e-2, 1e-3);
     /* the mean and variance of a normalised row are 0 and 1 */
     double s = 0, s2 = 0;
-    float *one = malloc(16 * sizeof(float)), *zero = zeros(16), mu, rs;
+    float *one = track(malloc(16 * sizeof(float))), *zero = zeros(16), mu, rs;
     for (int i = 0; i < 16; i++)
         one[i] = 1;
     float row[16];
@@ -415,14 +432,14 @@ static void test_adamw(void)
 
 static loaa_bf16 *to16(const float *x, size_t n)
 {
-    loaa_bf16 *p = malloc(n * sizeof(loaa_bf16));
+    loaa_bf16 *p = track(malloc(n * sizeof(loaa_bf16)));
     loaa_to_bf16(p, x, n);
     return p;
 }
 
 static float *from16(const loaa_bf16 *x, size_t n)
 {
-    float *p = malloc(n * sizeof(float));
+    float *p = track(malloc(n * sizeof(float)));
     loaa_bf16_to_f32(p, x, n);
     return p;
 }
@@ -442,7 +459,7 @@ static void test_bf16_linear(void)
     loaa_linear_forward(&G, y, x, w, b, R, I, O);
     loaa_linear_forward_bf16(&G, y16, LOAA_F32, x16, w16, b, R, I, O);
     check16("linear forward, fp32 out", y16, y, (size_t)R * O, 2 * U);
-    loaa_bf16 *yb = malloc((size_t)R * O * sizeof(loaa_bf16));
+    loaa_bf16 *yb = track(malloc((size_t)R * O * sizeof(loaa_bf16)));
     loaa_linear_forward_bf16(&G, yb, LOAA_BF16, x16, w16, b, R, I, O);
     float *yw = from16(yb, (size_t)R * O);
     check16("linear forward, bf16 out", yw, y, (size_t)R * O, 3 * U);
@@ -453,8 +470,6 @@ static void test_bf16_linear(void)
     check16("linear d input", dx16, dx, (size_t)R * I, 2 * U);
     check16("linear d weight", dw16, dw, (size_t)O * I, 2 * U);
     TAP_OK(tap_rel_norm_err(db16, db, O) < 1e-6, "linear d bias sums the fp32 gradient (rel err %.2g)", tap_rel_norm_err(db16, db, O));
-    free(x), free(w), free(b), free(dy), free(x16), free(w16), free(dy16), free(y), free(y16), free(yb), free(yw);
-    free(dx), free(dw), free(db), free(dx16), free(dw16), free(db16);
 }
 
 static void test_bf16_elementwise(void)
@@ -463,7 +478,7 @@ static void test_bf16_elementwise(void)
     size_t n = (size_t)R * D;
     float *x = randn(n, 2), *w = randn(D, 1), *b = randn(D, 1);
     float *y = zeros(n), *mu = zeros(R), *rs = zeros(R), *mu16 = zeros(R), *rs16 = zeros(R);
-    loaa_bf16 *y16 = malloc(n * sizeof(loaa_bf16));
+    loaa_bf16 *y16 = track(malloc(n * sizeof(loaa_bf16)));
     loaa_layernorm_forward(y, mu, rs, x, w, b, R, D);
     loaa_layernorm_forward_bf16(y16, mu16, rs16, x, w, b, R, D);
     float *yw = from16(y16, n);
@@ -471,10 +486,9 @@ static void test_bf16_elementwise(void)
     TAP_OK(!memcmp(mu, mu16, R * sizeof(float)) && !memcmp(rs, rs16, R * sizeof(float)),
            "layernorm statistics stay fp32 (identical)");
     float *g = zeros(n), *d = zeros(n), *d16 = zeros(n);
-    loaa_bf16 *dd16 = malloc(n * sizeof(loaa_bf16));
+    loaa_bf16 *dd16 = track(malloc(n * sizeof(loaa_bf16)));
     loaa_gelu_forward_deriv(g, d, x, n);
     loaa_gelu_forward_bf16(y16, d16, dd16, x, n);
-    free(yw);
     yw = from16(y16, n);
     check16("gelu forward", yw, g, n, U);
     TAP_OK(!memcmp(d, d16, n * sizeof(float)), "gelu derivative in fp32 is the fp32 form's (identical)");
@@ -484,13 +498,9 @@ static void test_bf16_elementwise(void)
     float *p = zeros(n), *p32 = zeros(n);
     loaa_mul(p, x, d, n);
     loaa_mul_bf16(y16, p32, x, dd16, n);
-    free(yw);
     yw = from16(y16, n);
     check16("product, bf16 out", yw, p, n, 2 * U);
     check16("product, fp32 out", p32, p, n, U);
-    free(dd16), free(ddw);
-    free(x), free(w), free(b), free(y), free(mu), free(rs), free(mu16), free(rs16), free(y16), free(yw), free(g);
-    free(d), free(d16), free(p), free(p32);
 }
 
 static void test_bf16_attention(void)
@@ -501,8 +511,8 @@ static void test_bf16_attention(void)
     float *dqkv = zeros(nq);
     loaa_attention_forward(&G, out, att, qkv, B, N, D, H);
     loaa_attention_backward(&G, dqkv, scr, dy, qkv, att, B, N, D, H);
-    loaa_bf16 *q16 = to16(qkv, nq), *dy16 = to16(dy, no), *o16 = malloc(no * 2), *a16 = malloc(na * 2);
-    loaa_bf16 *dq16 = malloc(nq * 2), *ds16 = malloc(na * 2);
+    loaa_bf16 *q16 = to16(qkv, nq), *dy16 = to16(dy, no), *o16 = track(malloc(no * 2)), *a16 = track(malloc(na * 2));
+    loaa_bf16 *dq16 = track(malloc(nq * 2)), *ds16 = track(malloc(na * 2));
     loaa_attention_forward_bf16(&G, o16, a16, scr, q16, B, N, D, H);
     float *ow = from16(o16, no), *aw = from16(a16, na);
     check16("attention probabilities", aw, att, na, 9 * U);
@@ -510,8 +520,6 @@ static void test_bf16_attention(void)
     loaa_attention_backward_bf16(&G, dq16, scr, ds16, dy16, q16, a16, B, N, D, H);
     float *dqw = from16(dq16, nq);
     check16("attention d qkv", dqw, dqkv, nq, 18 * U);
-    free(qkv), free(dy), free(out), free(att), free(scr), free(dqkv), free(q16), free(dy16), free(o16), free(a16);
-    free(dq16), free(ds16), free(ow), free(aw), free(dqw);
 }
 
 static void test_bf16_im2col(void)
@@ -519,12 +527,11 @@ static void test_bf16_im2col(void)
     int B = 2, M = 40, T = 50, fs = 10, ts = 12, Fp = (M - 16) / fs + 1, Tp = (T - 16) / ts + 1;
     size_t n = (size_t)B * Fp * Tp * 256;
     float *x = randn((size_t)B * M * T, 1), *col = zeros(n);
-    loaa_bf16 *c16 = malloc(n * 2), *want = malloc(n * 2);
+    loaa_bf16 *c16 = track(malloc(n * 2)), *want = track(malloc(n * 2));
     loaa_patch_im2col(col, x, B, M, T, fs, ts, Fp, Tp);
     loaa_patch_im2col_bf16(c16, x, B, M, T, fs, ts, Fp, Tp);
     loaa_to_bf16(want, col, n);
     TAP_OK(!memcmp(c16, want, n * 2), "im2col in bf16 is the rounded fp32 im2col");
-    free(x), free(col), free(c16), free(want);
 }
 
 int main(void)
@@ -548,5 +555,6 @@ int main(void)
     test_bf16_elementwise();
     test_bf16_attention();
     test_bf16_im2col();
+    release_all();
     return tap_done();
 }
