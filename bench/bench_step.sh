@@ -22,7 +22,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== flags: $flags"
-echo "== isa: $("$loaa" version 2>/dev/null | sed -n 's/.*isa[: =]*//p' | head -1) (the CPU's flags: $(grep -m1 -o -w -E 'amx_bf16|avx512_bf16' /proc/cpuinfo | tr '\n' ' '))"
+echo "== $("$loaa" version 2>/dev/null | grep '^gemm:') (the CPU's bf16 flags: $(grep -m1 -o -w -E 'amx_bf16|avx512_bf16' /proc/cpuinfo | tr '\n' ' '))"
 i=1
 while [ $i -le "$repeat" ]; do
     echo "== run $i: loaa bench step"
