@@ -10,7 +10,7 @@ if ! command -v gcc > /dev/null 2>&1; then
     echo "1..0 # SKIP needs gcc: not installed"
     exit 0
 fi
-files="common/config.c common/status.c coordinator/sweep.c worker/shard.c worker/pack.c worker/loader.c tests/test_worker_data.c"
+files="cli/cmd_bench_gemm.c common/config.c common/status.c coordinator/sweep.c worker/shard.c worker/pack.c worker/loader.c tests/test_worker_data.c tests/test_sweep.c"
 # the flags automake compiles a file with: definitions, include folders, the project's warning flags
 flags=$(printf 'loaa-print-flags:\n\t@echo $(DEFS) $(DEFAULT_INCLUDES) $(INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(AM_CFLAGS) $(DEPS_CFLAGS)\n' |
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top_builddir" -f Makefile -f - loaa-print-flags)
