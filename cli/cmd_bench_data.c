@@ -15,7 +15,9 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/config.h"
 #include "common/dataset.h"
+#include "common/fs.h"
 #include "common/status.h"
 #include "common/timer.h"
 #include "worker/audio.h"
@@ -129,23 +131,27 @@ int loaa_bench_data(int argc, char **argv)
     const loaa_cli_spec spec = {.command = "bench data", .usage = data_usage, .options = opts};
     if (loaa_cli_parse(&spec, argc, argv, &rc) < 0)
         return rc;
-    char dir[1024];
+    char dir[LOAA_PATH_MAX];
     if (o.keep) {
+        loaa_status made = strlen(o.keep) < sizeof dir - 16 ? loaa_fs_make_dirs(o.keep)
+                                                           : loaa_fail(LOAA_ERR_LIMIT, "--keep %s: path too long", o.keep);
+        if (made)
+            return loaa_cli_report("bench data", made);
         snprintf(dir, sizeof dir, "%s", o.keep);
-        mkdir(dir, 0755);
     } else {
         snprintf(dir, sizeof dir, "/tmp/loaa-bench-data-XXXXXX");
         if (!mkdtemp(dir))
             return loaa_cli_report("bench data", loaa_fail(LOAA_ERR_IO, "mkdtemp: %s", strerror(errno)));
     }
-    char clipdir[1100], shard[1100];
+    char clipdir[LOAA_PATH_MAX + 16], shard[LOAA_PATH_MAX + 16];
     snprintf(clipdir, sizeof clipdir, "%s/clips", dir);
     snprintf(shard, sizeof shard, "%s/bench.tar", dir);
-    if (o.keep)
-        mkdir(clipdir, 0755);
+    loaa_status st = o.keep ? loaa_fs_make_dirs(clipdir) : LOAA_OK;
+    if (st)
+        return loaa_cli_report("bench data", st);
     double best = 0;
     long done = 0;
-    loaa_status st = write_clips(&o, shard, clipdir);
+    st = write_clips(&o, shard, clipdir);
     if (!st)
         st = time_front_end(&o, dir, shard, &best, &done);
     if (!o.keep) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/dataset.h"
+#include "common/dynbuf.h"
 #include "common/fs.h"
 #include "common/jsontext.h"
 #include "common/log.h"
@@ -640,23 +641,17 @@ typedef struct trial {
 
 static loaa_status grow_eval(eval_bufs *b, long need, int c)
 {
-    if (need <= b->cap)
-        return LOAA_OK;
-    long cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < need)
-        cap *= 2;
-    float *l = realloc(b->logits, (size_t)cap * (size_t)c * sizeof *l);
-    if (l)
-        b->logits = l;
-    float *t = realloc(b->targets, (size_t)cap * (size_t)c * sizeof *t);
-    if (t)
-        b->targets = t;
-    int *y = realloc(b->labels, (size_t)cap * sizeof *y);
-    if (y)
-        b->labels = y;
-    if (!l || !t || !y)
-        return loaa_fail(LOAA_ERR_NOMEM, "evaluation: out of memory for %ld samples", cap);
-    b->cap = cap;
+    assert(need >= 0 && c > 0);
+    /* one row of logits and targets per sample: the arrays grow together, b->cap the smallest of them */
+    size_t cl = (size_t)b->cap, ct = (size_t)b->cap, cy = (size_t)b->cap, row = (size_t)c * sizeof(float);
+    loaa_status st = loaa_dyn_reserve_array((void **)&b->logits, &cl, (size_t)need, row);
+    if (!st)
+        st = loaa_dyn_reserve_array((void **)&b->targets, &ct, (size_t)need, row);
+    if (!st)
+        st = loaa_dyn_reserve_array((void **)&b->labels, &cy, (size_t)need, sizeof *b->labels);
+    if (st)
+        return loaa_fail(LOAA_ERR_NOMEM, "evaluation: out of memory for %ld samples", need);
+    b->cap = (long)(cl < ct ? (cl < cy ? cl : cy) : (ct < cy ? ct : cy));
     return LOAA_OK;
 }
 
