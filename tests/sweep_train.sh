@@ -123,6 +123,19 @@ bb=$(sq c.db "select backbone_export_path from trials where method = 'full'")
 sha=$(sha256sum "$bb" 2>/dev/null | cut -d' ' -f1)
 [ -n "$sha" ] && [ "$(sq c.db "select count(*) from trials where backbone_ref = 'vision-pretrain' and backbone_sha256 = '$sha' and backbone = '$bb' and state = 'done'")" = 2 ]
 result $? "stage 2 trials record the stage-1 export and its SHA-256"
+# Existing databases: when stage 1's best trial changes (here: its export replaced by another file), stage 2
+# keeps the backbone its trials resolved, so they keep their identities; --reselect-backbones chooses again.
+cp "$bb" bb2.safetensors && printf 'x' | dd of=bb2.safetensors bs=1 seek=$(($(stat -c %s bb2.safetensors) - 4)) conv=notrunc 2> /dev/null
+sq c.db "update trials set backbone_export_path = '$tmp/bb2.safetensors' where method = 'full'" > /dev/null
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc4 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(0 run now" outc4 && grep -q "as this sweep's trials resolved it" outc4 && [ "$(sq c.db "select count(*) from trials")" = 5 ]
+result $? "a chained sweep rerun keeps the backbone its trials resolved: nothing runs again" outc4
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" --reselect-backbones > outc5 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(2 run now" outc5 && [ "$(sq c.db "select count(*) from trials where backbone = '$tmp/bb2.safetensors' and state = 'done'")" = 2 ]
+result $? "--reselect-backbones chooses stage 1's best again: two new trials" outc5
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc6 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(0 run now" outc6 && grep -q "bb2.safetensors, as this sweep" outc6
+result $? "after a reselection, the latest resolved backbone is kept" outc6
 "$LOAA" report --db c.db --sweep audio-from-vision --cross > rep.txt 2>&1
 grep -q "best of vision-pretrain" rep.txt && grep -q "none" rep.txt
 result $? "the report shows which backbone each trial used" rep.txt
