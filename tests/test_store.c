@@ -170,6 +170,9 @@ static void test_store(void)
     fclose(out);
     TAP_OK(!st && strstr(buf, "Cross-dataset comparison") && strstr(buf, "55.00 ± 7.07 (n=2)") && strstr(buf, "vit'x.safetensors"),
            "table: mean ± std over seeds and the backbone shown");
+    TAP_OK(!st && strstr(buf, "- (n=0 of 1, 1 unfinished)") && strstr(buf, "(n=1 of 2, 1 unfinished)") &&
+               strstr(buf, "selected on val_acc") && strstr(buf, "none (no done trial)"),
+           "an unfinished trial is counted in its cell and leaderboard, not averaged; an old test-metric sweep selects on val_acc");
     if (st || !strstr(buf, "55.00"))
         TAP_DIAG("%s", buf ? buf : "");
     free(buf);
@@ -178,7 +181,10 @@ static void test_store(void)
     st = loaa_report_write(r, &o, out);
     fclose(out);
     json_t *j = buf ? json_loads(buf, 0, NULL) : NULL;
-    TAP_OK(!st && j && json_array_size(json_object_get(j, "leaderboard")) == 3, "json report parses, three trials");
+    json_t *lb = j ? json_object_get(j, "leaderboard") : NULL;
+    TAP_OK(!st && j && json_array_size(lb) == 4, "json report parses, four trials (three done, one pending)");
+    const char *last_state = lb ? json_string_value(json_object_get(json_array_get(lb, 3), "state")) : NULL;
+    TAP_OK(last_state && !strcmp(last_state, "pending"), "the pending trial is listed last with its state");
     json_decref(j);
     free(buf);
     out = open_memstream(&buf, &len);
