@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/dataset.h"
 #include "coordinator/query.h"
 #include "coordinator/stats.h"
 
@@ -942,6 +943,278 @@ static loaa_status write_json(FILE *out, const rows *rs, const xtable *x, const 
     return LOAA_OK;
 }
 
+/* ---- paired comparison of methods (--compare A,B[,C...]) ---- */
+
+#define COMPARE_MAX_METHODS 8
+#define COMPARE_MAX_FOLDS 128
+
+/* Per fold (slot fold + 1; slot 0 = no fold), the mean over seeds of the shown metric of configuration r's done trials on d. */
+static void fold_means(const rows *rs, const xrow *r, const char *dataset, double *mean, int *n)
+{
+    double sum[COMPARE_MAX_FOLDS] = {0};
+    memset(n, 0, COMPARE_MAX_FOLDS * sizeof *n);
+    for (size_t i = 0; i < rs->n; i++) {
+        const row *t = &rs->r[i];
+        int slot = t->fold + 1;
+        if (slot < 0 || slot >= COMPARE_MAX_FOLDS || strcmp(t->state, "done") || isnan(t->shown) || strcmp(t->dataset, dataset) ||
+            strcmp(t->mconfig, r->mconfig) || strcmp(t->sweep, r->sweep) || strcmp(t->backbone, r->backbone))
+            continue;
+        sum[slot] += t->shown;
+        n[slot]++;
+    }
+    for (int f = 0; f < COMPARE_MAX_FOLDS; f++)
+        mean[f] = n[f] ? sum[f] / n[f] : NAN;
+}
+
+/*
+ * n_test/n_train of the corrected t for dataset folds f[0..n): from the manifest's sample counts (mean over the folds),
+ * else (k-2):1 training to test for k folds (loaa's fold rule: fold f tests, f+1 validates, the other k-2 train); k the
+ * manifest's folds, else the largest fold number seen. *how says which.
+ */
+static double fold_ratio(const char *dataset, const int *folds, int n, int max_fold, const char **how)
+{
+    loaa_dataset *ds = NULL;
+    double sum = 0;
+    int counted = 0, k = max_fold;
+    if (!loaa_dataset_open(dataset, &ds)) {
+        k = loaa_dataset_num_folds(ds) > 0 ? loaa_dataset_num_folds(ds) : k;
+        for (int i = 0; i < n; i++) {
+            long te = loaa_dataset_split_samples(ds, LOAA_SPLIT_TEST, folds[i]), tr = loaa_dataset_split_samples(ds, LOAA_SPLIT_TRAIN, folds[i]);
+            if (te > 0 && tr > 0) {
+                sum += (double)te / (double)tr;
+                counted++;
+            }
+        }
+        loaa_dataset_free(ds);
+    }
+    if (counted == n && n > 0) {
+        *how = "manifest counts";
+        return sum / counted;
+    }
+    *how = "(k-2):1 folds";
+    return k >= 3 ? 1.0 / (k - 2) : 1.0;
+}
+
+typedef struct pair_result {
+    const char *a, *b, *dataset, *backbone; /* dataset NULL: pooled over datasets */
+    int n;
+    double ratio;
+    const char *ratio_how;
+    loaa_comparison cmp;
+    int tested;      /* n >= 2 */
+    double mean;     /* mean difference (also when not tested) */
+    double p_holm;
+} pair_result;
+
+/* The protocol row of method m with backbone b, NULL when none. */
+static const xrow *protocol_row(const xtable *p, const char *m, const char *b)
+{
+    for (size_t i = 0; i < p->n_rows; i++)
+        if (!strcmp(p->rows[i].method, m) && !strcmp(p->rows[i].backbone, b))
+            return &p->rows[i];
+    return NULL;
+}
+
+/* A versus B on dataset d: folds where both validation-selected configurations have done trials, seeds averaged. */
+static int compare_dataset(const rows *rs, const xtable *p, const xrow *ra, const xrow *rb, size_t d, pair_result *out)
+{
+    static double ma[COMPARE_MAX_FOLDS], mb[COMPARE_MAX_FOLDS];
+    static int na[COMPARE_MAX_FOLDS], nb[COMPARE_MAX_FOLDS];
+    double a[COMPARE_MAX_FOLDS], b[COMPARE_MAX_FOLDS];
+    int folds[COMPARE_MAX_FOLDS], n = 0, max_fold = 0;
+    if (!ra || !rb || !ra->picked[d] || !rb->picked[d])
+        return 0;
+    fold_means(rs, ra->picked[d], p->datasets[d], ma, na);
+    fold_means(rs, rb->picked[d], p->datasets[d], mb, nb);
+    for (int f = 0; f < COMPARE_MAX_FOLDS; f++)
+        if (na[f] && nb[f]) {
+            a[n] = ma[f];
+            b[n] = mb[f];
+            folds[n++] = f - 1;
+            max_fold = f - 1 > max_fold ? f - 1 : max_fold;
+        }
+    if (!n)
+        return 0;
+    *out = (pair_result){.a = ra->method, .b = rb->method, .dataset = p->datasets[d], .backbone = ra->backbone, .n = n,
+                         .p_holm = NAN};
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += a[i] - b[i];
+    out->mean = sum / n;
+    out->ratio = fold_ratio(p->datasets[d], folds, n, max_fold, &out->ratio_how);
+    out->tested = n >= 2 && !loaa_compare_paired(a, b, (size_t)n, out->ratio, &out->cmp);
+    return 1;
+}
+
+/* Pooled over datasets: per-dataset mean differences of one pair (res[0..n) with its dataset set) as independent units. */
+static void compare_pooled(const pair_result *res, int n, pair_result *out)
+{
+    double a[256], zero[256];
+    int k = 0;
+    for (int i = 0; i < n && k < 256; i++) {
+        a[k] = res[i].mean;
+        zero[k++] = 0;
+    }
+    *out = (pair_result){.a = res[0].a, .b = res[0].b, .backbone = res[0].backbone, .n = k, .ratio = 0, .ratio_how = "datasets",
+                         .p_holm = NAN};
+    double sum = 0;
+    for (int i = 0; i < k; i++)
+        sum += a[i];
+    out->mean = k ? sum / k : NAN;
+    out->tested = k >= 2 && !loaa_compare_paired(a, zero, (size_t)k, 0, &out->cmp);
+}
+
+/* Holm's correction of the corrected-t p-values of the tested results sharing a dataset (pooled: dataset NULL). */
+static void holm_by_dataset(pair_result *res, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isnan(res[i].p_holm) || !res[i].tested)
+            continue;
+        double p[64];
+        int idx[64], m = 0;
+        for (int j = i; j < n && m < 64; j++)
+            if (res[j].tested && ((!res[i].dataset && !res[j].dataset) || (res[i].dataset && res[j].dataset && !strcmp(res[i].dataset, res[j].dataset))) &&
+                !strcmp(res[i].backbone, res[j].backbone)) {
+                p[m] = res[j].cmp.t.p;
+                idx[m++] = j;
+            }
+        if (loaa_holm(p, (size_t)m, p))
+            return;
+        for (int j = 0; j < m; j++)
+            res[idx[j]].p_holm = p[j];
+    }
+}
+
+#define COMPARE_MAX_RESULTS 512
+
+/* Every pair (i < j) of the listed methods, per backbone both have, per dataset, then pooled; Holm within each. */
+static loaa_status run_compare(const rows *rs, const xtable *p, const char *list, pair_result *res, int *n_res)
+{
+    char buf[1024], *methods[COMPARE_MAX_METHODS], *save = NULL;
+    int m = 0;
+    *n_res = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (m == COMPARE_MAX_METHODS)
+            return loaa_fail(LOAA_ERR_USAGE, "--compare: at most %d methods", COMPARE_MAX_METHODS);
+        methods[m++] = t;
+    }
+    if (m < 2)
+        return loaa_fail(LOAA_ERR_USAGE, "--compare '%s': give two or more methods, e.g. --compare loaa-tf,lora", list);
+    for (int i = 0; i < m; i++)
+        if (!protocol_row(p, methods[i], p->n_rows ? p->rows[0].backbone : "")) {
+            int seen = 0;
+            for (size_t k = 0; k < p->n_rows && !seen; k++)
+                seen = !strcmp(p->rows[k].method, methods[i]);
+            if (!seen)
+                return loaa_fail(LOAA_ERR_USAGE, "--compare: no trials of method '%s' match", methods[i]);
+        }
+    for (size_t k = 0; k < p->n_rows; k++) {
+        const char *bb = p->rows[k].backbone;
+        int first = 1;
+        for (size_t q = 0; q < k; q++)
+            first &= strcmp(p->rows[q].backbone, bb) != 0;
+        for (int i = 0; first && i < m; i++)
+            for (int j = i + 1; j < m; j++) {
+                const xrow *ra = protocol_row(p, methods[i], bb), *rb = protocol_row(p, methods[j], bb);
+                int start = *n_res;
+                for (size_t d = 0; d < p->n_datasets && *n_res < COMPARE_MAX_RESULTS - 1; d++)
+                    *n_res += compare_dataset(rs, p, ra, rb, d, &res[*n_res]);
+                if (*n_res > start) {
+                    compare_pooled(res + start, *n_res - start, &res[*n_res]);
+                    (*n_res)++;
+                }
+            }
+    }
+    holm_by_dataset(res, *n_res);
+    return LOAA_OK;
+}
+
+/* "0.0062" style p-values; "-" when not tested. */
+static char *fmt_p(double p, int tested) { return tested && !isnan(p) ? dupf("%.4g", p) : strdup("-"); }
+
+static void write_compare(FILE *out, const pair_result *res, int n, const char *metric, loaa_report_format f)
+{
+    table t;
+    table_init(&t, 10);
+    char **h = row_new(10);
+    const char *heads[] = {"A - B", "dataset", "backbone", "n", "mean diff", "95% interval", "p (corrected t)", "p (Holm)",
+                           "Wilcoxon p (min p)", "test/train"};
+    for (int k = 0; h && k < 10; k++)
+        h[k] = strdup(heads[k]);
+    table_add(&t, h);
+    for (int i = 0; i < n; i++) {
+        const pair_result *r = &res[i];
+        char **c = row_new(10);
+        if (!c)
+            break;
+        char mean[32], lo[32], hi[32];
+        fmt_value(metric, r->mean, mean, sizeof mean);
+        fmt_value(metric, r->cmp.t.lo, lo, sizeof lo);
+        fmt_value(metric, r->cmp.t.hi, hi, sizeof hi);
+        c[0] = dupf("%s - %s", r->a, r->b);
+        c[1] = strdup(r->dataset ? r->dataset : "(pooled over datasets)");
+        c[2] = strdup(r->backbone);
+        c[3] = dupf("%d", r->n);
+        c[4] = strdup(mean);
+        c[5] = r->tested ? dupf("[%s, %s]", lo, hi) : strdup("-");
+        c[6] = fmt_p(r->cmp.t.p, r->tested);
+        c[7] = fmt_p(r->p_holm, r->tested);
+        c[8] = r->tested ? dupf("%.4g (%.4g)", r->cmp.wilcoxon.p, r->cmp.wilcoxon.p_min) : strdup("-");
+        c[9] = r->dataset ? dupf("%.4g (%s)", r->ratio, r->ratio_how) : strdup("0 (independent)");
+        table_add(&t, c);
+    }
+    if (f == LOAA_REPORT_MARKDOWN || f == LOAA_REPORT_TABLE)
+        fprintf(out, "\n%sPaired comparison (%s%s at each method's validation-selected configuration; per fold the mean over seeds; "
+                     "Nadeau-Bengio corrected resampled t over folds, pooled: per-dataset means; Holm over the pairs)\n%s",
+                f == LOAA_REPORT_MARKDOWN ? "### " : "", metric, is_fraction(metric) ? ", %" : "", f == LOAA_REPORT_MARKDOWN ? "\n" : "");
+    table_print(out, &t, f);
+    table_free(&t);
+}
+
+static json_t *compare_json(const pair_result *res, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) {
+        const pair_result *r = &res[i];
+        json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "a", r->a, "b", r->b, "dataset",
+                                           r->dataset ? json_string(r->dataset) : json_null(), "backbone", r->backbone, "n", r->n,
+                                           "mean_diff", num_or_null(r->mean), "lo", r->tested ? num_or_null(r->cmp.t.lo) : json_null(),
+                                           "hi", r->tested ? num_or_null(r->cmp.t.hi) : json_null(), "p",
+                                           r->tested ? num_or_null(r->cmp.t.p) : json_null(), "p_holm",
+                                           r->tested ? num_or_null(r->p_holm) : json_null(), "wilcoxon_p",
+                                           r->tested ? num_or_null(r->cmp.wilcoxon.p) : json_null(), "wilcoxon_min_p",
+                                           r->tested ? num_or_null(r->cmp.wilcoxon.p_min) : json_null(), "test_train_ratio",
+                                           num_or_null(r->ratio), "t", r->tested ? num_or_null(r->cmp.t.t) : json_null()));
+    }
+    return a;
+}
+
+/* --compare: the paired figures, as a table or JSON. */
+static loaa_status write_compare_view(FILE *out, const rows *rs, const xtable *p, const loaa_report_opts *o)
+{
+    pair_result *res = calloc(COMPARE_MAX_RESULTS, sizeof *res);
+    if (!res)
+        return loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
+    int n = 0;
+    loaa_status st = run_compare(rs, p, o->compare, res, &n);
+    const char *metric = p->n_rows ? p->rows[0].metric : "test_acc";
+    if (!st && o->format == LOAA_REPORT_JSON) {
+        json_t *root = json_pack("{s:s,s:o}", "metric", metric, "compare", compare_json(res, n));
+        char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+        json_decref(root);
+        if (text)
+            fprintf(out, "%s\n", text);
+        else
+            st = loaa_fail(LOAA_ERR_NOMEM, "report: out of memory");
+        free(text);
+    } else if (!st) {
+        write_compare(out, res, n, metric, o->format);
+    }
+    free(res);
+    return st;
+}
+
 loaa_status loaa_report_write(loaa_store *s, const loaa_report_opts *o, FILE *out)
 {
     rows rs = {0};
@@ -949,10 +1222,12 @@ loaa_status loaa_report_write(loaa_store *s, const loaa_report_opts *o, FILE *ou
     loaa_status st = load_rows(s, o, &rs);
     if (!st)
         st = build_xtable(&rs, &per_config);
-    if (!st && !o->per_config)
+    if (!st && (!o->per_config || o->compare))
         st = build_protocol(&per_config, &protocol);
     const xtable *x = o->per_config ? &per_config : &protocol;
-    if (!st) {
+    if (!st && o->compare) {
+        st = write_compare_view(out, &rs, &protocol, o);
+    } else if (!st) {
         if (o->format == LOAA_REPORT_JSON) {
             st = write_json(out, &rs, x, o);
         } else if (!rs.n) {

@@ -149,4 +149,31 @@ result $? "loaa export --backbone copies the stage-1 backbone" outx2
 [ $rc -eq 0 ] && grep -q "^epoch 2/2" tr.txt && grep -q "^test_acc" tr.txt && [ -f tr/adapter.safetensors ]
 result $? "loaa train trains one trial through the same runner" tr.txt
 
+# Issue 14's "done when": methods x lr x 3 seeds x 3 folds on synthetic data with ASHA under mpirun; the report's
+# validation-selected table with pruned counts; the paired comparison; export --best by validation.
+"$LOAA" synth --kind audio --seed 2 --clips 48 --folds 4 audio4 > synth4.log 2>&1
+{ echo "name: cmp"; echo "early_terminate: {type: asha, min_epochs: 1, eta: 2}"
+  sed -e 's/\[audio\]/[audio4]/' -e 's/folds: \[1\]/folds: [1, 2, 3]/' -e 's/seeds: \[0, 1\]/seeds: [0, 1, 2]/' \
+      -e 's/\[loaa-tf, lora, linear\]/[loaa-tf, lora]/' -e 's/epochs: {value: 3}/epochs: {value: 2}/' base.yaml
+  echo "  lr: {values: [1e-3, 1e-2]}"; } > cmp.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/cmp.yaml" --db "$tmp/cmp.db" > outcmp 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq cmp.db "select count(*) from trials where state in ('done', 'pruned')")" = 36 ]
+result $? "ASHA over methods x lr x 3 seeds x 3 folds: 36 trials done or pruned" outcmp
+np=$(sq cmp.db "select count(*) from trials where state = 'pruned'")
+"$LOAA" report --db cmp.db > repcmp.txt 2>&1; rc=$?
+if [ "$np" -gt 0 ]; then counted="(n=$((36 - np)) of 36, $np pruned)"; else counted="(n=36)"; fi
+[ $rc -eq 0 ] && grep -q "Validation-selected configurations" repcmp.txt && grep -q "^audio4  *loaa-tf  *none  *loaa-tf lr=" repcmp.txt &&
+    grep -q "^lora  .*(n=[0-9]" repcmp.txt && grep -qF "$counted" repcmp.txt
+result $? "loaa report: the validation-selected table, every trial counted $counted" repcmp.txt
+"$LOAA" report --db cmp.db --compare loaa-tf,lora > repc.txt 2>&1; rc=$?
+"$LOAA" report --db cmp.db --compare loaa-tf,lora --json > repc.json 2>&1
+[ $rc -eq 0 ] && grep -q "^loaa-tf - lora  *audio4  *none  *3 " repc.txt && grep -q "(manifest counts)" repc.txt &&
+    [ "$(sq cmp.db "select json_extract(readfile('repc.json'), '\$.compare[0].n') || ' ' || json_extract(readfile('repc.json'), '\$.compare[0].test_train_ratio')")" = "3 0.5" ]
+result $? "loaa report --compare loaa-tf,lora pairs 3 folds (test/train 12:24 from the manifest), also in JSON" repc.txt
+hi=$(sq cmp.db "select t.trial_id from trials t join trial_results r using (trial_id) where t.state = 'done' and r.name = 'val_acc'
+                order by r.value desc, t.trial_id limit 1")
+"$LOAA" export --db cmp.db --best --dataset audio4 --out cmp.safetensors > outcx 2>&1
+grep -q "^trial $hi -> cmp.safetensors" outcx
+result $? "loaa export --best picks by validation accuracy (trial $hi)" outcx
+
 test_end
