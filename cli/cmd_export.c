@@ -20,6 +20,7 @@
 #include "common/sha256.h"
 #include "common/status.h"
 #include "coordinator/query.h"
+#include "coordinator/stats.h"
 #include "coordinator/store.h"
 
 static json_t *count_or_null(int64_t n) { return n >= 0 ? json_integer(n) : json_null(); }
@@ -73,7 +74,7 @@ static int parse_args(int argc, char **argv, export_opts *o, int *rc)
         OPT_FLAG("best", &o->best, "the best finished trial of --dataset and/or --sweep by the metric"),
         OPT_STRING("dataset", &o->dataset, "D", "with --best: among this dataset's trials"),
         OPT_STRING("sweep", &o->sweep, "S", "with --best: among this sweep's trials"),
-        OPT_STRING("metric", &o->metric, "M", "with --best: rank by this metric (default: the sweep's)"),
+        OPT_STRING("metric", &o->metric, "M", "with --best: rank by this validation metric or loss, in its direction (default: the sweep's)"),
         OPT_FLAG("backbone", &o->backbone, "the whole-model backbone file instead of the adapter"),
         OPT_PATH("out", &o->out, "FILE", "where to copy it (default trial-N-adapter.safetensors)"),
         OPT_END(),
@@ -84,6 +85,12 @@ static int parse_args(int argc, char **argv, export_opts *o, int *rc)
     if (!o->db || (o->trial < 0) == !o->best || (o->best && !o->dataset && !o->sweep)) {
         *rc = loaa_cli_report("export", loaa_fail(LOAA_ERR_USAGE, "usage: loaa export --db DB (--trial N | --best --dataset D "
                                                                   "[--sweep S]) [--metric M] [--backbone] [--out FILE]"));
+        return -1;
+    }
+    /* A test metric never chooses: --best ranks by a validation metric (or a loss) in its own direction. */
+    loaa_status st = o->metric ? loaa_metric_check(o->metric, "--metric", 1) : LOAA_OK;
+    if (st) {
+        *rc = loaa_cli_report("export", st);
         return -1;
     }
     return 0;

@@ -17,10 +17,15 @@
 
 static const char report_usage[] =
     "usage: loaa report --db results.db [--sweep S] [--dataset D] [--method M] [--where KEY=VALUE ...]\n"
-    "                   [--metric NAME] [--leaderboard] [--cross] [--top N]\n"
+    "                   [--metric NAME] [--leaderboard] [--cross] [--per-config] [--top N] [--compare A,B[,C...]]\n"
     "                   [--format table|csv|json|markdown] [--html FILE]\n"
-    "Cells of the cross-dataset table are mean +- std over seeds and folds. Safe while a\n"
-    "sweep writes the database.\n";
+    "The cross-dataset table is the paper's protocol: per dataset, method and backbone the\n"
+    "configuration with the best mean validation metric (the sweep's), then its test mean +- std\n"
+    "over seeds and folds of done trials; pruned, failed and unfinished trials are counted\n"
+    "(n=9 of 15, 6 pruned), never averaged. --per-config: every configuration. --compare A,B:\n"
+    "per dataset and pooled, A - B paired by fold (seeds averaged) with the Nadeau-Bengio\n"
+    "corrected t (95% interval, p, Holm's p over pairs) and the Wilcoxon p beside its smallest\n"
+    "reachable p. Safe while a sweep writes the database.\n";
 
 /* --csv, --json, --markdown store the format through an int. */
 _Static_assert(sizeof(loaa_report_format) == sizeof(int), "loaa_report_format is int-sized");
@@ -50,9 +55,11 @@ int cmd_report(int argc, char **argv)
         OPT_STRING("dataset", &o.dataset, "D", "only this dataset"),
         OPT_STRING("method", &o.method, "M", "only this method"),
         OPT_CALLBACK("where", &o, add_where, "KEY=VALUE", "filter on the trial config (OP: = != < <= > >=); repeatable"),
-        OPT_STRING("metric", &o.metric, "NAME", "rank by this metric (default: each sweep's)"),
+        OPT_STRING("metric", &o.metric, "NAME", "rank by and show this metric, in its own direction (default: each sweep's)"),
         OPT_BIT("leaderboard", &o.sections, 1, "the leaderboards per dataset"),
         OPT_BIT("cross", &o.sections, 2, "the cross-dataset table"),
+        OPT_FLAG("per-config", &o.per_config, "cross-dataset table per configuration (not validation-selected)"),
+        OPT_STRING("compare", &o.compare, "A,B[,C]", "paired comparison of methods at their validation-selected configurations"),
         OPT_INT("top", &o.top, 0, LOAA_OPT_NO_MAX, "N", "leaderboard rows per dataset (0: all)"),
         OPT_CALLBACK("format", &o, set_format, "table|csv|json|markdown", "output format (default table)"),
         OPT_SET_INT("csv", (int *)&o.format, LOAA_REPORT_CSV, "--format csv"),

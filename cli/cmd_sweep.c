@@ -25,11 +25,13 @@
 
 static const char sweep_usage[] =
     "usage: mpirun -np N loaa sweep FILE.yaml --db results.db [--artifacts DIR] [--retry-failed]\n"
-    "                  [--max-trials N] [--progress|--no-progress]\n"
+    "                  [--reselect-backbones] [--max-trials N] [--progress|--no-progress]\n"
     "       loaa sweep --dry-run FILE.yaml [--db results.db] [--max-trials N]\n"
     "Rank 0 coordinates (the only database writer); ranks 1..N-1 train in groups of\n"
     "ranks_per_trial. Rerunning the same command resumes: finished trials are kept,\n"
-    "interrupted ones continue from their last checkpoint.\n";
+    "interrupted ones continue from their last checkpoint. A chained backbone {sweep: S,\n"
+    "best: true} stays the file this sweep's trials resolved (their identities stay)\n"
+    "unless --reselect-backbones.\n";
 
 static int usage_error(const char *what)
 {
@@ -144,6 +146,8 @@ int cmd_sweep(int argc, char **argv)
         OPT_PATH("db", &o.db_path, "results.db", "the results database (required, except with --dry-run)"),
         OPT_PATH("artifacts", &o.artifacts, "DIR", "checkpoints, adapter files, trial logs (default: 'artifacts' beside the database)"),
         OPT_FLAG("retry-failed", &o.retry_failed, "run failed trials again"),
+        OPT_FLAG("reselect-backbones", &o.reselect_backbones,
+                 "choose each {sweep: S, best: true} backbone again (default: keep the one this sweep's trials resolved)"),
         OPT_FLAG("dry-run", &dry_run, "print the expanded trials and their count (no MPI needed)"),
         OPT_INT64("max-trials", &o.max_trials, 1, LOAA_OPT_NO_MAX, "N", "cap on the number of expanded trials"),
         OPT_SET_INT("progress", &o.progress, 1, "redraw one progress line (default on a terminal)"),

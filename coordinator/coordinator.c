@@ -158,20 +158,41 @@ static void seed_pruner(void *p, int64_t trial_id, int epoch, double value)
     loaa_pruner_seed((loaa_pruner *)p, trial_id, epoch, value);
 }
 
-/* Chained backbones: the best finished trial of each named sweep, from this database. */
-static loaa_status resolve_backbones(loaa_sweep *sw, loaa_store *store)
+/*
+ * Chained backbones, from this database: each {sweep: NAME, best: true} keeps
+ * the file this sweep's trials already resolved for it (so they keep their
+ * identities, whatever NAME's best trial is now: e.g. after NAME's metric
+ * changed from a test to a validation metric); a new one, or every one with
+ * reselect, is NAME's best finished trial. required = 0 (dry run): a
+ * reference that cannot be resolved stays unresolved instead of failing.
+ */
+static loaa_status resolve_backbones(loaa_sweep *sw, loaa_store *store, int reselect, int required)
 {
     const char *const *names;
     size_t n = loaa_sweep_backbone_refs(sw, &names);
     for (size_t i = 0; i < n; i++) {
         char path[4096];
-        int64_t trial_id;
-        loaa_status st = loaa_store_best_backbone(store, names[i], &trial_id, path, sizeof path);
+        int64_t trial_id = -1;
+        loaa_status st = reselect ? LOAA_ERR_NOTFOUND : loaa_store_resolved_backbone(store, loaa_sweep_name(sw), names[i], path, sizeof path);
+        int kept = !st;
+        if (st == LOAA_ERR_NOTFOUND)
+            st = loaa_store_best_backbone(store, names[i], &trial_id, path, sizeof path);
+        if (st && !required)
+            continue;
         if (st)
             return loaa_fail_prefix(st, "%s: ", loaa_sweep_name(sw));
+        if (kept && required && access(path, R_OK) != 0)
+            return loaa_fail(LOAA_ERR_NOTFOUND,
+                             "%s: backbone {sweep: %s, best: true}: %s, the file this sweep's trials resolved, cannot be read: %s "
+                             "(loaa sweep --reselect-backbones chooses again)",
+                             loaa_sweep_name(sw), names[i], path, strerror(errno));
         if ((st = loaa_sweep_resolve_backbone(sw, names[i], path)))
             return st;
-        loaa_info("backbone {sweep: %s, best: true} = trial %lld, %s", names[i], (long long)trial_id, path);
+        if (kept && required)
+            loaa_info("backbone {sweep: %s, best: true} = %s, as this sweep's trials resolved it (--reselect-backbones chooses again)",
+                      names[i], path);
+        else if (required)
+            loaa_info("backbone {sweep: %s, best: true} = trial %lld, %s", names[i], (long long)trial_id, path);
     }
     return LOAA_OK;
 }
@@ -225,7 +246,7 @@ loaa_status loaa_coordinator_open(loaa_coordinator **out, const loaa_sweep_opts 
     free(abs_path);
     if ((st = loaa_store_open(&c->store, opts->db_path, LOAA_STORE_WRITER)))
         goto fail;
-    if ((st = resolve_backbones(c->sw, c->store)))
+    if ((st = resolve_backbones(c->sw, c->store, opts->reselect_backbones, 1)))
         goto fail;
     if ((st = loaa_store_sweep_upsert(c->store, loaa_sweep_name(c->sw), loaa_sweep_text(c->sw), loaa_sweep_metric(c->sw),
                                       loaa_sweep_goal(c->sw), loaa_sweep_method(c->sw), loaa_sweep_ranks_per_trial(c->sw),
@@ -662,15 +683,8 @@ loaa_status loaa_sweep_dry_run(const loaa_sweep_opts *opts, FILE *out)
             goto done;
         if (loaa_store_sweep_find(d.store, loaa_sweep_name(sw), &d.sweep_id))
             d.sweep_id = -1;
-        const char *const *names;
-        size_t n = loaa_sweep_backbone_refs(sw, &names);
-        for (size_t i = 0; i < n; i++) {
-            char path[4096];
-            int64_t tid;
-            if (!loaa_store_best_backbone(d.store, names[i], &tid, path, sizeof path) &&
-                (st = loaa_sweep_resolve_backbone(sw, names[i], path)))
-                goto done;
-        }
+        if ((st = resolve_backbones(sw, d.store, opts->reselect_backbones, 0)))
+            goto done;
     }
     fprintf(out, "# sweep %s (%s), metric %s %s, ranks_per_trial %d\n", loaa_sweep_name(sw), loaa_sweep_method(sw),
             loaa_sweep_metric(sw), loaa_sweep_goal(sw), loaa_sweep_ranks_per_trial(sw));

@@ -35,6 +35,7 @@ typedef struct loaa_sweep_opts {
     const char *db_path;
     const char *artifacts;  /* NULL = "artifacts" beside the database */
     int retry_failed;       /* failed trials run again (attempts reset) */
+    int reselect_backbones; /* chained backbones chosen again, not kept as this sweep's trials resolved them */
     int64_t max_trials;     /* cap on the expansion (0 = default) */
     int progress;           /* -1: redraw on a TTY, plain lines otherwise; 0: plain lines; 1: redraw */
     int bf16_level;         /* this node's kernels' loaa_gemm_bf16_level(): a bf16 trial is refused at 0 */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/stats.h"
 #include "coordinator/store_private.h"
 
 /* Text of a column; "" for NULL (reports show no NULLs). */
@@ -25,18 +26,23 @@ static double real_or_nan(sqlite3_stmt *q, int i)
 
 /* ---- report rows ---- */
 
-/* The comparison operators a condition may use; the only text of a condition that enters the SQL. */
-static const char *const cond_ops[] = {"=", "!=", "<", "<=", ">", ">="};
+/* The comparison operators a condition may use and the SQL each becomes: the only text of a condition that enters the SQL.
+ * = and != compare NULL-safely (IS / IS NOT), so a key a trial does not set (fold of a split dataset) is null: fold=null
+ * matches it and fold!=1 keeps it; <> is another spelling of !=. */
+static const struct {
+    const char *op, *sql;
+} cond_ops[] = {{"=", "IS"}, {"!=", "IS NOT"}, {"<>", "IS NOT"}, {"<", "<"}, {"<=", "<="}, {">", ">"}, {">=", ">="}};
 
-static const char *cond_op(const char *op)
+static const char *cond_sql(const char *op)
 {
     for (size_t i = 0; i < sizeof cond_ops / sizeof cond_ops[0]; i++)
-        if (!strcmp(op, cond_ops[i]))
-            return cond_ops[i];
+        if (!strcmp(op, cond_ops[i].op))
+            return cond_ops[i].sql;
     return NULL;
 }
 
-/* The report query for the filter's conditions into sql[cap]: parameters ?1..?4 the fixed filters, ?5.. key/value pairs. */
+/* The report query for the filter's conditions into sql[cap]: parameters ?1..?4 the fixed filters, ?5.. key/value pairs.
+ * Columns 0..15 as report_row reads them, then the state, every result of the trial (JSON object) and the sweep's metric. */
 static loaa_status report_sql(const loaa_store_report_filter *f, char *sql, size_t cap)
 {
     int len = snprintf(sql, cap,
@@ -47,15 +53,18 @@ static loaa_status report_sql(const loaa_store_report_filter *f, char *sql, size
                        "t.config_json, json_remove(t.config_json, '$.seed', '$.fold', '$.dataset'), "
                        "(SELECT json_group_object(p.name, json(p.value)) FROM trial_params p WHERE p.trial_id = t.trial_id "
                        "AND p.name NOT IN ('dataset', 'seed', 'fold')), "
-                       "100.0 * t.trainable_params / NULLIF(t.total_params, 0), r.value, COALESCE(t.best_epoch, -1), t.seconds "
+                       "100.0 * t.trainable_params / NULLIF(t.total_params, 0), r.value, COALESCE(t.best_epoch, -1), t.seconds, t.state, "
+                       "(SELECT json_group_object(x.name, x.value) FROM trial_results x WHERE x.trial_id = t.trial_id), s.metric "
                        "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
                        "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?1, s.metric) "
-                       "WHERE t.state = 'done' AND (?2 IS NULL OR s.name = ?2) AND (?3 IS NULL OR t.dataset = ?3) "
+                       "WHERE (t.state = 'done' OR ?40) AND (?2 IS NULL OR s.name = ?2) AND (?3 IS NULL OR t.dataset = ?3) "
                        "AND (?4 IS NULL OR t.method = ?4)");
     for (int i = 0; i < f->n_conds && len > 0 && (size_t)len < cap; i++) {
-        const char *op = cond_op(f->conds[i].op);
+        const char *op = cond_sql(f->conds[i].op);
         if (!op)
             return loaa_fail(LOAA_ERR_USAGE, "condition on '%s': unknown operator '%s'", f->conds[i].key, f->conds[i].op);
+        if (json_is_null(f->conds[i].value) && op[0] != 'I')
+            return loaa_fail(LOAA_ERR_USAGE, "condition on '%s': null compares only with = or !=", f->conds[i].key);
         len += snprintf(sql + len, cap - (size_t)len, " AND json_extract(t.config_json, '$.' || ?%d) %s ?%d", 5 + 2 * i, op,
                         6 + 2 * i);
     }
@@ -69,6 +78,8 @@ static loaa_status report_sql(const loaa_store_report_filter *f, char *sql, size
 static void bind_report_filter(sqlite3_stmt *q, const loaa_store_report_filter *f)
 {
     const char *fixed[4] = {f->metric, f->sweep, f->dataset, f->method};
+    _Static_assert(6 + 2 * LOAA_STORE_MAX_CONDS < 40, "?40 (every state) comes after the conditions' parameters");
+    sqlite3_bind_int(q, 40, f->all_states);
     for (int i = 0; i < 4; i++)
         if (fixed[i])
             sqlite3_bind_text(q, i + 1, fixed[i], -1, SQLITE_STATIC);
@@ -105,6 +116,9 @@ static loaa_store_report_row report_row(sqlite3_stmt *q)
         .value = real_or_nan(q, 13),
         .best_epoch = sqlite3_column_int(q, 14),
         .seconds = real_or_nan(q, 15),
+        .state = text_or_empty(q, 16),
+        .results = sqlite3_column_type(q, 17) == SQLITE_NULL ? "{}" : text_or_empty(q, 17),
+        .sweep_metric = text_or_empty(q, 18),
     };
 }
 
@@ -154,6 +168,11 @@ loaa_status loaa_store_trial_curve(loaa_store *s, int64_t trial_id, const char *
 
 /* ---- the export row ---- */
 
+/* A sweep's selection metric in SQL: its metric, or for an old database's test metric the validation metric that
+ * stands for it (coordinator/stats.h loaa_metric_validation_for: val_map for test_map, val_acc for the others). */
+#define SELECTION_METRIC                                                                                                      \
+    "CASE WHEN s.metric = 'test_map' THEN 'val_map' WHEN s.metric LIKE 'test^_%' ESCAPE '^' THEN 'val_acc' ELSE s.metric END"
+
 /* Owned text of a column, NULL for NULL; *nomem set when a copy fails. */
 static char *text_copy(sqlite3_stmt *q, int i, int *nomem)
 {
@@ -199,15 +218,15 @@ loaa_status loaa_store_export_find(loaa_store *s, const loaa_store_export_query 
         "t.backbone_export_path, (SELECT json_group_object(name, value) FROM trial_results WHERE trial_id = t.trial_id), "
         "t.dataset_sha256, t.best_epoch "
         "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
-        "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?4, s.metric) "
+        "LEFT JOIN trial_results r ON r.trial_id = t.trial_id AND r.name = COALESCE(?4, " SELECTION_METRIC ") "
         "WHERE t.state = 'done' AND (?1 < 0 OR t.trial_id = ?1) AND (?2 IS NULL OR t.dataset = ?2) AND (?3 IS NULL OR s.name = ?3) "
-        "ORDER BY CASE WHEN r.value IS NULL THEN 1 ELSE 0 END, CASE WHEN s.goal = 'minimize' THEN r.value ELSE -r.value END, "
-        "t.trial_id LIMIT 1";
+        "ORDER BY CASE WHEN r.value IS NULL THEN 1 ELSE 0 END, "
+        "CASE WHEN COALESCE(?5, s.goal) = 'minimize' THEN r.value ELSE -r.value END, t.trial_id LIMIT 1";
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         return loaa_fail(LOAA_ERR_DB, "%s: %s", loaa_store_path(s), sqlite3_errmsg(db));
     sqlite3_bind_int64(q, 1, eq->trial_id);
-    const char *text[3] = {eq->dataset, eq->sweep, eq->metric};
-    for (int i = 0; i < 3; i++)
+    const char *text[4] = {eq->dataset, eq->sweep, eq->metric, eq->metric ? loaa_metric_goal(eq->metric) : NULL};
+    for (int i = 0; i < 4; i++)
         if (text[i])
             sqlite3_bind_text(q, 2 + i, text[i], -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
@@ -254,4 +273,33 @@ loaa_status loaa_store_trial_state(loaa_store *s, int64_t sweep_id, const char *
     if (rc == SQLITE_DONE)
         return loaa_fail(LOAA_ERR_NOTFOUND, "%s: no trial %.12s in sweep %lld", loaa_store_path(s), hash, (long long)sweep_id);
     return loaa_store_db_fail(s, "trial state");
+}
+
+/* ---- a chained sweep's resolved backbone ---- */
+
+loaa_status loaa_store_resolved_backbone(loaa_store *s, const char *sweep, const char *ref, char *path, size_t cap)
+{
+    assert(s && sweep && ref && path && cap > 0);
+    sqlite3 *db = loaa_store_connection(s);
+    sqlite3_stmt *q;
+    path[0] = '\0';
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.backbone FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id WHERE s.name = ? "
+                           "AND t.backbone_ref = ? AND t.backbone IS NOT NULL AND t.backbone <> '' ORDER BY t.trial_id DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return loaa_store_db_fail(s, "resolved backbone");
+    sqlite3_bind_text(q, 1, sweep, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    loaa_status st = LOAA_OK;
+    if (rc == SQLITE_ROW && strlen(text_or_empty(q, 0)) >= cap)
+        st = loaa_fail(LOAA_ERR_LIMIT, "%s: backbone path too long", loaa_store_path(s));
+    else if (rc == SQLITE_ROW)
+        snprintf(path, cap, "%s", text_or_empty(q, 0));
+    else if (rc == SQLITE_DONE)
+        st = loaa_fail(LOAA_ERR_NOTFOUND, "sweep '%s' has no trial with backbone {sweep: %s, best: true} yet", sweep, ref);
+    else
+        st = loaa_store_db_fail(s, "resolved backbone");
+    sqlite3_finalize(q);
+    return st;
 }

@@ -40,7 +40,9 @@ typedef struct loaa_report_opts {
     int n_where;
     loaa_report_format format;
     int sections;                               /* bit 1: leaderboard, bit 2: cross-dataset; 0 = both */
-    int top;                                    /* leaderboard rows per dataset; 0 = all */
+    int top;                                    /* leaderboard rows per dataset; 0 = all (also in JSON) */
+    int per_config;                             /* cross-dataset table: 1 = per configuration; 0 = validation-selected */
+    const char *compare;                        /* "A,B[,C...]": the paired comparison of these methods instead of the tables */
 } loaa_report_opts;
 
 /* Parses a format name (table, csv, json, markdown/md). */

@@ -802,7 +802,8 @@ static loaa_status parse_metric(ctx *c, loaa_sweep *sw, const ynode *root)
         return at(c, mn, LOAA_ERR_CONFIG,
                   "metric: '%s' is a test metric; a sweep selects (best seed, configuration, {best: true}, export --best) on "
                   "validation only: use {name: %s}; test metrics are still reported for what validation chose. "
-                  "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256)",
+                  "An existing chained sweep keeps the backbone it resolved (trials.backbone_sha256) unless "
+                  "loaa sweep --reselect-backbones",
                   sw->metric, loaa_metric_validation_for(sw->metric));
     if (loaa_metric_direction(sw->metric) < 0)
         snprintf(sw->goal, sizeof sw->goal, "minimize");

@@ -42,8 +42,12 @@ mpirun -np 4 "$LOAA" sweep "$tmp/grid2.yaml" --db "$tmp/a.db" > out4 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "(6 run now" out4 && [ "$(sq a.db "select count(*) from trials where state = 'done'")" = 18 ]
 result $? "4 ranks: adding a grid value runs only the 6 new trials" out4
 "$LOAA" report --db a.db --sweep grid > report.txt 2>&1; rc=$?
-[ $rc -eq 0 ] && grep -q "Cross-dataset comparison" report.txt && grep -q "noop lr=0.1 " report.txt && grep -q "(n=3)" report.txt
-result $? "loaa report prints the leaderboard and the cross-dataset table" report.txt
+[ $rc -eq 0 ] && grep -q "Cross-dataset comparison" report.txt && grep -q "Validation-selected configurations" report.txt &&
+    grep -q "noop lr=0.1 .*3 configurations" report.txt && grep -q "(n=3)" report.txt
+result $? "loaa report prints the leaderboard, the validation-selected configurations and the cross-dataset table" report.txt
+"$LOAA" report --db a.db --sweep grid --per-config --cross > report-pc.txt 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "noop lr=0.1 " report-pc.txt && grep -q "noop lr=0.001 " report-pc.txt && grep -q "(n=3)" report-pc.txt
+result $? "loaa report --per-config prints every configuration" report-pc.txt
 "$LOAA" report --db a.db --format markdown --cross > report.md && "$LOAA" report --db a.db --json > report.json &&
     "$LOAA" report --db a.db --html report.html > /dev/null &&
     grep -q "^| configuration" report.md && [ "$(sq a.db "select json_valid(readfile('report.json'))")" = 1 ] && grep -q "<svg" report.html
@@ -121,6 +125,40 @@ mpirun -np 3 "$LOAA" sweep "$tmp/early2.yaml" --db "$tmp/e.db" > oute2 2>&1; rc=
 [ $rc -eq 0 ] && [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-isolated' and state = 'pruned'")" -ge 1 ] &&
     [ "$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early-isolated' and state in ('done', 'pruned')")" = 8 ]
 result $? "early termination answers reach trials in their own process (pipe)" oute2
+
+# Reports count pruned trials (never silently averaged) and rank by the metric's own direction.
+np=$(sq e.db "select count(*) from trials t join sweeps s using (sweep_id) where s.name = 'early' and state = 'pruned'")
+"$LOAA" report --db e.db --sweep early > rep-e.txt 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "^Leaderboard: ds .*(n=$((8 - np)) of 8, $np pruned)" rep-e.txt && [ "$(grep -c " pruned  early " rep-e.txt)" = "$np" ] &&
+    grep -q "pruned, failed and unfinished trials counted, not averaged" rep-e.txt
+result $? "the leaderboard shows the $np pruned trials with their state and counts them (n=$((8 - np)) of 8)" rep-e.txt
+"$LOAA" report --db e.db --sweep early --per-config --cross > rep-e2.txt 2>&1
+grep -q "of 1, 1 pruned)" rep-e2.txt
+result $? "the per-configuration table counts a pruned trial in its cell" rep-e2.txt
+low=$(sq e.db "select t.trial_id from trials t join trial_results r using (trial_id) join sweeps s using (sweep_id) where s.name = 'early'
+               and t.state = 'done' and r.name = 'train_loss' order by r.value, t.trial_id limit 1")
+"$LOAA" report --db e.db --sweep early --metric train_loss --leaderboard --top 1 > rep-e3.txt 2>&1
+[ -n "$low" ] && grep -q "^1  *$low  *done" rep-e3.txt
+result $? "--metric train_loss ranks the lowest loss first (trial $low)" rep-e3.txt
+"$LOAA" export --db e.db --best --dataset ds --sweep early --metric train_loss > outx-e 2>&1
+grep -q "trial $low recorded no adapter" outx-e
+result $? "export --best --metric train_loss chooses the lowest loss (trial $low)" outx-e
+hi=$(sq e.db "select t.trial_id from trials t join trial_results r using (trial_id) join sweeps s using (sweep_id) where s.name = 'early'
+              and t.state = 'done' and r.name = 'val_acc' order by r.value desc, t.trial_id limit 1")
+"$LOAA" export --db e.db --best --dataset ds --sweep early > outx-e2 2>&1
+grep -q "trial $hi recorded no adapter" outx-e2
+result $? "export --best chooses by validation accuracy (trial $hi)" outx-e2
+"$LOAA" export --db e.db --best --dataset ds --metric test_acc > outx-e3 2>&1; rc=$?
+"$LOAA" report --db e.db --metric nosuch > rep-e4.txt 2>&1; rc2=$?
+[ $rc -ne 0 ] && grep -q "val_acc" outx-e3 && [ $rc2 -ne 0 ] && grep -q "unknown metric 'nosuch'" rep-e4.txt
+result $? "a test metric cannot choose in export --best; an unknown --metric is refused" outx-e3
+"$LOAA" report --db e.db --sweep early --json --top 2 > rep-e.json
+[ "$(sq e.db "select json_array_length(readfile('rep-e.json'), '\$.leaderboard')")" = 2 ]
+result $? "--format json keeps --top" rep-e.json
+"$LOAA" report --db e.db --sweep early --leaderboard --where 'lr<>0.001' > rep-e5.txt 2>&1 &&
+    "$LOAA" report --db e.db --sweep early --leaderboard --where 'fold=null' --where 'lr!=0.002' > rep-e6.txt 2>&1
+! grep -q '"lr":0.001}' rep-e5.txt && grep -q "7 of 7 trials shown" rep-e5.txt && grep -q "7 of 7 trials shown" rep-e6.txt
+result $? "--where lr<>V excludes V; fold=null matches trials without a fold" rep-e5.txt
 
 # Malformed sweeps are refused before any rank works, citing file:line:col.
 printf 'name: bad\ndatasets: [ds]\nparameters:\n  bottleneck: {value: 0}\n' > bad.yaml

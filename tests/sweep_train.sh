@@ -123,6 +123,19 @@ bb=$(sq c.db "select backbone_export_path from trials where method = 'full'")
 sha=$(sha256sum "$bb" 2>/dev/null | cut -d' ' -f1)
 [ -n "$sha" ] && [ "$(sq c.db "select count(*) from trials where backbone_ref = 'vision-pretrain' and backbone_sha256 = '$sha' and backbone = '$bb' and state = 'done'")" = 2 ]
 result $? "stage 2 trials record the stage-1 export and its SHA-256"
+# Existing databases: when stage 1's best trial changes (here: its export replaced by another file), stage 2
+# keeps the backbone its trials resolved, so they keep their identities; --reselect-backbones chooses again.
+cp "$bb" bb2.safetensors && printf 'x' | dd of=bb2.safetensors bs=1 seek=$(($(stat -c %s bb2.safetensors) - 4)) conv=notrunc 2> /dev/null
+sq c.db "update trials set backbone_export_path = '$tmp/bb2.safetensors' where method = 'full'" > /dev/null
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc4 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(0 run now" outc4 && grep -q "as this sweep's trials resolved it" outc4 && [ "$(sq c.db "select count(*) from trials")" = 5 ]
+result $? "a chained sweep rerun keeps the backbone its trials resolved: nothing runs again" outc4
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" --reselect-backbones > outc5 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(2 run now" outc5 && [ "$(sq c.db "select count(*) from trials where backbone = '$tmp/bb2.safetensors' and state = 'done'")" = 2 ]
+result $? "--reselect-backbones chooses stage 1's best again: two new trials" outc5
+mpirun -np 3 "$LOAA" sweep "$tmp/audio.yaml" --db "$tmp/c.db" > outc6 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "(0 run now" outc6 && grep -q "bb2.safetensors, as this sweep" outc6
+result $? "after a reselection, the latest resolved backbone is kept" outc6
 "$LOAA" report --db c.db --sweep audio-from-vision --cross > rep.txt 2>&1
 grep -q "best of vision-pretrain" rep.txt && grep -q "none" rep.txt
 result $? "the report shows which backbone each trial used" rep.txt
@@ -145,5 +158,32 @@ long=$tmp/$(printf 'd%.0s' $(seq 1 100))/$(printf 'e%.0s' $(seq 1 1000))
     --out "$long" > long.txt 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "trial folder of [0-9]* bytes" long.txt && grep -qF "$long" long.txt && [ ! -e "$tmp/$(printf 'd%.0s' $(seq 1 100))" ]
 result $? "a trial folder too long for its file names is refused naming it, nothing made" long.txt
+
+# Issue 14's "done when": methods x lr x 3 seeds x 3 folds on synthetic data with ASHA under mpirun; the report's
+# validation-selected table with pruned counts; the paired comparison; export --best by validation.
+"$LOAA" synth --kind audio --seed 2 --clips 48 --folds 4 audio4 > synth4.log 2>&1
+{ echo "name: cmp"; echo "early_terminate: {type: asha, min_epochs: 1, eta: 2}"
+  sed -e 's/\[audio\]/[audio4]/' -e 's/folds: \[1\]/folds: [1, 2, 3]/' -e 's/seeds: \[0, 1\]/seeds: [0, 1, 2]/' \
+      -e 's/\[loaa-tf, lora, linear\]/[loaa-tf, lora]/' -e 's/epochs: {value: 3}/epochs: {value: 2}/' base.yaml
+  echo "  lr: {values: [1e-3, 1e-2]}"; } > cmp.yaml
+mpirun -np 3 "$LOAA" sweep "$tmp/cmp.yaml" --db "$tmp/cmp.db" > outcmp 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(sq cmp.db "select count(*) from trials where state in ('done', 'pruned')")" = 36 ]
+result $? "ASHA over methods x lr x 3 seeds x 3 folds: 36 trials done or pruned" outcmp
+np=$(sq cmp.db "select count(*) from trials where state = 'pruned'")
+"$LOAA" report --db cmp.db > repcmp.txt 2>&1; rc=$?
+if [ "$np" -gt 0 ]; then counted="(n=$((36 - np)) of 36, $np pruned)"; else counted="(n=36)"; fi
+[ $rc -eq 0 ] && grep -q "Validation-selected configurations" repcmp.txt && grep -q "^audio4  *loaa-tf  *none  *loaa-tf lr=" repcmp.txt &&
+    grep -q "^lora  .*(n=[0-9]" repcmp.txt && grep -qF "$counted" repcmp.txt
+result $? "loaa report: the validation-selected table, every trial counted $counted" repcmp.txt
+"$LOAA" report --db cmp.db --compare loaa-tf,lora > repc.txt 2>&1; rc=$?
+"$LOAA" report --db cmp.db --compare loaa-tf,lora --json > repc.json 2>&1
+[ $rc -eq 0 ] && grep -q "^loaa-tf - lora  *audio4  *none  *3 " repc.txt && grep -q "(manifest counts)" repc.txt &&
+    [ "$(sq cmp.db "select json_extract(readfile('repc.json'), '\$.compare[0].n') || ' ' || json_extract(readfile('repc.json'), '\$.compare[0].test_train_ratio')")" = "3 0.5" ]
+result $? "loaa report --compare loaa-tf,lora pairs 3 folds (test/train 12:24 from the manifest), also in JSON" repc.txt
+hi=$(sq cmp.db "select t.trial_id from trials t join trial_results r using (trial_id) where t.state = 'done' and r.name = 'val_acc'
+                order by r.value desc, t.trial_id limit 1")
+"$LOAA" export --db cmp.db --best --dataset audio4 --out cmp.safetensors > outcx 2>&1
+grep -q "^trial $hi -> cmp.safetensors" outcx
+result $? "loaa export --best picks by validation accuracy (trial $hi)" outcx
 
 test_end

@@ -1,5 +1,6 @@
 /* test_store.c - the results store (schema, migrations, lock, bound values verbatim, states) and the reports over it. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,9 @@ static void test_store(void)
     fclose(out);
     TAP_OK(!st && strstr(buf, "Cross-dataset comparison") && strstr(buf, "55.00 ± 7.07 (n=2)") && strstr(buf, "vit'x.safetensors"),
            "table: mean ± std over seeds and the backbone shown");
+    TAP_OK(!st && strstr(buf, "- (n=0 of 1, 1 unfinished)") && strstr(buf, "(n=1 of 2, 1 unfinished)") &&
+               strstr(buf, "selected on val_acc") && strstr(buf, "none (no done trial)"),
+           "an unfinished trial is counted in its cell and leaderboard, not averaged; an old test-metric sweep selects on val_acc");
     if (st || !strstr(buf, "55.00"))
         TAP_DIAG("%s", buf ? buf : "");
     free(buf);
@@ -179,7 +183,10 @@ static void test_store(void)
     st = loaa_report_write(r, &o, out);
     fclose(out);
     json_t *j = buf ? json_loads(buf, 0, NULL) : NULL;
-    TAP_OK(!st && j && json_array_size(json_object_get(j, "leaderboard")) == 3, "json report parses, three trials");
+    json_t *lb = j ? json_object_get(j, "leaderboard") : NULL;
+    TAP_OK(!st && j && json_array_size(lb) == 4, "json report parses, four trials (three done, one pending)");
+    const char *last_state = lb ? json_string_value(json_object_get(json_array_get(lb, 3), "state")) : NULL;
+    TAP_OK(last_state && !strcmp(last_state, "pending"), "the pending trial is listed last with its state");
     json_decref(j);
     free(buf);
     out = open_memstream(&buf, &len);
@@ -278,6 +285,99 @@ static void test_migration(void)
     unlink(path);
 }
 
+/* One finished trial of the comparison fixture: method, lr, fold, seed with its validation and test accuracy. */
+static void add_cmp_trial(loaa_store *s, int64_t sweep, const char *dataset, const char *method, double lr, int fold, int seed,
+                          double val, double test)
+{
+    char config[256], hash[64];
+    snprintf(config, sizeof config, "{\"dataset\":\"%s\",\"fold\":%d,\"lr\":%g,\"method\":\"%s\",\"seed\":%d}", dataset, fold, lr,
+             method, seed);
+    snprintf(hash, sizeof hash, "%s-%g-%d-%d", method, lr, fold, seed);
+    loaa_store_trial_spec t = {.number = 0, .config_json = config, .exec_json = "{}", .hash = hash, .dataset = dataset,
+                               .method = method, .seed = seed, .fold = fold};
+    int64_t id = -1;
+    int attempts;
+    char state[16];
+    if (loaa_store_trial_add(s, sweep, &t, &id, state, &attempts))
+        TAP_DIAG("add: %s", loaa_error_detail());
+    json_t *r = json_pack("{s:b,s:i,s:i,s:{s:f,s:f}}", "pruned", 0, "best_epoch", 1, "epochs_run", 2, "results", "test_acc", test,
+                          "val_acc", val);
+    if (loaa_store_trial_finish(s, id, r))
+        TAP_DIAG("finish: %s", loaa_error_detail());
+    json_decref(r);
+}
+
+static int near(const json_t *v, double want) { return json_is_number(v) && fabs(json_number_value(v) - want) < 1e-9; }
+
+/*
+ * --compare against a worked example: per fold A - B = {-0.02, 0.01, -0.03} after averaging two seeds, 4 folds of 10
+ * samples (test/train 10:20 = 0.5 by loaa's fold rule); the corrected t figures are tests/fixtures/stats's scipy case
+ * (mean -0.013333, 95% [-0.095096, 0.068430], p 0.555556); Wilcoxon by hand: ranks 1, 2, 3, R+ = 1, W = 1; 2 of the
+ * 8 sign patterns have R+ <= 1, p = 2 * 2/8 = 0.5 (scipy.stats.wilcoxon's too), smallest reachable p 2^(1-3) = 0.25. A second configuration of A with a worse
+ * validation but a far better test accuracy must not be the one compared.
+ */
+static void test_compare(void)
+{
+    char ds[600], path[700], db[600];
+    snprintf(ds, sizeof ds, "%s/cmpds", dir);
+    snprintf(db, sizeof db, "%s/cmp.db", dir);
+    mkdir(ds, 0755);
+    snprintf(path, sizeof path, "%s/dataset.json", ds);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"name\": \"c\", \"classes\": [\"a\", \"b\"], \"folds\": [[\"f1.tar\"], [\"f2.tar\"], [\"f3.tar\"], [\"f4.tar\"]],"
+              " \"counts\": {\"fold1\": 10, \"fold2\": 10, \"fold3\": 10, \"fold4\": 10}}\n", f);
+        fclose(f);
+    }
+    for (int k = 1; k <= 4; k++) {
+        snprintf(path, sizeof path, "%s/f%d.tar", ds, k);
+        f = fopen(path, "w");
+        if (f)
+            fclose(f);
+    }
+    loaa_store *s;
+    int64_t sweep;
+    if (loaa_store_open(&s, db, LOAA_STORE_WRITER) || loaa_store_sweep_upsert(s, "cmp", "name: cmp\n", "val_acc", "maximize", "grid", 1, &sweep))
+        return;
+    static const double d[3] = {-0.02, 0.01, -0.03};
+    for (int fold = 1; fold <= 3; fold++)
+        for (int seed = 0; seed < 2; seed++) {
+            double base = 0.5 + 0.1 * fold, spread = seed ? 0.01 : -0.01;
+            add_cmp_trial(s, sweep, ds, "lora", 1e-3, fold, seed, 0.6, base + spread);
+            add_cmp_trial(s, sweep, ds, "loaa-tf", 1e-3, fold, seed, 0.7, base + d[fold - 1] + 2 * spread);
+            add_cmp_trial(s, sweep, ds, "loaa-tf", 1e-1, fold, seed, 0.2, 0.99);
+        }
+    loaa_store_close(s);
+    if (loaa_store_open(&s, db, LOAA_STORE_READER))
+        return;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    loaa_report_opts o = {.format = LOAA_REPORT_JSON, .compare = "loaa-tf,lora"};
+    loaa_status st = loaa_report_write(s, &o, out);
+    fclose(out);
+    json_t *j = buf ? json_loads(buf, 0, NULL) : NULL;
+    json_t *c = json_array_get(json_object_get(j, "compare"), 0);
+    TAP_OK(!st && c && json_integer_value(json_object_get(c, "n")) == 3 && near(json_object_get(c, "test_train_ratio"), 0.5),
+           "compare: three folds paired, test/train 0.5 from the manifest's counts");
+    TAP_OK(near(json_object_get(c, "mean_diff"), -0.013333333333333334) && near(json_object_get(c, "lo"), -0.095096315086600977) &&
+               near(json_object_get(c, "hi"), 0.068429648419934305) && near(json_object_get(c, "p"), 0.55555555555555558),
+           "compare: the validation-selected configurations' mean difference, interval and p equal scipy's corrected t");
+    TAP_OK(near(json_object_get(c, "wilcoxon_p"), 0.5) && near(json_object_get(c, "wilcoxon_min_p"), 0.25),
+           "compare: Wilcoxon p 0.5 beside the smallest reachable p 0.25 at n = 3");
+    if (st || !c)
+        TAP_DIAG("%s %s", buf ? buf : "", loaa_error_detail());
+    json_decref(j);
+    free(buf);
+    out = open_memstream(&buf, &len);
+    o.compare = "loaa-tf,nosuch";
+    st = loaa_report_write(s, &o, out);
+    fclose(out);
+    free(buf);
+    TAP_OK(st == LOAA_ERR_USAGE && strstr(loaa_error_detail(), "nosuch"), "compare: an unknown method is refused: %s", loaa_error_detail());
+    loaa_store_close(s);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/loaa-test-store-%ld", (long)getpid());
@@ -286,6 +386,7 @@ int main(void)
     snprintf(db_path, sizeof db_path, "%s/r.db", dir);
     test_store();
     test_migration();
+    test_compare();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
