@@ -265,10 +265,16 @@ static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
     if (depth > LOAA_SWEEP_MAX_DEPTH)
         return at(c, n, LOAA_ERR_LIMIT, "value nested deeper than %d levels", LOAA_SWEEP_MAX_DEPTH);
     if (n->kind == Y_SCALAR) {
-        *out = n->plain && !n->str_tag ? loaa_core_scalar(n->text) : json_string(n->text);
-        if (!*out)
-            return at(c, n, LOAA_ERR_PARSE, "not valid UTF-8 text");
-        return LOAA_OK;
+        int core = n->plain && !n->str_tag;
+        *out = core ? loaa_core_scalar(n->text) : json_string(n->text);
+        if (*out)
+            return LOAA_OK;
+        json_t *as_text = core ? json_string(n->text) : NULL;
+        json_decref(as_text);
+        /* A plain scalar that is valid text but no JSON value is a float the core schema reads as non-finite. */
+        if (as_text)
+            return at(c, n, LOAA_ERR_CONFIG, "value '%s' must be a finite number (.nan, .inf and numbers beyond 1.8e308 are not)", n->text);
+        return at(c, n, LOAA_ERR_PARSE, "not valid UTF-8 text");
     }
     json_t *v = n->kind == Y_SEQ ? json_array() : json_object();
     if (!v)

@@ -115,6 +115,14 @@ static void test_errors(void)
     fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: dataset}\n", LOAA_ERR_CONFIG, "expected a list of trial keys",
           "group_by is a list");
 
+    /* Non-finite numbers (issue 18 #7): named as such at the value, not as bad UTF-8. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {values: [1e-3, .nan]}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:23: value '.nan' must be a finite number", ".nan is refused as a non-finite number");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: -.inf}\n", LOAA_ERR_CONFIG, "t.yaml:4:15: value '-.inf' must be a finite number",
+          "-.inf is refused as a non-finite number");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0, max: 1e999}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:44: value '1e999' must be a finite number", "1e999 (overflows to inf) is refused as non-finite");
+
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
     for (int i = 0; i < 100; i++)
