@@ -256,6 +256,16 @@ static const char *kind_words(const ynode *n)
     return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list" : "a scalar";
 }
 
+/* The error for the mapping key at kids[i] of n that repeats an earlier key (value mappings, as check_map does elsewhere). */
+static loaa_status duplicate_in_value(const ctx *c, const ynode *n, size_t i)
+{
+    const ynode *k = n->kids[i];
+    size_t first = 0;
+    while (first < i && (n->kids[first]->kind != Y_SCALAR || strcmp(n->kids[first]->text, k->text)))
+        first += 2;
+    return at(c, k, LOAA_ERR_CONFIG, "duplicate key '%s' in a value (first at line %d)", k->text, n->kids[first]->line);
+}
+
 /* The JSON value of a node: plain scalars by the YAML 1.2 core schema, quoted ones as strings. */
 static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
 {
@@ -293,9 +303,13 @@ static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
                 st = at(c, k, LOAA_ERR_PARSE, "mapping keys must be scalars");
                 break;
             }
+            if (json_object_get(v, k->text)) {
+                st = duplicate_in_value(c, n, i);
+                break;
+            }
             json_t *item;
-            if (!(st = to_json(c, n->kids[i + 1], depth + 1, &item)))
-                json_object_set_new(v, k->text, item);
+            if (!(st = to_json(c, n->kids[i + 1], depth + 1, &item)) && json_object_set_new(v, k->text, item))
+                st = at(c, k, LOAA_ERR_PARSE, "mapping key is not valid UTF-8 text");
         }
     }
     if (st) {

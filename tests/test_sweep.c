@@ -123,6 +123,13 @@ static void test_errors(void)
     fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0, max: 1e999}\n",
           LOAA_ERR_CONFIG, "t.yaml:6:44: value '1e999' must be a finite number", "1e999 (overflows to inf) is refused as non-finite");
 
+    /* Duplicate keys inside a value (issue 18 #8) are refused like duplicate keys elsewhere, not last-wins. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  backbone: {value: {sweep: a, sweep: b, best: true}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:32: duplicate key 'sweep' in a value (first at line 4)", "a duplicate key inside a parameter's value is refused");
+    fails("name: x\ndatasets: [d]\nparameters:\n  backbone:\n    values:\n      - {sweep: a, best: true}\n      - sweep: b\n"
+          "        best: true\n        sweep: c\n",
+          LOAA_ERR_CONFIG, "t.yaml:9:9: duplicate key 'sweep' in a value (first at line 7)", "a duplicate key in a block mapping value");
+
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
     for (int i = 0; i < 100; i++)
