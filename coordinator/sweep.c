@@ -1099,15 +1099,23 @@ static int set_insert(hash_set *s, const char *hex)
     }
 }
 
+/* A continuous sample clamped to [min, max] (exp(log(x)) may land an ulp outside); an empty range gives its bound exactly. */
+static double in_range(const param *p, double x)
+{
+    if (p->min == p->max)
+        return p->min;
+    return x < p->min ? p->min : x > p->max ? p->max : x;
+}
+
 static json_t *sample(const param *p, loaa_rng *rng)
 {
     switch (p->kind) {
     case P_VALUES:
         return json_incref(json_array_get(p->values, (size_t)loaa_rng_below(rng, json_array_size(p->values))));
     case P_UNIFORM:
-        return json_real(p->min + (p->max - p->min) * loaa_rng_uniform(rng));
+        return json_real(in_range(p, p->min + (p->max - p->min) * loaa_rng_uniform(rng)));
     case P_LOG_UNIFORM:
-        return json_real(exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng)));
+        return json_real(in_range(p, exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng))));
     case P_INT_UNIFORM:
         return json_integer((json_int_t)p->min + (json_int_t)loaa_rng_below(rng, (uint64_t)(p->max - p->min) + 1));
     }

@@ -217,6 +217,39 @@ static void test_expansion(void)
            "a larger run_cap keeps the earlier samples (only new trials run)");
     loaa_sweep_free(sw);
 
+    /* log_uniform_values over an empty or ulp-wide range (issue 18 #9): the bound exactly, so the key accepts it and a grid's
+       0.001 is the same identity. */
+    st = parse("name: r\nmethod: random\nrun_cap: 3\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 10, max: 10}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    TAP_OK(!st && c.n == 1 && c.lr[0] == 10.0, "log_uniform_values min = max = 10 (lr's upper bound) samples 10 exactly: %s",
+           st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    st = parse("name: r\nmethod: random\nrun_cap: 4\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 9.999999999999998, max: 10}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    in_range = c.n > 0;
+    for (int i = 0; i < c.n; i++)
+        in_range &= c.lr[i] >= 9.999999999999998 && c.lr[i] <= 10.0;
+    TAP_OK(!st && in_range, "log_uniform_values over an ulp-wide range stays within [min, max]: %s", st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    collected grid = {0};
+    st = parse("name: r\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.001}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    loaa_sweep_free(sw);
+    if (!st && !(st = parse("name: r\ndatasets: [d]\nparameters:\n  lr: {value: 0.001}\n", &sw)))
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &grid, NULL, NULL);
+    TAP_OK(!st && c.n == 1 && grid.n == 1 && c.lr[0] == 0.001 && !strcmp(c.hashes[0], grid.hashes[0]),
+           "log_uniform_values min = max = 0.001 samples 0.001 exactly: the grid's identity (%.17g)", c.lr[0]);
+    loaa_sweep_free(sw);
+
     /* Files: a missing dataset is refused with the position of its name. */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-sweep-%ld", (long)getpid());
     mkdir(tmpdir, 0755);
