@@ -466,7 +466,8 @@ static loaa_status get_number(ctx *c, const ynode *n, const char *what, double *
 
 /* ---- the sweep ---- */
 
-typedef enum pkind { P_VALUES, P_UNIFORM, P_LOG_UNIFORM, P_INT_UNIFORM } pkind;
+/* How a sample is drawn: from the listed values, or a continuous shape (then optionally quantized by q). */
+typedef enum pkind { P_VALUES, P_UNIFORM, P_LOG_UNIFORM, P_INT_UNIFORM, P_INV_LOG_UNIFORM, P_NORMAL, P_LOG_NORMAL } pkind;
 
 typedef struct param {
     char name[LOAA_NAME_MAX];
@@ -474,7 +475,10 @@ typedef struct param {
     int axis;          /* datasets/folds/seeds: crossed even in random sweeps */
     json_t *values;    /* P_VALUES (also categorical) */
     int *lines, *cols; /* mark of each value */
-    double min, max;
+    double min, max;   /* the sample's range (normal shapes: truncation, default mu -/+ 8 sigma) */
+    double q;          /* > 0: samples are multiples of q within [min, max] (the q_ distributions) */
+    double mu, sigma;  /* normal and log_normal (of log x) */
+    int integer;       /* the key takes integers: samples are emitted as integers */
     int line, col;     /* mark of the parameter */
 } param;
 
@@ -590,7 +594,163 @@ static loaa_status add_values_from_list(ctx *c, param *p, const ynode *list, con
     return LOAA_OK;
 }
 
-static const char *const param_keys[] = {"value", "values", "distribution", "min", "max", NULL};
+static const char *const param_keys[] = {"value", "values", "distribution", "min", "max", "q", "mu", "sigma", NULL};
+
+/* The W&B distributions (docs.wandb.ai, sweep configuration keys) and how each is drawn here. */
+typedef struct dist_info {
+    const char *name;
+    pkind kind;
+    int quantized;   /* q_ form: q (default 1) */
+    int exp_bounds;  /* log_uniform, inv_log_uniform: min and max are natural logs of the range */
+} dist_info;
+
+static const dist_info dists[] = {
+    {"uniform", P_UNIFORM, 0, 0},
+    {"q_uniform", P_UNIFORM, 1, 0},
+    {"int_uniform", P_INT_UNIFORM, 0, 0},
+    {"log_uniform", P_LOG_UNIFORM, 0, 1},
+    {"log_uniform_values", P_LOG_UNIFORM, 0, 0},
+    {"q_log_uniform", P_LOG_UNIFORM, 1, 1},
+    {"q_log_uniform_values", P_LOG_UNIFORM, 1, 0},
+    {"inv_log_uniform", P_INV_LOG_UNIFORM, 0, 1},
+    {"inv_log_uniform_values", P_INV_LOG_UNIFORM, 0, 0},
+    {"normal", P_NORMAL, 0, 0},
+    {"q_normal", P_NORMAL, 1, 0},
+    {"log_normal", P_LOG_NORMAL, 0, 0},
+    {"q_log_normal", P_LOG_NORMAL, 1, 0},
+};
+
+#define DIST_NAMES                                                                                                              \
+    "categorical (with values), constant (with value), uniform, q_uniform, int_uniform, log_uniform, log_uniform_values, "    \
+    "q_log_uniform, q_log_uniform_values, inv_log_uniform, inv_log_uniform_values, normal, q_normal, log_normal, q_log_normal"
+
+/* x moved onto the grid of multiples of q inside [lo, hi] (round, then one step inward if rounding left the range). */
+static double quantize(double x, double q, double lo, double hi)
+{
+    double k = round(x / q);
+    if (k * q < lo)
+        k += 1;
+    if (k * q > hi)
+        k -= 1;
+    return k * q;
+}
+
+/* The value of the key for a number x (an integer for integer keys). */
+static json_t *number_value(const param *p, double x)
+{
+    return p->integer ? json_integer((json_int_t)llround(x)) : json_real(x);
+}
+
+/* Checks that the key accepts x, citing n's position. */
+static loaa_status key_accepts(ctx *c, const param *p, const ynode *n, double x)
+{
+    json_t *v = number_value(p, x);
+    loaa_config scratch;
+    loaa_config_defaults(&scratch);
+    loaa_status st = v ? loaa_config_set_json(&scratch, p->name, v) : loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    json_decref(v);
+    return st ? loaa_fail_prefix(st, "%s:%d:%d: ", c->file, n->line, n->col) : LOAA_OK;
+}
+
+/* An optional number of a distribution into *out (left as it is when absent). */
+static loaa_status optional_number(ctx *c, const ynode *spec, const char *key, double *out)
+{
+    const ynode *n = map_get(spec, key, NULL);
+    return n ? get_number(c, n, key, out) : LOAA_OK;
+}
+
+/* The range [min, max] of a distribution from its keys: given, or from mu/sigma for the normal shapes. */
+static loaa_status dist_range(ctx *c, param *p, const dist_info *d, const ynode *spec)
+{
+    loaa_status st;
+    const ynode *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
+    const char *name = p->name;
+    if (p->kind == P_NORMAL || p->kind == P_LOG_NORMAL) {
+        p->mu = 0;
+        p->sigma = 1;
+        if ((st = optional_number(c, spec, "mu", &p->mu)) || (st = optional_number(c, spec, "sigma", &p->sigma)))
+            return st;
+        if (!(p->sigma > 0))
+            return at(c, map_get(spec, "sigma", NULL), LOAA_ERR_CONFIG, "parameter '%s': sigma must be > 0", name);
+        p->min = p->mu - 8 * p->sigma;
+        p->max = p->mu + 8 * p->sigma;
+        if (p->kind == P_LOG_NORMAL) {
+            p->min = exp(p->min);
+            p->max = exp(p->max);
+        }
+        if ((st = optional_number(c, spec, "min", &p->min)) || (st = optional_number(c, spec, "max", &p->max)))
+            return st;
+        if (!isfinite(p->max))
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': %s reaches infinity: give max", name, d->name);
+    } else {
+        if (map_get(spec, "mu", NULL) || map_get(spec, "sigma", NULL))
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': mu and sigma belong to normal, q_normal, log_normal, q_log_normal", name);
+        if (!mn || !mx)
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': distribution %s needs min and max", name, d->name);
+        if ((st = get_number(c, mn, "min", &p->min)) || (st = get_number(c, mx, "max", &p->max)))
+            return st;
+        if (d->exp_bounds) {
+            p->min = exp(p->min);
+            p->max = exp(p->max);
+            if (!isfinite(p->max) || p->min <= 0)
+                return at(c, mx, LOAA_ERR_CONFIG, "parameter '%s': %s takes natural logs as min and max; exp() of them is out of range",
+                          name, d->name);
+        }
+    }
+    if (!(p->min <= p->max))
+        return at(c, mx ? mx : spec, LOAA_ERR_CONFIG, "parameter '%s': max %g is below min %g", name, p->max, p->min);
+    if ((p->kind == P_LOG_UNIFORM || p->kind == P_INV_LOG_UNIFORM) && p->min <= 0)
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': %s needs min > 0", name, d->name);
+    if (p->kind == P_LOG_NORMAL && p->min < 0)
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': log_normal samples are positive; min must be >= 0", name);
+    if (p->kind == P_INT_UNIFORM && (p->min != floor(p->min) || p->max != floor(p->max)))
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': int_uniform needs integer min and max", name);
+    return LOAA_OK;
+}
+
+/* {distribution: D, ...} other than categorical/constant: the shape, its range, q, and the key's acceptance of both ends. */
+static loaa_status parse_distribution(ctx *c, loaa_sweep *sw, param *p, const ynode *spec, const ynode *dist, const char *dname)
+{
+    loaa_status st;
+    const dist_info *d = NULL;
+    for (size_t i = 0; i < sizeof dists / sizeof dists[0]; i++)
+        if (!strcmp(dists[i].name, dname))
+            d = &dists[i];
+    if (!d)
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': unknown distribution '%s' (supported: " DIST_NAMES ")", p->name, dname);
+    if (!sw->random)
+        return at(c, dist, LOAA_ERR_CONFIG,
+                  "parameter '%s': a distribution needs 'method: random' (grid sweeps take value/values)", p->name);
+    p->kind = d->kind;
+    const loaa_key_info *key = loaa_config_key(p->name);
+    p->integer = d->kind == P_INT_UNIFORM || (key && key->type == LOAA_KEY_INT);
+    if ((st = dist_range(c, p, d, spec)))
+        return st;
+    const ynode *qn = map_get(spec, "q", NULL);
+    if (qn && !d->quantized)
+        return at(c, qn, LOAA_ERR_CONFIG, "parameter '%s': q belongs to the q_ distributions, not %s", p->name, d->name);
+    if (d->quantized) {
+        p->q = 1;
+        if (qn && (st = get_number(c, qn, "q", &p->q)))
+            return st;
+        if (!(p->q > 0) || (p->integer && p->q != floor(p->q)))
+            return at(c, qn ? qn : spec, LOAA_ERR_CONFIG, "parameter '%s': q must be %s", p->name,
+                      p->integer ? "a positive integer (the key takes integers)" : "> 0");
+        double lo = ceil(p->min / p->q) * p->q, hi = floor(p->max / p->q) * p->q;
+        if (lo > hi)
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': no multiple of q %g lies in [%g, %g]", p->name, p->q, p->min, p->max);
+        p->min = lo;
+        p->max = hi;
+    } else if (p->integer && d->kind != P_INT_UNIFORM) {
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s' takes integers: use int_uniform or a q_ distribution with an integer q",
+                  p->name);
+    }
+    /* Both ends must be acceptable values of the key, so no sample can fail later. */
+    const ynode *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
+    if ((st = key_accepts(c, p, mn ? mn : spec, p->min)) || (st = key_accepts(c, p, mx ? mx : spec, p->max)))
+        return loaa_fail_prefix(st, mn && mx ? "" : "(the range of %s, mu -/+ 8 sigma unless min/max bound it) ", d->name);
+    return LOAA_OK;
+}
 
 static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *spec)
 {
@@ -611,60 +771,29 @@ static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, con
     if (!p)
         return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
     const ynode *value = map_get(spec, "value", NULL), *values = map_get(spec, "values", NULL);
-    const ynode *dist = map_get(spec, "distribution", NULL), *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
-    int forms = !!value + !!values + (dist || mn || mx);
-    if (forms != 1)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': give exactly one of value, values, or distribution/min/max", name);
+    const ynode *dist = map_get(spec, "distribution", NULL);
+    char dname[32] = "";
+    if (dist && (st = get_string(c, dist, "distribution", dname, sizeof dname)))
+        return st;
+    int listed = !strcmp(dname, "categorical") || !strcmp(dname, "constant");
+    int ranged = map_get(spec, "min", NULL) || map_get(spec, "max", NULL) || map_get(spec, "q", NULL) || map_get(spec, "mu", NULL) ||
+                 map_get(spec, "sigma", NULL);
+    if (!!value + !!values + ((dist && !listed) || ranged) != 1)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': give exactly one of value, values, or a distribution with its keys", name);
+    if (dist && listed && !(values && !strcmp(dname, "categorical")) && !(value && !strcmp(dname, "constant")))
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': distribution %s takes %s", name, dname,
+                  strcmp(dname, "categorical") ? "value: X" : "values: [...]");
     if (value) {
         json_t *v;
         if ((st = to_json(c, value, 0, &v)))
             return st;
         return add_value(c, p, value, v);
     }
-    char dname[32] = "categorical";
-    if (dist && (st = get_string(c, dist, "distribution", dname, sizeof dname)))
-        return st;
-    if (values && (!dist || !strcmp(dname, "categorical")))
+    if (values)
         return add_values_from_list(c, p, values, "values");
     if (!dist)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': min/max need a distribution", name);
-    if (!strcmp(dname, "categorical"))
-        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': distribution categorical needs values: [...]", name);
-    if (!strcmp(dname, "uniform"))
-        p->kind = P_UNIFORM;
-    else if (!strcmp(dname, "log_uniform_values"))
-        p->kind = P_LOG_UNIFORM;
-    else if (!strcmp(dname, "int_uniform"))
-        p->kind = P_INT_UNIFORM;
-    else
-        return at(c, dist, LOAA_ERR_CONFIG,
-                  "parameter '%s': unknown distribution '%s' (expected uniform, log_uniform_values, int_uniform, categorical)",
-                  name, dname);
-    if (!sw->random)
-        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': a distribution needs 'method: random' (grid sweeps take value/values)",
-                  name);
-    if (!mn || !mx)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': distribution %s needs min and max", name, dname);
-    if ((st = get_number(c, mn, "min", &p->min)) || (st = get_number(c, mx, "max", &p->max)))
-        return st;
-    if (!(p->min <= p->max))
-        return at(c, mx, LOAA_ERR_CONFIG, "parameter '%s': max %g is below min %g", name, p->max, p->min);
-    if (p->kind == P_LOG_UNIFORM && p->min <= 0)
-        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': log_uniform_values needs min > 0", name);
-    if (p->kind == P_INT_UNIFORM && (p->min != floor(p->min) || p->max != floor(p->max)))
-        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': int_uniform needs integer min and max", name);
-    /* Both ends must be acceptable values of the key, so no sample can fail later. */
-    for (int end = 0; end < 2; end++) {
-        double x = end ? p->max : p->min;
-        json_t *v = p->kind == P_INT_UNIFORM ? json_integer((json_int_t)x) : json_real(x);
-        loaa_config scratch;
-        loaa_config_defaults(&scratch);
-        st = loaa_config_set_json(&scratch, name, v);
-        json_decref(v);
-        if (st)
-            return loaa_fail_prefix(st, "%s:%d:%d: ", c->file, end ? mx->line : mn->line, end ? mx->col : mn->col);
-    }
-    return LOAA_OK;
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': min/max need a distribution (supported: " DIST_NAMES ")", name);
+    return parse_distribution(c, sw, p, spec, dist, dname);
 }
 
 static loaa_status parse_axis(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *list, const char *pname)
@@ -837,6 +966,10 @@ static loaa_status parse_method(ctx *c, loaa_sweep *sw, const ynode *root)
             return at(c, n, LOAA_ERR_CONFIG, "unknown method '%s' (expected grid or random)", n->text);
     }
     if ((n = map_get(root, "run_cap", NULL))) {
+        if (!sw->random)
+            return at(c, n, LOAA_ERR_CONFIG,
+                      "run_cap belongs to method random (how many points to sample); a grid runs every point: remove run_cap, "
+                      "or use method: random (a grid cut at N trials would leave configurations with some of their seeds)");
         if ((st = get_int(c, n, "run_cap", 1, 100000000, &x)))
             return st;
         sw->run_cap = x;
@@ -1154,19 +1287,51 @@ static double in_range(const param *p, double x)
     return x < p->min ? p->min : x > p->max ? p->max : x;
 }
 
+/* A normal draw truncated to [min, max] by rejection (64 tries, then clamped). */
+static double truncated_normal(const param *p, loaa_rng *rng, int log_scale)
+{
+    double x = 0;
+    for (int tries = 0; tries < 64; tries++) {
+        x = p->mu + p->sigma * loaa_rng_normal(rng);
+        if (log_scale)
+            x = exp(x);
+        if (x >= p->min && x <= p->max)
+            return x;
+    }
+    return in_range(p, x);
+}
+
+/* A continuous draw of p's shape within [min, max]. */
+static double continuous(const param *p, loaa_rng *rng)
+{
+    double u;
+    switch (p->kind) {
+    case P_UNIFORM: return in_range(p, p->min + (p->max - p->min) * loaa_rng_uniform(rng));
+    case P_LOG_UNIFORM: return in_range(p, exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng)));
+    case P_INV_LOG_UNIFORM:
+        u = loaa_rng_uniform(rng);
+        return in_range(p, 1 / exp(log(1 / p->max) + (log(1 / p->min) - log(1 / p->max)) * u));
+    case P_NORMAL: return truncated_normal(p, rng, 0);
+    case P_LOG_NORMAL: return truncated_normal(p, rng, 1);
+    default: break;
+    }
+    assert(!"not a continuous shape");
+    return 0;
+}
+
 static json_t *sample(const param *p, loaa_rng *rng)
 {
     switch (p->kind) {
     case P_VALUES:
         return json_incref(json_array_get(p->values, (size_t)loaa_rng_below(rng, json_array_size(p->values))));
-    case P_UNIFORM:
-        return json_real(in_range(p, p->min + (p->max - p->min) * loaa_rng_uniform(rng)));
-    case P_LOG_UNIFORM:
-        return json_real(in_range(p, exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng))));
     case P_INT_UNIFORM:
         return json_integer((json_int_t)p->min + (json_int_t)loaa_rng_below(rng, (uint64_t)(p->max - p->min) + 1));
+    default: break;
     }
-    return NULL;
+    double x = continuous(p, rng);
+    if (p->q > 0)
+        x = p->min == p->max ? p->min : quantize(x, p->q, p->min, p->max);
+    return number_value(p, x);
 }
 
 static const file_hash *lookup(const file_hash *list, size_t n, const char *path, const char *ref)
@@ -1315,14 +1480,14 @@ static loaa_status cross(expand_state *es, json_t *params, const size_t *crossed
     }
 }
 
-loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *ctx,
+loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *fn_ctx,
                               int64_t *unique, int64_t *duplicates)
 {
     int64_t count;
     loaa_status st = loaa_sweep_count(sw, max_trials, &count);
     if (st)
         return st;
-    expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = ctx};
+    expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = fn_ctx};
     size_t crossed[64], n_crossed = 0;
     for (size_t i = 0; i < sw->n_params && n_crossed < 64; i++)
         if (!sw->random || sw->params[i].axis)

@@ -34,7 +34,7 @@ static void fails(const char *text, loaa_status want, const char *needle, const 
 typedef struct collected {
     int n;
     char hashes[64][65];
-    char params[64][256];
+    char params[64][512];
     double lr[64];
 } collected;
 
@@ -44,7 +44,7 @@ static loaa_status collect(void *p, const loaa_sweep_trial *t)
     if (c->n < 64) {
         snprintf(c->hashes[c->n], 65, "%s", t->hash);
         char *text = json_dumps(t->params, JSON_COMPACT | JSON_SORT_KEYS);
-        snprintf(c->params[c->n], 256, "%s", text ? text : "");
+        snprintf(c->params[c->n], 512, "%s", text ? text : "");
         free(text);
         c->lr[c->n] = t->cfg->lr;
     }
@@ -129,6 +129,24 @@ static void test_errors(void)
     fails("name: x\ndatasets: [d]\nparameters:\n  backbone:\n    values:\n      - {sweep: a, best: true}\n      - sweep: b\n"
           "        best: true\n        sweep: c\n",
           LOAA_ERR_CONFIG, "t.yaml:9:9: duplicate key 'sweep' in a value (first at line 7)", "a duplicate key in a block mapping value");
+
+    /* The W&B forms users paste (issue 14). */
+    fails("name: x\ndatasets: [d]\nrun_cap: 4\n", LOAA_ERR_CONFIG, "t.yaml:3:10: run_cap belongs to method random",
+          "run_cap on a grid is an error, not silently ignored");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: beta, min: 0, max: 1}\n", LOAA_ERR_CONFIG,
+          "t.yaml:6:22: parameter 'lr': unknown distribution 'beta' (supported: categorical (with values), constant",
+          "unknown distribution names the supported ones");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: normal, mu: 0.001, sigma: 0.001}\n",
+          LOAA_ERR_CONFIG, "(the range of normal, mu -/+ 8 sigma unless min/max bound it) t.yaml:6:7: key 'lr'",
+          "a normal whose range reaches values the key refuses asks for min/max");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.2, q: 0.01}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:54: parameter 'lr': q belongs to the q_ distributions", "q on a non-q distribution");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: q_uniform, min: 3, max: 5, q: 8}\n",
+          LOAA_ERR_CONFIG, "no multiple of q 8 lies in [3, 5]", "a q grid with no point in the range");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: uniform, min: 3, max: 5}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:30: parameter 'bottleneck' takes integers: use int_uniform", "a continuous distribution on an integer key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {distribution: categorical, value: lora}\n", LOAA_ERR_CONFIG,
+          "distribution categorical takes values: [...]", "categorical with value");
 
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
@@ -248,6 +266,47 @@ static void test_expansion(void)
         st = loaa_sweep_expand(sw, 1000, 0, collect, &grid, NULL, NULL);
     TAP_OK(!st && c.n == 1 && grid.n == 1 && c.lr[0] == 0.001 && !strcmp(c.hashes[0], grid.hashes[0]),
            "log_uniform_values min = max = 0.001 samples 0.001 exactly: the grid's identity (%.17g)", c.lr[0]);
+    loaa_sweep_free(sw);
+
+    /* Every W&B distribution samples within its range, on its q grid, as the key's type (issue 14). */
+    st = parse("name: w\nmethod: random\nrun_cap: 40\ndatasets: [d]\nparameters:\n"
+               "  method: {distribution: categorical, values: [lora, adapter]}\n"
+               "  model: {distribution: constant, value: vit-micro}\n"
+               "  lr: {distribution: q_log_uniform_values, min: 1e-4, max: 1e-2, q: 1e-4}\n"
+               "  bottleneck: {distribution: q_uniform, min: 4, max: 64, q: 8}\n"
+               "  weight_decay: {distribution: inv_log_uniform_values, min: 0.01, max: 0.1}\n"
+               "  scale: {distribution: normal, mu: 0.1, sigma: 0.05}\n"
+               "  mixup: {distribution: log_normal, mu: -2, sigma: 0.5, max: 1}\n"
+               "  noise: {distribution: q_normal, mu: 1, sigma: 0.5, min: 0, max: 3, q: 0.5}\n"
+               "  warmup_epochs: {distribution: log_uniform, min: 0, max: 1.5}\n", &sw);
+    TAP_OK(st == LOAA_OK, "categorical with values, constant, q_uniform, q_log_uniform_values, inv_log_uniform_values, normal, "
+           "log_normal, q_normal and log_uniform parse: %s", loaa_error_detail());
+    int all_in = 1, lora = 0, adapter = 0;
+    if (!st) {
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        for (int i = 0; i < c.n && i < 64; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            double lr = json_number_value(json_object_get(pj, "lr")), wd = json_number_value(json_object_get(pj, "weight_decay"));
+            double mix = json_number_value(json_object_get(pj, "mixup")), noise = json_number_value(json_object_get(pj, "noise"));
+            double warm = json_number_value(json_object_get(pj, "warmup_epochs"));
+            json_t *b = json_object_get(pj, "bottleneck");
+            all_in &= lr >= 1e-4 - 1e-12 && lr <= 1e-2 + 1e-12 && fabs(lr / 1e-4 - round(lr / 1e-4)) < 1e-6;
+            all_in &= json_is_integer(b) && json_integer_value(b) % 8 == 0 && json_integer_value(b) >= 8 && json_integer_value(b) <= 64;
+            all_in &= wd >= 0.01 && wd <= 0.1 && mix > 0 && mix <= 1 && noise >= 0 && noise <= 3 && fmod(noise, 0.5) == 0;
+            all_in &= warm >= 1 && warm <= exp(1.5);
+            lora += !strcmp(json_string_value(json_object_get(pj, "method")), "lora");
+            adapter += !strcmp(json_string_value(json_object_get(pj, "method")), "adapter");
+            json_decref(pj);
+        }
+    }
+    TAP_OK(!st && c.n == 40 && all_in && lora > 0 && adapter > 0 && lora + adapter == 40,
+           "40 samples: each within its range and q grid, bottleneck an integer multiple of 8, both methods drawn (%d lora, %d adapter): %s",
+           lora, adapter, st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nparameters:\n  method: {distribution: categorical, values: [lora, adapter]}\n", &sw);
+    TAP_OK(st == LOAA_OK, "{distribution: categorical, values: [...]} is a grid's values list too (it was refused): %s",
+           loaa_error_detail());
     loaa_sweep_free(sw);
 
     /* Files: a missing dataset is refused with the position of its name. */
