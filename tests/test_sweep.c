@@ -148,6 +148,24 @@ static void test_errors(void)
     fails("name: x\ndatasets: [d]\nparameters:\n  method: {distribution: categorical, value: lora}\n", LOAA_ERR_CONFIG,
           "distribution categorical takes values: [...]", "categorical with value");
 
+    /* Conditional parameters: errors at the condition or the case. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {by: methd, cases: {full: [5e-5]}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:12: parameter 'lr': by 'methd' is no trial key", "a condition on an unknown key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {by: method, cases: {full: [5e-5]}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:12: parameter 'lr': by 'method': the sweep does not set 'method'", "a condition on a key the sweep does not set");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: [5e-5], ful: [1]}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:42: parameter 'lr': case is not a value of 'method' (its values: [\"full\",\"lora\"])",
+          "a case on an unknown value of the condition");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: [-1]}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:35: key 'lr'", "a case's value is checked against the key at its own position");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: int_uniform, min: 4, max: 8}\n"
+          "  lr: {by: bottleneck, cases: {4: [1e-3]}}\n", LOAA_ERR_CONFIG, "t.yaml:7:12: parameter 'lr': by 'bottleneck': a condition must be listed",
+          "a condition on a distribution");
+    fails("name: x\ndatasets: [d]\nseeds: [1]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: {by: seed, cases: {1: 1}}}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:34: parameter 'lr': a case cannot itself be conditional", "nested conditions");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full]}\n  lr: {by: method, cases: {full: [1e-3]}, min: 1}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:43: lr: unknown key 'min' (expected by, cases, default)", "a conditional takes by, cases, default");
+
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
     for (int i = 0; i < 100; i++)
@@ -308,6 +326,65 @@ static void test_expansion(void)
     TAP_OK(st == LOAA_OK, "{distribution: categorical, values: [...]} is a grid's values list too (it was refused): %s",
            loaa_error_detail());
     loaa_sweep_free(sw);
+
+    /* Conditional parameters (issue 14): lr by method in a grid; a value of the condition without a case and no default leaves
+       the key at its default. */
+    st = parse("name: cond\ndatasets: [d]\nseeds: [0, 1]\nparameters:\n"
+               "  lr:\n    by: method\n    cases: {full: [5e-5], loaa-tf: [5e-3, 1e-2]}\n    default: {value: 1e-3}\n"
+               "  method: {values: [full, loaa-tf, lora]}\n"
+               "  bottleneck: {by: method, cases: {loaa-tf: 16}}\n", &sw);
+    TAP_OK(st == LOAA_OK, "lr: {by: method, cases: {...}, default} parses (the condition named after it): %s", loaa_error_detail());
+    if (!st) {
+        int64_t n = 0;
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_count(sw, 1000, &n);
+        TAP_OK(!st && n == (1 + 2 + 1) * 2, "count: (full 1 + loaa-tf 2 + lora default 1) lr values x 2 seeds = %lld", (long long)n);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        int by_method = c.n == 8;
+        for (int i = 0; by_method && i < c.n; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            const char *m = json_string_value(json_object_get(pj, "method"));
+            double lr = json_number_value(json_object_get(pj, "lr"));
+            json_t *b = json_object_get(pj, "bottleneck");
+            if (!strcmp(m, "full"))
+                by_method &= lr == 5e-5 && !b;
+            else if (!strcmp(m, "loaa-tf"))
+                by_method &= (lr == 5e-3 || lr == 1e-2) && json_integer_value(b) == 16;
+            else
+                by_method &= lr == 1e-3 && !b;
+            json_decref(pj);
+        }
+        TAP_OK(!st && by_method && strstr(c.params[0], "\"method\":\"full\",\"seed\":0}") && c.lr[0] == 5e-5,
+               "grid: full at 5e-5, loaa-tf at 5e-3 and 1e-2 with bottleneck 16, lora at the default 1e-3, bottleneck unset outside "
+               "loaa-tf (%d trials; first %s)", c.n, c.params[0]);
+        loaa_sweep_free(sw);
+    }
+    st = parse("name: crnd\nmethod: random\nrun_cap: 30\ndatasets: [d1, d2]\nparameters:\n"
+               "  method: {values: [full, lora]}\n"
+               "  lr: {by: method, cases: {full: {distribution: log_uniform_values, min: 1e-5, max: 1e-4}}, "
+               "default: {distribution: log_uniform_values, min: 1e-3, max: 1e-2}}\n"
+               "  epochs: {by: dataset, cases: {d1: 3, d2: [5]}}\n", &sw);
+    TAP_OK(st == LOAA_OK, "a random sweep with conditional distributions (and a condition on the datasets axis) parses: %s",
+           loaa_error_detail());
+    if (!st) {
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        int ok = c.n == 60, full = 0;
+        for (int i = 0; ok && i < 64 && i < c.n; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            int is_full = !strcmp(json_string_value(json_object_get(pj, "method")), "full");
+            double lr = json_number_value(json_object_get(pj, "lr"));
+            int epochs = (int)json_integer_value(json_object_get(pj, "epochs"));
+            const char *d = json_string_value(json_object_get(pj, "dataset"));
+            full += is_full;
+            ok &= is_full ? lr >= 1e-5 && lr <= 1e-4 : lr >= 1e-3 && lr <= 1e-2;
+            ok &= epochs == (!strcmp(d, "d1") ? 3 : 5);
+            json_decref(pj);
+        }
+        TAP_OK(!st && ok && full > 0 && full < 60, "random: lr drawn from the method's case, epochs by dataset (%d trials, %d full): %s",
+               c.n, full, st ? loaa_error_detail() : "ok");
+        loaa_sweep_free(sw);
+    }
 
     /* Files: a missing dataset is refused with the position of its name. */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-sweep-%ld", (long)getpid());
