@@ -770,9 +770,11 @@ static loaa_status parse_distribution(ctx *c, loaa_sweep *sw, param *p, const yn
     }
     /* Both ends must be acceptable values of the key, so no sample can fail later. */
     const ynode *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
-    if ((st = key_accepts(c, p, mn ? mn : spec, p->min)) || (st = key_accepts(c, p, mx ? mx : spec, p->max)))
-        return loaa_fail_prefix(st, mn && mx ? "" : "(the range of %s, mu -/+ 8 sigma unless min/max bound it) ", d->name);
-    return LOAA_OK;
+    if (!(st = key_accepts(c, p, mn ? mn : spec, p->min)))
+        st = key_accepts(c, p, mx ? mx : spec, p->max);
+    if (!st || (mn && mx))
+        return st;
+    return loaa_fail_prefix(st, "(the range of %s, mu -/+ 8 sigma unless min/max bound it) ", d->name);
 }
 
 static loaa_status parse_spec(ctx *c, loaa_sweep *sw, param *p, const ynode *spec);
