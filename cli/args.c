@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/fs.h"
 #include "common/status.h"
 #include "worker/shard.h"
 
@@ -22,28 +23,9 @@ const loaa_opt_choice loaa_cli_compress_choices[] = {
 
 char *loaa_cli_read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *p = cap < CLI_FILE_CAP ? realloc(buf, cap * 2) : NULL;
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    char *text;
+    size_t len;
+    return loaa_fs_read_file(path, CLI_FILE_CAP, "16 MiB", &text, &len) ? NULL : text;
 }
 
 loaa_status loaa_cli_copy_file(const char *from, const char *to)

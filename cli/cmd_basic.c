@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "kernels/gemm.h"
 #include "common/config.h"
 #include "common/status.h"
 
@@ -73,6 +74,9 @@ int cmd_version(int argc, char **argv)
     printf("blas: %s\n", openblas_get_config());
     printf("mpi: %s\n", mpi_version);
     printf("jansson: %s\n", JANSSON_VERSION);
+    char gemm_info[160];
+    loaa_gemm_engine_info(gemm_info, sizeof gemm_info);
+    printf("gemm: %s\n", gemm_info);
     return 0;
 }
 

@@ -14,6 +14,12 @@
  *   pgemm   loaa_pgemm: replicated operands in, replicated C out (adds the allgather)
  *   rows    loaa_pgemm_rows: row slabs in and out, the layout training uses
  * speedup = t(blas) / t, efficiency = speedup / ranks in the grid.
+ *
+ * --precision bf16 compares the local engines instead (one process, no
+ * grids), on the same shapes plus 1024^3 (the peak):
+ *   blas       cblas_sgemm, fp32
+ *   dnnl-f32   oneDNN's f32 matmul (loaa_gemm_dnnl_f32)
+ *   dnnl-bf16  loaa_gemm_bf16: bf16 operands, fp32 accumulation and output
  */
 #include "config.h"
 
@@ -42,6 +48,7 @@ typedef struct gemm_shape {
 typedef struct bench_opts {
     const char *model, *grids;
     int batch, tokens, classes, nb, reps, threads, panel;
+    int bf16; /* --precision bf16: the local engines, not the grids */
 } bench_opts;
 
 enum { MODE_BLAS, MODE_PSGEMM, MODE_PGEMM, MODE_ROWS };
@@ -60,7 +67,11 @@ typedef struct bench_case {
 static const char gemm_usage[] =
     "usage: loaa bench gemm [--model NAME] [--batch B] [--tokens N] [--classes C] [--nb NB]\n"
     "                       [--panel KB] [--reps R] [--threads T] [--grids 1x1,1x2,2x1]\n"
-    "Under mpirun: one row per shape and backend (blas, psgemm, pgemm, rows) and grid.\n";
+    "                       [--precision fp32|bf16]\n"
+    "Under mpirun: one row per shape and backend (blas, psgemm, pgemm, rows) and grid.\n"
+    "--precision bf16: cblas_sgemm vs oneDNN f32 vs oneDNN bf16 in this process, plus 1024^3.\n";
+
+static const loaa_opt_choice precisions[] = {{"fp32", 0}, {"bf16", 1}, {NULL, 0}};
 
 /* Reads the arguments into o; 0, or -1 with *rc the exit code (help printed or a usage error reported). */
 static int parse_opts(int argc, char **argv, bench_opts *o, int *rc)
@@ -77,6 +88,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o, int *rc)
         OPT_INT("reps", &o->reps, 1, 1 << 24, "R", "timed repetitions, best kept (default 3)"),
         OPT_INT("threads", &o->threads, 1, 1 << 24, "T", "BLAS threads per rank (default 1)"),
         OPT_STRING("grids", &o->grids, "PxQ,...", "process grids to time (default 1x1,1x2,2x1)"),
+        OPT_CHOICE("precision", &o->bf16, precisions, "fp32|bf16", "bf16: the local engines instead of the grids"),
         OPT_END(),
     };
     const loaa_cli_spec spec = {.command = "bench gemm", .usage = gemm_usage, .options = opts};
@@ -284,6 +296,97 @@ static loaa_status model_dims(const bench_opts *o, loaa_config *cfg, int *hidden
     return st;
 }
 
+/* ---- --precision bf16: the local engines ---- */
+
+enum { ENGINE_BLAS, ENGINE_DNNL_F32, ENGINE_DNNL_BF16, ENGINES };
+static const char *const engine_names[] = {"blas", "dnnl-f32", "dnnl-bf16"};
+
+typedef struct engine_operands {
+    float *A, *B, *C;
+    loaa_bf16 *Ah, *Bh;
+    loaa_gemm_ctx ctx;
+} engine_operands;
+
+static void run_engine(engine_operands *x, const gemm_shape *s, int engine)
+{
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    if (engine == ENGINE_BLAS)
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M, s->N,
+                    s->K, 1.0f, x->A, lda, x->B, ldb, 0.0f, x->C, s->N);
+    else if (engine == ENGINE_DNNL_F32)
+        loaa_gemm_dnnl_f32(s->ta, s->tb, s->M, s->N, s->K, 1.0f, x->A, lda, x->B, ldb, 0.0f, x->C, s->N);
+    else
+        loaa_gemm_bf16(&x->ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, x->Ah, lda, x->Bh, ldb, 0.0f, x->C, LOAA_F32, s->N,
+                       NULL, NULL);
+}
+
+/* Best time of reps after one warm-up (which also creates the oneDNN primitive). */
+static double time_engine(engine_operands *x, const gemm_shape *s, int engine, int reps)
+{
+    run_engine(x, s, engine);
+    double best = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        double t0 = loaa_now();
+        run_engine(x, s, engine);
+        double t = loaa_now() - t0;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* One row per shape and engine; then the sums over the model's shapes and the 1024^3 peaks. Rank 0 only. */
+static loaa_status bench_engines(const bench_opts *o, const loaa_config *cfg, gemm_shape *shapes, int nshapes)
+{
+    shapes[nshapes++] = (gemm_shape){"1024^3", 0, 0, 1024, 1024, 1024, 0};
+    size_t max = 0;
+    for (int i = 0; i < nshapes; i++) {
+        size_t a = (size_t)shapes[i].M * shapes[i].K, b = (size_t)shapes[i].K * shapes[i].N;
+        size_t c = (size_t)shapes[i].M * shapes[i].N;
+        max = a > max ? a : max, max = b > max ? b : max, max = c > max ? c : max;
+    }
+    engine_operands x = {malloc(max * sizeof(float)), malloc(max * sizeof(float)), malloc(max * sizeof(float)),
+                         malloc(max * sizeof(loaa_bf16)), malloc(max * sizeof(loaa_bf16))};
+    loaa_status st = x.A && x.B && x.C && x.Ah && x.Bh ? LOAA_OK : loaa_fail(LOAA_ERR_NOMEM, "benchmark operands");
+    char info[160];
+    loaa_gemm_engine_info(info, sizeof info);
+    if (!st) {
+        loaa_gemm_ctx_init(&x.ctx);
+        fill(x.A, max, 1);
+        fill(x.B, max, 2);
+        loaa_bf16_from_f32(x.Ah, x.A, max);
+        loaa_bf16_from_f32(x.Bh, x.B, max);
+        printf("# loaa bench gemm --precision bf16: %s (D %d), R = %d x %d rows; %d thread(s), best of %d; %s\n",
+               cfg->model, cfg->dim, o->batch, o->tokens, o->threads, o->reps, info);
+        printf("%-9s %-2s %6s %6s %6s  %-9s %9s %8s %8s\n", "shape", "op", "M", "N", "K", "engine", "ms", "GFLOP/s",
+               "speedup");
+    }
+    double total[ENGINES] = {0}, peak[ENGINES] = {0};
+    for (int i = 0; i < nshapes && !st; i++) {
+        const gemm_shape *s = &shapes[i];
+        double t[ENGINES], gflop = 2.0 * s->M * s->N * s->K * 1e-9;
+        for (int e = 0; e < ENGINES; e++) {
+            t[e] = time_engine(&x, s, e, o->reps);
+            printf("%-9s %c%c %6d %6d %6d  %-9s %9.2f %8.1f %8.2f\n", s->name, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M,
+                   s->N, s->K, engine_names[e], t[e] * 1e3, gflop / t[e], t[0] / t[e]);
+            if (i < nshapes - 1)
+                total[e] += t[e];
+            else
+                peak[e] = gflop / t[e];
+        }
+    }
+    if (!st) {
+        printf("# the model's shapes (sum of times): blas %.2f ms, dnnl-f32 %.2f ms (%.2fx), dnnl-bf16 %.2f ms (%.2fx)\n",
+               total[0] * 1e3, total[1] * 1e3, total[0] / total[1], total[2] * 1e3, total[0] / total[2]);
+        printf("# peak 1024^3: sgemm %.1f GFLOP/s, oneDNN f32 %.1f GFLOP/s, oneDNN bf16 %.1f GFLOP/s\n", peak[0], peak[1],
+               peak[2]);
+        printf("result: blas_ms=%.3f dnnl_f32_ms=%.3f dnnl_bf16_ms=%.3f sgemm_peak=%.1f dnnl_f32_peak=%.1f "
+               "bf16_peak=%.1f primitives=%lu\n", total[0] * 1e3, total[1] * 1e3, total[2] * 1e3, peak[0], peak[1],
+               peak[2], loaa_gemm_primitives_created());
+    }
+    free(x.A), free(x.B), free(x.C), free(x.Ah), free(x.Bh);
+    return st;
+}
+
 static loaa_status bench(const bench_opts *o, int rank, int size)
 {
     loaa_config cfg;
@@ -294,6 +397,8 @@ static loaa_status bench(const bench_opts *o, int rank, int size)
     int D = cfg.dim;
     gemm_shape shapes[16];
     int nshapes = model_shapes(o, D, Hm, shapes);
+    if (o->bf16)
+        return rank == 0 ? bench_engines(o, &cfg, shapes, nshapes) : LOAA_OK;
     grid_spec grids[8];
     int ngrids = parse_grids(o->grids, grids, 8);
     if (ngrids < 0)
@@ -350,15 +455,17 @@ int loaa_bench_gemm(int argc, char **argv)
     int rc;
     if (parse_opts(argc, argv, &o, &rc))
         return rc;
-    int inited = 0, rank = 0, size = 1;
-    MPI_Initialized(&inited);
-    if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "loaa bench gemm: MPI_Init failed\n");
-        return 1;
+    int inited = 1, rank = 0, size = 1; /* --precision bf16 is local: no MPI at all */
+    if (!o.bf16) {
+        MPI_Initialized(&inited);
+        if (!inited && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fprintf(stderr, "loaa bench gemm: MPI_Init failed\n");
+            return 1;
+        }
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
     }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    openblas_set_num_threads(o.threads);
+    loaa_gemm_set_threads(o.threads);
     loaa_pgemm_set_panel(o.panel);
     loaa_status st = bench(&o, rank, size);
     fflush(stdout);

@@ -19,7 +19,6 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "common/timer.h"
 #include "coordinator/coordinator.h"
 #include "kernels/gemm.h"
 #include "worker/launcher.h"
@@ -35,19 +34,6 @@ static const char sweep_usage[] =
 static int usage_error(const char *what)
 {
     return loaa_cli_report("sweep", loaa_fail(LOAA_ERR_USAGE, "%s (see 'loaa sweep --help')", what));
-}
-
-static void wait_request(MPI_Request *req)
-{
-    double wait = 20e-6;
-    int done = 0;
-    for (;;) {
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (done)
-            return;
-        loaa_sleep(wait);
-        wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
-    }
 }
 
 /*
@@ -121,7 +107,7 @@ static int run_sweep(const loaa_sweep_opts *o, int *argc, char ***argv)
         open_on_rank0(&c, o, size, info);
     MPI_Request req;
     MPI_Ibcast(info, 3, MPI_INT, 0, MPI_COMM_WORLD, &req);
-    wait_request(&req);
+    loaa_launcher_wait_request(&req); /* the workers' back-off (common/protocol.h) */
     if (info[0] != LOAA_OK) {
         loaa_coordinator_close(c);
         loaa_launcher_shutdown();

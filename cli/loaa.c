@@ -14,6 +14,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "kernels/gemm.h"
 #include "worker/launcher.h"
 
 const loaa_command loaa_commands[] = {
@@ -103,6 +104,7 @@ static loaa_status set_verbose(void *unused, const char *value)
 
 int main(int argc, char **argv)
 {
+    loaa_gemm_prepare_environment(argv); /* OMP_WAIT_POLICY before libgomp loads: may re-exec once (gemm.h) */
     int version = 0, help = 0, rc;
     const loaa_option opts[] = {
         {.kind = LOAA_OPT_CALLBACK, .name = "quiet", .short_name = 'q', .cb = set_quiet, .help = "print errors only"},

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char error_detail[1024];
+/* Room for several paths of LOAA_PATH_MAX bytes: a message never cuts the path it names. */
+static _Thread_local char error_detail[8192];
 
 static const char *const status_words[LOAA_STATUS_COUNT] = {
     [LOAA_OK] = "success",
@@ -46,7 +47,7 @@ loaa_status loaa_fail(loaa_status st, const char *fmt, ...)
 
 loaa_status loaa_fail_prefix(loaa_status st, const char *fmt, ...)
 {
-    char prefix[512], old[sizeof error_detail];
+    char prefix[2048], old[sizeof error_detail];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);

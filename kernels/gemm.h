@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum loaa_gemm_backend {
     LOAA_GEMM_BLAS = 0, /* cblas_sgemm in this process */
@@ -137,10 +138,24 @@ void loaa_bf16_to_f32(float *dst, const loaa_bf16 *src, size_t n);
 
 /* One value each way (the same rounding). */
 loaa_bf16 loaa_bf16_round(float x);
-float loaa_bf16_value(loaa_bf16 b);
+
+/* Inline, so that code linking no GEMM engine (the safetensors fuzz harness) can read bf16. */
+static inline float loaa_bf16_value(loaa_bf16 b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
 
 /* oneDNN's effective ISA, e.g. "avx512_core_bf16", "avx512_core_amx" (static string). */
 const char *loaa_gemm_isa(void);
+
+/*
+ * One line for `loaa version` and benchmarks, e.g. "oneDNN 2.6.3 on
+ * avx512_core_bf16 (bf16 level 2), OMP_WAIT_POLICY=passive", into buf (n bytes, truncated).
+ */
+void loaa_gemm_engine_info(char *buf, size_t n);
 
 /* 0: no bf16 (AVX2-only), 1: emulated/slow (plain AVX-512), 2: AVX512-BF16, 3: AMX. */
 int loaa_gemm_bf16_level(void);

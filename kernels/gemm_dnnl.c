@@ -59,9 +59,8 @@ static struct {
     int ok;                 /* engine and stream exist */
     pid_t pid;              /* the process that started the engine */
     unsigned long created;  /* primitives created */
-    int threads;            /* loaa_gemm_set_threads's count, 0 = default */
     gemm_entry slots[CACHE_SLOTS];
-} eng = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_ONCE_INIT, NULL, NULL, 0, 0, 0, 0, {{0}}};
+} eng = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_ONCE_INIT, NULL, NULL, 0, 0, 0, {{0}}};
 
 static void start_engine(void)
 {
@@ -225,8 +224,13 @@ static void execute(gemm_entry *e, const void *A, const void *B, void *C, const 
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->key.beta_bits ? 1 : 0) | DNNL_ARG_SRC_1,
                                           e->bias};
     }
-    if (eng.threads > 0 && omp_get_max_threads() != eng.threads)
-        omp_set_num_threads(eng.threads); /* OpenMP's count is per calling thread */
+    /*
+     * OpenMP's count follows OpenBLAS's, read now: loaa_gemm_set_threads sets it, and
+     * loaa_parallel_for_blas1 sets it to 1 while pool threads run products. The count is per calling thread.
+     */
+    int threads = openblas_get_num_threads();
+    if (omp_get_max_threads() != threads)
+        omp_set_num_threads(threads);
     dnnl_status_t st = dnnl_primitive_execute(e->prim, eng.stream, nargs, args);
     if (st == dnnl_success)
         st = dnnl_stream_wait(eng.stream);
@@ -245,10 +249,11 @@ static uint32_t float_bits(float x)
 static void make_key(gemm_key *k, int ab_type, int c_type, int trans_a, int trans_b, int M, int N, int K, float alpha,
                      int lda, int ldb, float beta, int ldc, int has_bias, const loaa_gemm_batch *batch)
 {
-    memset(k, 0, sizeof *k);
-    *k = (gemm_key){.ab_type = ab_type, .c_type = c_type, .trans_a = !!trans_a, .trans_b = !!trans_b, .M = M, .N = N,
-                    .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .has_bias = has_bias, .alpha_bits = float_bits(alpha),
-                    .beta_bits = beta == 0.0f ? 0 : float_bits(beta), .count = {1, 1}};
+    memset(k, 0, sizeof *k); /* field by field after: a compound literal's padding bytes are unspecified */
+    k->ab_type = ab_type, k->c_type = c_type, k->trans_a = !!trans_a, k->trans_b = !!trans_b;
+    k->M = M, k->N = N, k->K = K, k->lda = lda, k->ldb = ldb, k->ldc = ldc, k->has_bias = has_bias;
+    k->alpha_bits = float_bits(alpha), k->beta_bits = beta == 0.0f ? 0 : float_bits(beta);
+    k->count[0] = k->count[1] = 1;
     if (batch)
         for (int i = 0; i < 2; i++) {
             k->count[i] = batch->count[i];
@@ -360,14 +365,6 @@ loaa_bf16 loaa_bf16_round(float x)
     return (loaa_bf16)(b >> 16);
 }
 
-float loaa_bf16_value(loaa_bf16 h)
-{
-    uint32_t b = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &b, sizeof x);
-    return x;
-}
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX512_PATH 1
 /* 16 floats per step with the same integer rounding as loaa_bf16_round (vcvtneps2bf16 would flush subnormals). */
@@ -446,6 +443,14 @@ const char *loaa_gemm_isa(void)
     }
 }
 
+void loaa_gemm_engine_info(char *buf, size_t n)
+{
+    const dnnl_version_t *v = dnnl_version();
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    snprintf(buf, n, "oneDNN %d.%d.%d on %s (bf16 level %d), OMP_WAIT_POLICY=%s", v->major, v->minor, v->patch,
+             loaa_gemm_isa(), loaa_gemm_bf16_level(), policy ? policy : "(unset: libgomp spins)");
+}
+
 int loaa_gemm_bf16_level(void)
 {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
@@ -462,11 +467,8 @@ void loaa_gemm_set_threads(int n)
 {
     if (n <= 0)
         return;
-    openblas_set_num_threads(n);
-    pthread_mutex_lock(&eng.mu);
-    eng.threads = n;
-    pthread_mutex_unlock(&eng.mu);
-    /* Not omp_set_num_threads here: that would start libgomp in a process that may still fork (launcher.c). */
+    openblas_set_num_threads(n); /* oneDNN's OpenMP count follows it at each call (execute) */
+    /* Not omp_set_num_threads here: it is per thread, and a process that may still fork (launcher.c) stays off libgomp. */
 }
 
 int loaa_gemm_threads(void) { return openblas_get_num_threads(); }

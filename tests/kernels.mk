@@ -22,3 +22,5 @@ check_PROGRAMS += tests/test_gemm_bf16
 tests_test_gemm_bf16_SOURCES = tests/test_gemm_bf16.c
 tests_test_gemm_bf16_LDADD = $(TESTS_LDADD)
 TESTS += tests/test_gemm_bf16
+TESTS += tests/gemm_env.sh
+EXTRA_DIST += tests/gemm_env.sh

@@ -135,5 +135,11 @@ result $? "loaa export --backbone copies the stage-1 backbone" outx2
 "$LOAA" train --dataset audio --fold 1 --method loaa-tf --model vit-micro --epochs 2 --batch_size 8 --fstride 16 --tstride 16 --out tr > tr.txt 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "^epoch 2/2" tr.txt && grep -q "^test_acc" tr.txt && [ -f tr/adapter.safetensors ]
 result $? "loaa train trains one trial through the same runner" tr.txt
+# issue 18 #1: a ~1,100-byte --out is refused naming it, not truncated (best and last checkpoints would collide)
+long=$tmp/$(printf 'd%.0s' $(seq 1 100))/$(printf 'e%.0s' $(seq 1 1000))
+"$LOAA" train --dataset audio --fold 1 --method linear --model vit-micro --epochs 1 --batch_size 8 --fstride 16 --tstride 16 \
+    --out "$long" > long.txt 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "trial folder of [0-9]* bytes" long.txt && grep -qF "$long" long.txt && [ ! -e "$tmp/$(printf 'd%.0s' $(seq 1 100))" ]
+result $? "a trial folder too long for its file names is refused naming it, nothing made" long.txt
 
 test_end

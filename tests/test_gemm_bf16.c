@@ -90,8 +90,8 @@ static double check_products(const gemm_case *t, const float *Af, const float *B
         na += (size_t)(t->batch.count[i] - 1) * t->batch.stride_a[i];
         nb += (size_t)(t->batch.count[i] - 1) * t->batch.stride_b[i];
     }
-    na += (size_t)(t->trans_a ? t->K : t->M) * t->lda;
-    nb += (size_t)(t->trans_b ? t->N : t->K) * t->ldb;
+    na += (size_t)((t->trans_a ? t->K : t->M) - 1) * t->lda + (t->trans_a ? t->M : t->K); /* last row ends at its width */
+    nb += (size_t)((t->trans_b ? t->N : t->K) - 1) * t->ldb + (t->trans_b ? t->K : t->N);
     float *Aw = malloc(na * sizeof(float)), *Bw = malloc(nb * sizeof(float));
     loaa_bf16_to_f32(Aw, Ah, na);
     loaa_bf16_to_f32(Bw, Bh, nb);

@@ -13,5 +13,8 @@ supp=
 for f in /usr/share/openmpi/openmpi-valgrind.supp "$(dirname "$0")/valgrind.supp"; do
     [ -f "$f" ] && supp="$supp --suppressions=$f"
 done
+# loaa re-executes itself when OMP_WAIT_POLICY is unset (kernels/gemm.h), which would leave valgrind: set it.
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export OMP_WAIT_POLICY
 exec valgrind --tool=memcheck -q --error-exitcode=99 --leak-check=no --track-origins=no \
     --log-file="${LOAA_VALGRIND_LOGS:-/tmp}/loaa-valgrind.%p.log" $supp "$LOAA_BIN" "$@"

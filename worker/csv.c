@@ -3,10 +3,13 @@
  */
 #include "worker/csv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/dynbuf.h"
 
 struct loaa_csv {
     FILE *f;
@@ -14,7 +17,7 @@ struct loaa_csv {
     char *line;
     size_t cap;
     char **fields;
-    int fcap;
+    size_t fcap; /* fields allocated */
     int lineno;
 };
 
@@ -60,6 +63,7 @@ int loaa_csv_column(char **fields, int n, const char *name)
 
 loaa_status loaa_csv_next(loaa_csv *c, char ***fields, int *n)
 {
+    assert(c && fields && n);
     *n = 0;
     for (;;) {
         ssize_t len = getline(&c->line, &c->cap, c->f);
@@ -79,14 +83,8 @@ loaa_status loaa_csv_next(loaa_csv *c, char ***fields, int *n)
         int k = 0;
         char *p = c->line;
         for (;;) {
-            if (k == c->fcap) {
-                int nc = c->fcap ? 2 * c->fcap : 16;
-                char **nf = realloc(c->fields, (size_t)nc * sizeof(char *));
-                if (!nf)
-                    return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", c->path);
-                c->fields = nf;
-                c->fcap = nc;
-            }
+            if (loaa_dyn_reserve_array((void **)&c->fields, &c->fcap, (size_t)k + 1, sizeof *c->fields))
+                return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", c->path);
             if (*p == '"') {
                 char *w = ++p;
                 c->fields[k++] = w;

@@ -25,6 +25,7 @@
 #include "common/parse.h"
 #include "common/protocol.h"
 #include "common/timer.h"
+#include "kernels/gemm.h"
 #include "worker/trial.h"
 
 extern char **environ;
@@ -295,6 +296,7 @@ static void launcher_main(int in_fd, int out_fd)
             continue;
         }
         pid_t me = getpid();
+        assert(!loaa_gemm_engine_started()); /* libgomp is not fork-safe: the launcher never runs a GEMM */
         pid_t pid = fork();
         if (pid == 0) {
             die_with_parent(SIGKILL, me);
@@ -345,6 +347,7 @@ void loaa_launcher_prefork(void)
     if (pipe2(to_l, O_CLOEXEC) || pipe2(from_l, O_CLOEXEC))
         return; /* trials then run inside the rank: no isolation, but the sweep works */
     pid_t parent = getpid();
+    assert(!loaa_gemm_engine_started()); /* libgomp is not fork-safe: nothing before MPI_Init runs a GEMM */
     pid_t pid = fork();
     if (pid < 0) {
         close(to_l[0]);

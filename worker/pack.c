@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "common/dataset.h"
+#include "common/dynbuf.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -42,7 +43,8 @@ typedef struct item {
 
 typedef struct plan {
     item *items;
-    int n, cap;
+    int n;
+    size_t cap;
     char **classes;
     int n_classes;
     int folds;        /* > 0: k-fold */
@@ -108,17 +110,11 @@ static loaa_status add_item(plan *p, char *path, char *key, char *where, int lab
         free(where);
         return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
     }
-    if (p->n == p->cap) {
-        int nc = p->cap ? 2 * p->cap : 256;
-        item *ni = realloc(p->items, (size_t)nc * sizeof(item));
-        if (!ni) {
-            free(path);
-            free(key);
-            free(where);
-            return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
-        }
-        p->items = ni;
-        p->cap = nc;
+    if (loaa_dyn_reserve_array((void **)&p->items, &p->cap, (size_t)p->n + 1, sizeof *p->items)) {
+        free(path);
+        free(key);
+        free(where);
+        return loaa_fail(LOAA_ERR_NOMEM, "pack: out of memory");
     }
     p->items[p->n++] = (item){path, key, where, label, group, start, end};
     return LOAA_OK;
@@ -199,19 +195,14 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 typedef struct strlist {
     char **s;
-    int n, cap;
+    int n;
+    size_t cap;
 } strlist;
 
 static int strlist_add(strlist *l, const char *s)
 {
-    if (l->n == l->cap) {
-        int nc = l->cap ? 2 * l->cap : 64;
-        char **ns = realloc(l->s, (size_t)nc * sizeof(char *));
-        if (!ns)
-            return 0;
-        l->s = ns;
-        l->cap = nc;
-    }
+    if (loaa_dyn_reserve_array((void **)&l->s, &l->cap, (size_t)l->n + 1, sizeof *l->s))
+        return 0;
     return (l->s[l->n] = strdup(s)) ? (l->n++, 1) : 0;
 }
 
@@ -564,7 +555,7 @@ static loaa_status recipe_csv(plan *p, const char *manifest)
         return st;
     char base[4096];
     manifest_dir(manifest, base, sizeof base);
-    csv_cols k;
+    csv_cols k = {-1, -1, -1, -1, -1, -1, 0}; /* set by csv_header */
     if ((st = csv_header(c, manifest, &k))) {
         loaa_csv_close(c);
         return st;

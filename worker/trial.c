@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/dataset.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/timer.h"
@@ -159,21 +160,21 @@ static void fault_after_report(const trial_fault *f, int first_epoch)
         crash_now("abort");
 }
 
-static loaa_status make_dirs(const char *dir)
+/*
+ * The trial folder, made (mkdir -p). Every file of a trial is the folder
+ * plus a name of at most TRIAL_FILE_NAME_MAX bytes ("/backbone.safetensors"),
+ * and every buffer for one has LOAA_PATH_MAX + 32 bytes or more: a longer
+ * folder is refused naming it, so that no name is ever truncated (last and
+ * best checkpoints would otherwise collide into one file).
+ */
+#define TRIAL_FILE_NAME_MAX 31
+static loaa_status make_trial_dir(const char *dir)
 {
-    char path[LOAA_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return loaa_fail(LOAA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return loaa_fail(LOAA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    return LOAA_OK;
+    size_t n = strlen(dir);
+    if (n + TRIAL_FILE_NAME_MAX > LOAA_PATH_MAX + 31)
+        return loaa_fail(LOAA_ERR_LIMIT, "trial folder of %zu bytes (at most %d fit the trial's file names): %s", n,
+                         LOAA_PATH_MAX, dir);
+    return loaa_fs_make_dirs(dir);
 }
 
 /* ---- the eight metrics of a trial result, named once ---- */
@@ -967,7 +968,7 @@ loaa_status loaa_trial_run(const loaa_config *cfg, const loaa_trial_opts *opts, 
     if (opts->group != MPI_COMM_NULL)
         MPI_Comm_size(opts->group, &out->ranks);
     trial_fault fault = fault_parse(cfg, opts->dir);
-    if (opts->dir && (st = make_dirs(opts->dir)))
+    if (opts->dir && (st = make_trial_dir(opts->dir)))
         return st;
     if ((st = fault_at_start(&fault)))
         return st;
