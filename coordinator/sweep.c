@@ -826,6 +826,9 @@ static loaa_status parse_conditional(ctx *c, loaa_sweep *sw, param *p, const yno
         return st;
     if (cases->n == 0)
         return at(c, cases, LOAA_ERR_CONFIG, "parameter '%s': cases is empty", p->name);
+    /* Cases are matched to the condition's values pairwise (resolve_condition): bounded so that stays fast. */
+    if (cases->n / 2 > LOAA_SWEEP_MAX_CASES)
+        return at(c, cases, LOAA_ERR_LIMIT, "parameter '%s': more than %d cases", p->name, LOAA_SWEEP_MAX_CASES);
     size_t n = cases->n / 2 + !!dflt;
     p->cases = calloc(n, sizeof *p->cases);
     p->label_lines = calloc(n, sizeof *p->label_lines);
@@ -1245,6 +1248,7 @@ static loaa_status resolve_condition(ctx *c, loaa_sweep *sw, size_t index)
                 break;
             }
     }
+    values_text(cond, list, sizeof list);
     for (size_t k = 0; k < labelled; k++) {
         int used = 0;
         for (size_t v = 0; v < nv; v++)
@@ -1253,7 +1257,6 @@ static loaa_status resolve_condition(ctx *c, loaa_sweep *sw, size_t index)
             if (same_value(json_array_get(p->labels, j), json_array_get(p->labels, k)))
                 return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': case repeats the case at line %d", c->file, p->label_lines[k],
                                  p->label_cols[k], p->name, p->label_lines[j]);
-        values_text(cond, list, sizeof list);
         if (!used)
             return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': case is not a value of '%s' (its values: %s)", c->file,
                              p->label_lines[k], p->label_cols[k], p->name, p->by_name, list);

@@ -43,6 +43,7 @@ typedef struct loaa_sweep loaa_sweep;
 #define LOAA_SWEEP_MAX_DEPTH 32
 #define LOAA_SWEEP_MAX_NODES 200000
 #define LOAA_SWEEP_DEFAULT_MAX_TRIALS 1000000
+#define LOAA_SWEEP_MAX_CASES 1024 /* cases of one conditional parameter */
 
 typedef enum loaa_early_type { LOAA_EARLY_NONE, LOAA_EARLY_MEDIAN, LOAA_EARLY_ASHA } loaa_early_type;
 

@@ -180,6 +180,22 @@ static void test_yaml(void)
            "a repeated key among 99k refused in %.2f s: %s", now() - t0, loaa_error_detail());
     free(wide);
 
+    /* a conditional parameter with 50 000 cases over 50 000 seeds: cases are matched pairwise, so their number is capped */
+    wide = malloc(wide_cap);
+    w = wide;
+    w = put(w, we = wide + wide_cap, "name: x\ndatasets: [d]\nseeds: [");
+    for (int i = 0; i < 50000; i++)
+        w = put(w, we, "%s%d", i ? "," : "", i);
+    w = put(w, we, "]\nparameters:\n  epochs: {by: seed, cases: {");
+    for (int i = 0; i < 50000; i++)
+        w = put(w, we, "%s%d: 1", i ? ", " : "", i);
+    put(w, we, "}}\n");
+    t0 = now();
+    st = sweep(wide, NULL);
+    TAP_OK(refused(st, LOAA_ERR_LIMIT, "more than 1024 cases") && now() - t0 < 10, "50 000 cases of a conditional parameter refused in %.2f s: %s",
+           now() - t0, loaa_error_detail());
+    free(wide);
+
     /* a grid of 10^9 trials against the trial cap: counted, never expanded */
     const char *grid = "name: g\ndatasets: [d]\nseeds: [0,1,2,3,4,5,6,7,8,9]\nparameters:\n"
                        "  lr: {values: [1,2,3,4,5,6,7,8,9,10]}\n  bottleneck: {values: [1,2,3,4,5,6,7,8,9,10]}\n"
