@@ -3,6 +3,10 @@
 AST-style ViT, the same method and the same training step (forward,
 cross-entropy, backward for the trainable tensors only, clipping at global
 norm 1.0, AdamW with decay on matrices only), on random data.
+--precision bf16 runs forward and loss under torch.autocast('cpu',
+dtype=torch.bfloat16) (PyTorch's own bf16 path: matmuls and convolutions in
+bf16 with fp32 accumulation, master weights and AdamW in fp32), as loaa's
+precision: bf16 does.
 
 Run with Debian's /usr/bin/python3 (python3-torch), e.g.
     /usr/bin/python3 bench/bench_step_torch.py --model vit-tiny --method loaa-tf \
@@ -121,6 +125,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--classes", type=int, default=50)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     a, _ = ap.parse_known_args()  # loaa-only flags (--peak-seconds, ...) are ignored
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -133,12 +138,13 @@ def main():
     x = torch.randn(a.batch, a.mel, a.frames)
     y = torch.arange(a.batch) % a.classes
     total = sum(p.numel() for p in model.parameters())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {a.model} {a.method}: "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.precision}; {a.model} {a.method}: "
           f"{total / 1e6:.3f}M total, {sum(p.numel() for p in params) / 1e6:.3f}M trainable")
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            loss = F.cross_entropy(model(x), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

@@ -30,16 +30,19 @@ char *loaa_cli_read_file(const char *path)
 
 loaa_status loaa_cli_copy_file(const char *from, const char *to)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", to) >= (int)sizeof tmp)
-        return loaa_fail(LOAA_ERR_IO, "%s: path too long", to);
     FILE *in = fopen(from, "rb");
     if (!in)
         return loaa_fail(LOAA_ERR_NOTFOUND, "%s: cannot open: %s", from, strerror(errno));
-    FILE *out = fopen(tmp, "wb");
+    loaa_fs_atomic a; /* a fresh O_EXCL temporary beside to; fsync, rename, fsync of the folder */
+    loaa_status st = loaa_fs_atomic_open(&a, to);
+    FILE *out = st ? NULL : loaa_fs_atomic_stream(&a);
     if (!out) {
         fclose(in);
-        return loaa_fail(LOAA_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        if (!st) {
+            loaa_fs_atomic_abort(&a);
+            st = loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", to);
+        }
+        return st;
     }
     char buf[1 << 16];
     size_t n;
@@ -49,11 +52,11 @@ loaa_status loaa_cli_copy_file(const char *from, const char *to)
             bad = 1;
     bad |= ferror(in);
     fclose(in);
-    if (fclose(out) != 0 || bad || rename(tmp, to) != 0) {
-        unlink(tmp);
+    if (bad) {
+        loaa_fs_atomic_abort(&a);
         return loaa_fail(LOAA_ERR_IO, "%s: cannot write", to);
     }
-    return LOAA_OK;
+    return loaa_fs_atomic_commit(&a);
 }
 
 /* "an integer in 1..100" or "an integer >= 1". */

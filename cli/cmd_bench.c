@@ -81,6 +81,33 @@ static double sgemm_peak(int n, double seconds)
     return best;
 }
 
+/* The best bf16 x bf16 -> fp32 rate of oneDNN's matmul on n x n x n products over about `seconds`, in GFLOP/s. */
+static double bf16_peak(int n, double seconds)
+{
+    loaa_bf16 *a = malloc(sizeof(loaa_bf16) * n * n), *b = malloc(sizeof(loaa_bf16) * n * n);
+    float *c = malloc(sizeof(float) * n * n);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        c[i] = 1.0f / (1 + i % 13);
+    loaa_bf16_from_f32(a, c, (size_t)n * n);
+    loaa_bf16_from_f32(b, c, (size_t)n * n);
+    loaa_gemm_ctx g;
+    loaa_gemm_ctx_init(&g);
+    double best = 0, start = loaa_now();
+    loaa_gemm_bf16(&g, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, LOAA_F32, n, NULL, NULL); /* warm-up: primitive */
+    do {
+        double t0 = loaa_now();
+        loaa_gemm_bf16(&g, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, LOAA_F32, n, NULL, NULL);
+        double rate = 2.0 * n * n * n / (loaa_now() - t0) / 1e9;
+        best = rate > best ? rate : best;
+    } while (loaa_now() - start < seconds);
+    free(a), free(b), free(c);
+    return best;
+}
+
 /* The settings of one `loaa bench step` run: the trial config and the benchmark's own. */
 typedef struct step_opts {
     loaa_config cfg;
@@ -193,7 +220,13 @@ static void print_timing(const step_opts *o, const step_timing *t)
            t->flops / o->steps / 1e9, gflops, peak, peak > 0 ? 100 * gflops / peak : 0.0);
     printf("peak RSS: %.1f MiB\n", t->rss);
     printf("gemm backend: %s, grid %dx%d, %d rank(s) per trial\n", t->backend, t->bp, t->bq, o->cfg.ranks_per_trial);
-    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops, peak, t->rss);
+    int bf16 = o->cfg.precision == LOAA_PRECISION_BF16;
+    double peak16 = o->peak_seconds > 0 && bf16 ? bf16_peak(1024, o->peak_seconds) : 0;
+    if (bf16)
+        printf("bf16: oneDNN on %s; bf16 matmul peak %.1f GFLOP/s (1024^3, same threads): the step's GEMMs %.1f %%\n",
+               loaa_gemm_isa(), peak16, peak16 > 0 ? 100 * gflops / peak16 : 0.0);
+    printf("result: samples_per_s=%.3f gflops=%.2f peak_gflops=%.2f bf16_peak_gflops=%.2f rss_mib=%.1f\n", sps, gflops,
+           peak, peak16, t->rss);
 }
 
 static int bench_step(int argc, char **argv)

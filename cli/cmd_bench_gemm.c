@@ -344,8 +344,8 @@ static loaa_status bench_engines(const bench_opts *o, const loaa_config *cfg, ge
         size_t c = (size_t)shapes[i].M * shapes[i].N;
         max = a > max ? a : max, max = b > max ? b : max, max = c > max ? c : max;
     }
-    engine_operands x = {malloc(max * sizeof(float)), malloc(max * sizeof(float)), malloc(max * sizeof(float)),
-                         malloc(max * sizeof(loaa_bf16)), malloc(max * sizeof(loaa_bf16))};
+    engine_operands x = {.A = malloc(max * sizeof(float)), .B = malloc(max * sizeof(float)), .C = malloc(max * sizeof(float)),
+                         .Ah = malloc(max * sizeof(loaa_bf16)), .Bh = malloc(max * sizeof(loaa_bf16))}; /* ctx: zero */
     loaa_status st = x.A && x.B && x.C && x.Ah && x.Bh ? LOAA_OK : loaa_fail(LOAA_ERR_NOMEM, "benchmark operands");
     char info[160];
     loaa_gemm_engine_info(info, sizeof info);

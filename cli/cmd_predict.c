@@ -19,6 +19,7 @@
 #include "cli/options.h"
 #include "common/config.h"
 #include "common/dataset.h"
+#include "common/jsontext.h"
 #include "common/sha256.h"
 #include "common/status.h"
 #include "kernels/checkpoint.h"
@@ -222,11 +223,16 @@ static int run(const predict_opts *o)
                                                   rk[i].k, "probability", (double)rk[i].p));
         for (int k = 0; k < C; k++)
             json_array_append_new(lg, json_real(logits[k]));
-        json_array_append_new(results, json_pack("{s:s, s:o, s:o}", "file", o->files[f], "top", tops, "logits", lg));
+        int escaped;
+        json_t *res = json_pack("{s:o, s:o, s:o}", "file", loaa_json_bytes(o->files[f], &escaped), "top", tops, "logits", lg);
+        if (res && escaped)
+            json_object_set_new(res, "file_escaped", json_true());
+        if (!res || json_array_append_new(results, res))
+            st = loaa_fail(LOAA_ERR_NOMEM, "%s: JSON result", o->files[f]); /* never a result silently dropped */
     }
     if (!st && o->json) {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:O}", "adapter", o->adapter, "backbone",
-                                o->backbone ? o->backbone : "none", "method",
+        json_t *doc = json_pack("{s:o, s:o, s:s, s:O}", "adapter", loaa_json_bytes(o->adapter, NULL), "backbone",
+                                loaa_json_bytes(o->backbone ? o->backbone : "none", NULL), "method",
                                 loaa_method_name(trained.method), "results", results);
         char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
         json_decref(doc);

@@ -10,3 +10,5 @@ common_libloaa_common_a_SOURCES = \
 	common/dataset.c common/dataset.h
 # one place for growable buffers, mkdir -p and whole-file reads, integer parsing (issue 19)
 common_libloaa_common_a_SOURCES += common/dynbuf.c common/dynbuf.h common/fs.c common/fs.h common/parse.c common/parse.h
+# JSON strings for file names that are not UTF-8 (issue 18 #11)
+common_libloaa_common_a_SOURCES += common/jsontext.c common/jsontext.h

@@ -53,7 +53,8 @@ loaa_status loaa_fail_prefix(loaa_status st, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, error_detail, sizeof old);
-    snprintf(error_detail, sizeof error_detail, "%s%s", prefix, old);
+    if (snprintf(error_detail, sizeof error_detail, "%s%s", prefix, old) >= (int)sizeof error_detail)
+        memcpy(error_detail + sizeof error_detail - 4, "...", 4); /* too long: the end is cut, and says so */
     return st;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/fs.h"
 #include "coordinator/query.h"
 
 typedef struct row {
@@ -983,17 +984,17 @@ loaa_status loaa_report_html(loaa_store *s, const loaa_report_opts *o, const cha
     loaa_status st = load_rows(s, o, &rs);
     if (!st)
         st = build_xtable(&rs, &x);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = st ? NULL : fopen(tmp, "w");
-    if (!st && !f)
-        st = loaa_fail(LOAA_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    loaa_fs_atomic tmp; /* a fresh O_EXCL temporary beside path; fsync, rename, fsync of the folder */
+    if (!st)
+        st = loaa_fs_atomic_open(&tmp, path);
+    FILE *f = st ? NULL : loaa_fs_atomic_stream(&tmp);
+    if (!st && !f) {
+        loaa_fs_atomic_abort(&tmp);
+        st = loaa_fail(LOAA_ERR_NOMEM, "%s: cannot write: out of memory", path);
+    }
     if (!st) {
         html_page(f, s, &rs, &x);
-        if (fclose(f) != 0 || rename(tmp, path) != 0) {
-            st = loaa_fail(LOAA_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-            unlink(tmp);
-        }
+        st = loaa_fs_atomic_commit(&tmp);
     }
     xtable_free(&x);
     rows_free(&rs);

@@ -269,6 +269,7 @@ static loaa_status checkpoint_load_file(const loaa_safetensors_file *f, loaa_mod
     if (st)
         return st;
     loaa_model_set_optim_step(m, step);
+    loaa_model_weights_changed(m); /* bf16 weight copies: remade from the fp32 tensors at the next forward */
     *state = s;
     return LOAA_OK;
 }
@@ -557,5 +558,6 @@ loaa_status loaa_checkpoint_adapter_apply(const loaa_checkpoint_adapter *a, loaa
     for (size_t j = 0; j < nt && !st; j++)
         st = loaa_safetensors_read_f32(f, loaa_safetensors_tensor_at(f, j), dst[j]->data, loaa_safetensors_tensor_at(f, j)->numel);
     free(dst);
+    loaa_model_weights_changed(m);
     return st;
 }

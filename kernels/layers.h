@@ -92,6 +92,46 @@ void loaa_tapconv_gather(float *h, const float *z, const float *bias, const loaa
 /* dz (B,N,k*r) overwritten: the transpose of the gather applied to dh (B,N,r) */
 void loaa_tapconv_scatter(float *dz, const float *dh, const loaa_taps *taps, int B, int S, int Fp, int Tp, int r);
 
+/*
+ * ---- bf16 (precision: bf16): the same layers with bf16 matmul inputs and fp32 accumulation ----
+ * Matmul operands (activations that only feed matmuls, weight copies) are
+ * bf16; LayerNorm statistics, softmax, GELU and every sum stay fp32. Shapes
+ * and accumulation rules as the fp32 forms above.
+ */
+
+/* dst (n) = src rounded to bf16 (nearest even), on the pool */
+void loaa_to_bf16(loaa_bf16 *dst, const float *src, size_t n);
+/* col (B*F'*T', 256) as loaa_patch_im2col, in bf16 */
+void loaa_patch_im2col_bf16(loaa_bf16 *col, const float *x, int B, int M, int T, int fs, int ts, int Fp, int Tp);
+/* out (R,O) (fp32 or bf16 by out_type) = inp (R,I) W^T + b (b may be NULL) */
+void loaa_linear_forward_bf16(loaa_gemm_ctx *g, void *out, loaa_dtype out_type, const loaa_bf16 *inp,
+                              const loaa_bf16 *w, const float *b, int R, int I, int O);
+/* dinp (R,I) += dout W; dw (O,I) += dout^T inp; db (O) += column sums of dout_f32 (the unrounded gradient) */
+void loaa_linear_backward_bf16(loaa_gemm_ctx *g, float *dinp, float *dw, float *db, const loaa_bf16 *dout,
+                               const float *dout_f32, const loaa_bf16 *inp, const loaa_bf16 *w, int R, int I, int O);
+/* out (R,D) in bf16, mean and rstd (R) in fp32, as loaa_layernorm_forward */
+void loaa_layernorm_forward_bf16(loaa_bf16 *out, float *mean, float *rstd, const float *inp, const float *w,
+                                 const float *b, int R, int D);
+/*
+ * out (n) = bf16(gelu(inp)); gelu'(inp) into deriv (n, fp32; may alias inp) and/or deriv16 (n, bf16) where
+ * non-NULL (both NULL: inference)
+ */
+void loaa_gelu_forward_bf16(loaa_bf16 *out, float *deriv, loaa_bf16 *deriv16, const float *inp, size_t n);
+/* out16 (n) = bf16(a * b) with b (n) bf16; out (n) = a * b in fp32 too when non-NULL (out may alias a) */
+void loaa_mul_bf16(loaa_bf16 *out16, float *out, const float *a, const loaa_bf16 *b, size_t n);
+/* db (O) += column sums of d (R,O) */
+void loaa_colsum_bf16(float *db, const loaa_bf16 *d, int R, int O);
+/*
+ * out (B,N,D) bf16 merged heads, att (B,H,N,N) bf16 softmax probabilities, scores (B,H,N,N) fp32 scratch,
+ * from qkv (B,N,3D) bf16; one batched bf16 matmul each for Q K^T and P V.
+ */
+void loaa_attention_forward_bf16(loaa_gemm_ctx *g, loaa_bf16 *out, loaa_bf16 *att, float *scores,
+                                 const loaa_bf16 *qkv, int B, int N, int D, int H);
+/* dqkv (B,N,3D) bf16 overwritten; scratch (B,H,N,N) fp32 and ds (B,H,N,N) bf16 scratch; from dout (B,N,D) bf16 */
+void loaa_attention_backward_bf16(loaa_gemm_ctx *g, loaa_bf16 *dqkv, float *scratch, loaa_bf16 *ds,
+                                  const loaa_bf16 *dout, const loaa_bf16 *qkv, const loaa_bf16 *att, int B, int N,
+                                  int D, int H);
+
 /* ---- losses: mean over the batch ---- */
 
 /*

@@ -56,7 +56,31 @@ typedef struct model_params {
     float *head_w, *head_b;   /* (C, D), (C) */
 } model_params;
 
-/* Activations of one block, kept for backward. */
+/* bf16 copies of the matmul weights of one block (precision bf16); NULL when absent or in fp32. */
+typedef struct block16_t {
+    loaa_bf16 *qkv_w, *proj_w, *fc1_w, *fc2_w;
+    loaa_bf16 *lq_a, *lq_b, *lv_a, *lv_b;
+    loaa_bf16 *down_w[2], *up_w[2];
+} block16_t;
+
+typedef struct params16_t {
+    loaa_bf16 *patch_w, *head_w;
+    block16_t *blocks; /* depth */
+} params16_t;
+
+/* One bf16 weight copy: refreshed from its fp32 tensor (all at the first forward, the trainable ones after each step). */
+typedef struct w16_entry {
+    const float *src;
+    loaa_bf16 *dst;
+    size_t numel;
+    int trainable;
+} w16_entry;
+
+/*
+ * Activations of one block, kept for backward. In bf16 the ones that only
+ * feed matmuls are kept in bf16 (the *16 fields) and their fp32 forms are
+ * not allocated.
+ */
 typedef struct block_acts {
     float *ln1, *ln1_mean, *ln1_rstd; /* (R,D), (R), (R) */
     float *qkv;                       /* (R,3D) */
@@ -67,6 +91,9 @@ typedef struct block_acts {
     float *fch, *fcg;                 /* (R,Hm) pre-GELU (GELU' after a training forward), post-GELU */
     float *az[2], *ahp[2], *ah[2];    /* adapter: taps (R,k*r), pre-GELU (GELU' in training) (R,r), post-GELU (R,r) */
     float *lq, *lv;                   /* LoRA: u A^T (R,r) */
+    loaa_bf16 *ln1_16, *qkv16, *att16, *atty16, *ln2_16, *fcg16; /* bf16 forms of ln1, qkv, att, atty, ln2, fcg */
+    loaa_bf16 *ah16[2], *lq16, *lv16;                           /* of ah, lq, lv */
+    loaa_bf16 *fcd16;                                           /* (R,Hm) GELU' of fc1 (fch's role in bf16) */
 } block_acts;
 
 typedef struct model_acts {
@@ -82,6 +109,12 @@ typedef struct model_acts {
     float *dfc;                       /* (R,Hm) */
     float *daz, *dah, *dlr;           /* (R,k*r), (R,r), (R,r) */
     float *dpooled;                   /* (B,D) */
+    /* bf16 only: operands and scratch */
+    loaa_bf16 *col16, *pooled16, *dlogits16;             /* (B*P,256), (B,D), (B,C) */
+    float *scores, *qkvf;                                /* (B,H,N,N) attention scores / dP, (R,3D) qkv before LoRA */
+    float *fc1f;                                         /* (R,Hm) fc1's output before GELU */
+    loaa_bf16 *dres16, *dfc16, *dqkv16, *datty16, *ds16; /* (R,D), (R,Hm), (R,3D), (R,D), (B,H,N,N) */
+    loaa_bf16 *dz16, *dlr16;                             /* (R,k*r), (R,r) */
 } model_acts;
 
 typedef struct tensor_meta {
@@ -113,6 +146,12 @@ struct loaa_model {
     float *param_mem, *grad_mem, *m_mem, *v_mem, *act_mem; /* v_mem: the second half of m_mem's allocation */
     int64_t step;
     int training; /* forward keeps GELU derivatives for a backward to come */
+    int bf16;     /* precision bf16: matmuls on bf16 operands, fp32 accumulation (layers.h) */
+    params16_t p16;
+    w16_entry *w16;      /* the bf16 weight copies, w16_count of them, in one allocation w16_mem */
+    size_t w16_count;
+    loaa_bf16 *w16_mem;
+    int w16_stale;       /* the fp32 weights changed (init, import): refresh every copy before the next forward */
     loaa_gemm_ctx gemm;
     loaa_pgrid *grid;   /* a group of ranks trains this model (loaa_model_set_group); NULL = this rank alone */
     int act_batch;      /* samples the activations hold: max_batch, or this rank's largest share on a group */
@@ -256,37 +295,73 @@ typedef struct act_slot {
     size_t numel;
 } act_slot;
 
-/* Visits every activation buffer; with mem NULL it only counts. */
+/*
+ * Issue 18 #16: every product below is computed in 128 bits (the factors are
+ * `act_wide`) and refused past ACT_MAX_FLOATS, so that no shape wraps size_t
+ * (batch 8 used to report less memory than batch 1); carve_acts then returns
+ * SIZE_MAX and the caller refuses the shape naming its sizes.
+ */
+typedef unsigned __int128 act_wide;
+#define ACT_MAX_FLOATS (SIZE_MAX / sizeof(float) / 4) /* the byte totals of create stay inside size_t */
+
+/* Visits every activation buffer; with mem NULL it only counts (SIZE_MAX: the table does not fit). */
 static size_t carve_acts(loaa_model *m, float *mem)
 {
     size_t off = 0;
-    int B = m->act_batch, N = m->N, D = m->D, H = m->H, Hm = m->Hm, r = m->r;
-    size_t R = (size_t)B * N;
+    int over = 0;
+    act_wide B = (act_wide)m->act_batch, N = (act_wide)m->N, D = (act_wide)m->D, H = (act_wide)m->H, Hm = (act_wide)m->Hm,
+             r = (act_wide)m->r;
+    act_wide R = B * N;
     model_acts *a = &m->a;
-#define CARVE(field, n)                         \
-    do {                                        \
-        if (mem)                                \
-            (field) = mem + off;                \
-        off += ((size_t)(n) + 15) & ~(size_t)15; \
+#define CARVE(field, n)                                 \
+    do {                                                \
+        act_wide n_ = (act_wide)(n);                    \
+        if (over || n_ + 16 > ACT_MAX_FLOATS - off) {   \
+            over = 1;                                   \
+            break;                                      \
+        }                                               \
+        if (mem)                                        \
+            (field) = mem + off;                        \
+        off += ((size_t)n_ + 15) & ~(size_t)15;         \
+    } while (0)
+    /* a bf16 buffer of n elements, carved in whole 64-byte lines of the float allocation */
+#define CARVE16(field, n)                               \
+    do {                                                \
+        act_wide n_ = ((act_wide)(n) + 1) / 2;          \
+        if (over || n_ + 16 > ACT_MAX_FLOATS - off) {   \
+            over = 1;                                   \
+            break;                                      \
+        }                                               \
+        if (mem)                                        \
+            (field) = (loaa_bf16 *)(mem + off);         \
+        off += ((size_t)n_ + 15) & ~(size_t)15;         \
+    } while (0)
+    /* an activation that only feeds matmuls: bf16 in bf16, fp32 otherwise */
+#define CARVE_MM(field, field16, n) \
+    do {                            \
+        if (m->bf16)                \
+            CARVE16(field16, n);    \
+        else                        \
+            CARVE(field, n);        \
     } while (0)
     int full = m->spec.method == LOAA_METHOD_FULL;
-    CARVE(a->col, (size_t)B * m->P * 256);
+    CARVE_MM(a->col, a->col16, B * m->P * 256);
     for (int l = 0; l <= m->depth; l++)
         CARVE(a->res[l], R * D);
     for (int l = 0; l < m->depth; l++) {
         block_acts *b = &a->blk[l];
-        CARVE(b->ln1, R * D);
+        CARVE_MM(b->ln1, b->ln1_16, R * D);
         CARVE(b->ln1_mean, R);
         CARVE(b->ln1_rstd, R);
-        CARVE(b->qkv, R * 3 * D);
-        CARVE(b->att, (size_t)B * H * N * N);
-        CARVE(b->atty, R * D);
+        CARVE_MM(b->qkv, b->qkv16, R * 3 * D);
+        CARVE_MM(b->att, b->att16, (size_t)B * H * N * N);
+        CARVE_MM(b->atty, b->atty16, R * D);
         CARVE(b->mid, R * D);
-        CARVE(b->ln2, R * D);
+        CARVE_MM(b->ln2, b->ln2_16, R * D);
         CARVE(b->ln2_mean, R);
         CARVE(b->ln2_rstd, R);
-        CARVE(b->fch, R * Hm);
-        CARVE(b->fcg, R * Hm);
+        CARVE_MM(b->fch, b->fcd16, R * Hm);
+        CARVE_MM(b->fcg, b->fcg16, R * Hm);
         int has = l >= m->ad_from;
         for (int br = 0; br < 2; br++) {
             if (!has || !m->ad_branch[br] || m->spec.method == LOAA_METHOD_LORA)
@@ -294,11 +369,11 @@ static size_t carve_acts(loaa_model *m, float *mem)
             if (m->taps[br].k > 1)
                 CARVE(b->az[br], R * m->taps[br].k * r);
             CARVE(b->ahp[br], R * r);
-            CARVE(b->ah[br], R * r);
+            CARVE_MM(b->ah[br], b->ah16[br], R * r);
         }
         if (has && m->spec.method == LOAA_METHOD_LORA) {
-            CARVE(b->lq, R * r);
-            CARVE(b->lv, R * r);
+            CARVE_MM(b->lq, b->lq16, R * r);
+            CARVE_MM(b->lv, b->lv16, R * r);
         }
     }
     CARVE(a->lnf, R * D);
@@ -311,9 +386,11 @@ static size_t carve_acts(loaa_model *m, float *mem)
     CARVE(a->dres, R * D);
     if (m->lowest < m->depth || full) {
         CARVE(a->dln, R * D);
-        CARVE(a->dqkv, R * 3 * D);
-        CARVE(a->datty, R * D);
-        CARVE(a->datt, (size_t)B * H * N * N);
+        if (!m->bf16) { /* bf16: dqkv16, datty16, scores and ds16 below */
+            CARVE(a->dqkv, R * 3 * D);
+            CARVE(a->datty, R * D);
+            CARVE(a->datt, (size_t)B * H * N * N);
+        }
         CARVE(a->dfc, R * Hm);
         int kmax = m->taps[0].k > m->taps[1].k ? m->taps[0].k : m->taps[1].k;
         if (r > 0) {
@@ -322,8 +399,38 @@ static size_t carve_acts(loaa_model *m, float *mem)
             CARVE(a->dlr, R * r);
         }
     }
+    if (m->bf16) {
+        int kmax = m->taps[0].k > m->taps[1].k ? m->taps[0].k : m->taps[1].k;
+        CARVE16(a->pooled16, (size_t)B * D);
+        CARVE16(a->dlogits16, (size_t)B * m->C);
+        CARVE(a->scores, (size_t)B * H * N * N);
+        CARVE(a->qkvf, m->spec.method == LOAA_METHOD_LORA ? R * 3 * D : 0);
+        CARVE(a->fc1f, R * Hm);
+        CARVE16(a->dres16, R * D);
+        if (m->lowest < m->depth || full) {
+            CARVE16(a->dfc16, R * Hm);
+            CARVE16(a->dqkv16, R * 3 * D);
+            CARVE16(a->datty16, R * D);
+            CARVE16(a->ds16, (size_t)B * H * N * N);
+            CARVE16(a->dz16, R * kmax * r);
+            CARVE16(a->dlr16, R * r);
+        }
+    }
+#undef CARVE_MM
+#undef CARVE16
 #undef CARVE
-    return off;
+    return over ? SIZE_MAX : off;
+}
+
+/* The refusal of a shape whose activation table does not fit (carve_acts gave SIZE_MAX): LOAA_ERR_LIMIT with the sizes. */
+static loaa_status act_overflow(const loaa_model *m)
+{
+    double B = m->act_batch, N = m->N, H = m->H;
+    return loaa_fail(LOAA_ERR_LIMIT,
+                     "model activations do not fit in memory: batch %d x %d tokens (%d patches) x dim %d, %d heads, MLP %d, "
+                     "depth %d: attention alone is B*H*N*N = %.3g floats (at most %.3g); try a smaller batch_size, "
+                     "target_length or larger strides", m->act_batch, m->N, m->P, m->D, m->H, m->Hm, m->depth, B * H * N * N,
+                     (double)ACT_MAX_FLOATS);
 }
 
 /* ---- create / free / init ---- */
@@ -368,8 +475,8 @@ static loaa_status check_spec(const loaa_model_spec *c, const loaa_model_shape *
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: n_classes must be >= 1, got %d", s->n_classes);
     if (s->max_batch < 1)
         return loaa_fail(LOAA_ERR_SHAPE, "model shape: max_batch must be >= 1, got %d", s->max_batch);
-    if (c->precision != 0)
-        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': %s is not built into this model yet (fp32 only)", loaa_precision_name(c->precision));
+    if (c->precision != LOAA_PRECISION_FP32 && c->precision != LOAA_PRECISION_BF16)
+        return loaa_fail(LOAA_ERR_CONFIG, "key 'precision': unknown precision %d (fp32 or bf16)", (int)c->precision);
     if (c->method == LOAA_METHOD_NOOP)
         return LOAA_OK;
     if (c->fstride < 1 || c->tstride < 1)
@@ -416,6 +523,9 @@ void loaa_model_free(loaa_model *m)
     free(m->act_mem);
     free(m->p.blocks);
     free(m->g.blocks);
+    free(m->p16.blocks);
+    free(m->w16);
+    free(m->w16_mem);
     free(m->a.res);
     free(m->a.blk);
     free(m->refs);
@@ -432,6 +542,8 @@ static float *alloc_floats(size_t n)
         return NULL;
     return p;
 }
+
+static loaa_status w16_create(loaa_model *m);
 
 loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, const loaa_model_shape *shape)
 {
@@ -475,6 +587,7 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, con
     set_taps(&m->taps[0], me, spec->kernel, me != LOAA_METHOD_LOAA_FREQ);
     set_taps(&m->taps[1], me, spec->kernel, me == LOAA_METHOD_LOAA_TIME);
     m->lowest = me == LOAA_METHOD_FULL ? 0 : m->ad_from;
+    m->bf16 = spec->precision == LOAA_PRECISION_BF16;
 
     m->p.blocks = calloc(m->depth, sizeof(block_params));
     m->g.blocks = calloc(m->depth, sizeof(block_params));
@@ -489,6 +602,11 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, con
         return st;
     }
     m->nacts = carve_acts(m, NULL);
+    if (m->nacts == SIZE_MAX) {
+        st = act_overflow(m);
+        loaa_model_free(m);
+        return st;
+    }
     m->param_mem = alloc_floats(m->nparams);
     m->grad_mem = alloc_floats(m->ntrain);
     m->m_mem = alloc_floats(2 * m->ntrain); /* AdamW state: both moments in one allocation */
@@ -510,6 +628,10 @@ loaa_status loaa_model_create(loaa_model **out, const loaa_model_spec *spec, con
         m->refs[i].name = m->names[i];
         m->refs[i].data = *t->slot;
         m->refs[i].grad = *t->gslot;
+    }
+    if (m->bf16 && (st = w16_create(m))) {
+        loaa_model_free(m);
+        return st;
     }
     *out = m;
     return LOAA_OK;
@@ -547,6 +669,7 @@ loaa_status loaa_model_init(loaa_model *m, uint64_t seed)
     }
     m->step = 0;
     memset(m->m_mem, 0, 2 * m->ntrain * sizeof(float));
+    m->w16_stale = 1;
     return LOAA_OK;
 }
 
@@ -676,27 +799,60 @@ static void block_forward(loaa_model *m, int l, int B)
 }
 
 /* logits (B,C) of x (B,M,T) */
-static void forward(loaa_model *m, const float *x, int B)
+static void block_forward16(loaa_model *m, int l, int B);
+static void w16_refresh(loaa_model *m, int trainable_only);
+
+/* x0 (R,D) = [cls, dist, patch_b] + pos, before the patch products add onto the patch rows */
+static void embed_tokens(loaa_model *m, int B)
 {
-    int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
-    model_acts *a = &m->a;
+    int N = m->N, D = m->D, S = m->S;
     const model_params *p = &m->p;
-    float *x0 = a->res[0];
-    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride, m->Fp, m->Tp);
     for (int b = 0; b < B; b++) {
-        float *xb = x0 + (size_t)b * N * D;
+        float *xb = m->a.res[0] + (size_t)b * N * D;
         for (int n = 0; n < N; n++) {
             const float *pos = p->pos + (size_t)n * D;
             const float *base = n == 0 ? p->cls : n < S ? p->dist : p->patch_b;
             for (int d = 0; d < D; d++)
                 xb[(size_t)n * D + d] = base[d] + pos[d];
         }
-        /* per sample, and the group's ranks hold different numbers of samples: local, never collective */
-        loaa_gemm_local(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, p->patch_w, 256, 1.0f,
-                        xb + (size_t)S * D, D);
     }
+}
+
+/* x0's patch rows += the patches (B*P,256) W_patch^T: per sample, local (a group's ranks hold different counts) */
+static void embed_patches(loaa_model *m, const float *x, int B)
+{
+    int N = m->N, D = m->D, S = m->S, P = m->P;
+    model_acts *a = &m->a;
+    if (m->bf16) {
+        loaa_patch_im2col_bf16(a->col16, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride,
+                               m->Fp, m->Tp);
+        loaa_gemm_batch per_sample = {.count = {B, 1}, .stride_a = {(ptrdiff_t)P * 256, 0},
+                                      .stride_c = {(ptrdiff_t)N * D, 0}};
+        loaa_gemm_bf16(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col16, 256, m->p16.patch_w, 256, 1.0f,
+                       a->res[0] + (size_t)S * D, LOAA_F32, D, NULL, &per_sample);
+        return;
+    }
+    loaa_patch_im2col(a->col, x, B, m->shape.n_mel, m->shape.n_frames, m->spec.fstride, m->spec.tstride, m->Fp, m->Tp);
+    for (int b = 0; b < B; b++)
+        loaa_gemm_local(&m->gemm, 0, 1, P, D, 256, 1.0f, a->col + (size_t)b * P * 256, 256, m->p.patch_w, 256, 1.0f,
+                        a->res[0] + ((size_t)b * N + S) * D, D);
+}
+
+/* logits (B,C) of x (B,M,T) */
+static void forward(loaa_model *m, const float *x, int B)
+{
+    int N = m->N, D = m->D, S = m->S, R = B * N;
+    model_acts *a = &m->a;
+    const model_params *p = &m->p;
+    if (m->bf16 && m->w16_stale)
+        w16_refresh(m, 0);
+    embed_tokens(m, B);
+    embed_patches(m, x, B);
     for (int l = 0; l < m->depth; l++)
-        block_forward(m, l, B);
+        if (m->bf16)
+            block_forward16(m, l, B);
+        else
+            block_forward(m, l, B);
     loaa_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res[m->depth], p->norm_w, p->norm_b, R, D);
     for (int b = 0; b < B; b++) {
         float *o = a->pooled + (size_t)b * D;
@@ -708,7 +864,12 @@ static void forward(loaa_model *m, const float *x, int B)
             for (int d = 0; d < D; d++)
                 o[d] += w * t[(size_t)n * D + d];
     }
-    loaa_linear_forward(&m->gemm, a->logits, a->pooled, p->head_w, p->head_b, B, D, m->C);
+    if (m->bf16) {
+        loaa_to_bf16(a->pooled16, a->pooled, (size_t)B * D);
+        loaa_linear_forward_bf16(&m->gemm, a->logits, LOAA_F32, a->pooled16, m->p16.head_w, p->head_b, B, D, m->C);
+    } else {
+        loaa_linear_forward(&m->gemm, a->logits, a->pooled, p->head_w, p->head_b, B, D, m->C);
+    }
 }
 
 /* ---- backward ---- */
@@ -792,6 +953,8 @@ static void block_backward(loaa_model *m, int l, int B, int need_dinput)
                             a->ln1_rstd, R, D);
 }
 
+static void block_backward16(loaa_model *m, int l, int B, int need_dinput);
+
 static void backward(loaa_model *m, int B)
 {
     int N = m->N, D = m->D, S = m->S, P = m->P, R = B * N;
@@ -799,8 +962,16 @@ static void backward(loaa_model *m, int B)
     const model_params *p = &m->p;
     const model_params *g = &m->g;
     /* head */
-    loaa_linear_backward(&m->gemm, NULL, g->head_w, g->head_b, a->dlogits, a->pooled, p->head_w, B, D, m->C);
-    loaa_gemm(&m->gemm, 0, 0, B, D, m->C, 1.0f, a->dlogits, m->C, p->head_w, D, 0.0f, a->dpooled, D);
+    if (m->bf16) {
+        loaa_to_bf16(a->dlogits16, a->dlogits, (size_t)B * m->C);
+        loaa_linear_backward_bf16(&m->gemm, NULL, g->head_w, g->head_b, a->dlogits16, a->dlogits, a->pooled16,
+                                  m->p16.head_w, B, D, m->C);
+        loaa_gemm_bf16(&m->gemm, 0, 0, B, D, m->C, 1.0f, a->dlogits16, m->C, m->p16.head_w, D, 0.0f, a->dpooled,
+                       LOAA_F32, D, NULL, NULL);
+    } else {
+        loaa_linear_backward(&m->gemm, NULL, g->head_w, g->head_b, a->dlogits, a->pooled, p->head_w, B, D, m->C);
+        loaa_gemm(&m->gemm, 0, 0, B, D, m->C, 1.0f, a->dlogits, m->C, p->head_w, D, 0.0f, a->dpooled, D);
+    }
     /* pool: the gradient lands on the pooled rows only; the final LN row-wise backward of
      * zero rows is zero, so only those rows are visited */
     int from = m->spec.pool == LOAA_POOL_MEAN ? S : 0, to = m->spec.pool == LOAA_POOL_MEAN ? N : S;
@@ -818,9 +989,14 @@ static void backward(loaa_model *m, int B)
         }
     }
     for (int l = m->depth - 1; l >= m->lowest; l--)
-        block_backward(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
+        if (m->bf16)
+            block_backward16(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
+        else
+            block_backward(m, l, B, l > m->lowest || m->spec.method == LOAA_METHOD_FULL);
     if (m->lowest > 0 || !g->patch_w)
         return;
+    if (m->bf16)
+        loaa_to_bf16(a->dres16, a->dres, (size_t)R * D);
     /* embeddings: x0 = [cls, dist, patches W^T + b] + pos */
     for (int b = 0; b < B; b++) {
         const float *db = a->dres + (size_t)b * N * D;
@@ -834,9 +1010,265 @@ static void backward(loaa_model *m, int B)
         for (int n = S; n < N; n++)
             for (int d = 0; d < D; d++)
                 g->patch_b[d] += db[(size_t)n * D + d];
-        loaa_gemm(&m->gemm, 1, 0, D, 256, P, 1.0f, db + (size_t)S * D, D, a->col + (size_t)b * P * 256, 256, 1.0f,
-                  g->patch_w, 256);
+        if (m->bf16)
+            loaa_gemm_bf16(&m->gemm, 1, 0, D, 256, P, 1.0f, a->dres16 + ((size_t)b * N + S) * D, D,
+                           a->col16 + (size_t)b * P * 256, 256, 1.0f, g->patch_w, LOAA_F32, 256, NULL, NULL);
+        else
+            loaa_gemm(&m->gemm, 1, 0, D, 256, P, 1.0f, db + (size_t)S * D, D, a->col + (size_t)b * P * 256, 256, 1.0f,
+                      g->patch_w, 256);
     }
+}
+
+/* ---- precision bf16: the blocks on bf16 operands (layers.h's bf16 forms), fp32 residuals and statistics ---- */
+
+/* res_out (R,D) += s * (GELU(conv_taps(u)) W_up^T + b_up), u (R,D) bf16. */
+static void adapter_forward16(loaa_model *m, int l, int br, float *res_out, const loaa_bf16 *u, int B)
+{
+    const adapter_params *p = &m->p.blocks[l].ad[br];
+    const block16_t *w = &m->p16.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    const loaa_taps *taps = &m->taps[br];
+    int R = B * m->N, D = m->D, r = m->r, k = taps->k;
+    if (k == 1) {
+        loaa_linear_forward_bf16(&m->gemm, a->ahp[br], LOAA_F32, u, w->down_w[br], p->down_b, R, D, r);
+    } else {
+        loaa_gemm_bf16(&m->gemm, 0, 1, R, k * r, D, 1.0f, u, D, w->down_w[br], D, 0.0f, a->az[br], LOAA_F32, k * r,
+                       NULL, NULL);
+        loaa_tapconv_gather(a->ahp[br], a->az[br], p->down_b, taps, B, m->S, m->Fp, m->Tp, r);
+    }
+    /* ahp keeps GELU' for backward after a training forward */
+    loaa_gelu_forward_bf16(a->ah16[br], m->training ? a->ahp[br] : NULL, NULL, a->ahp[br], (size_t)R * r);
+    float s = m->scale;
+    for (int i = 0; i < R; i++) {
+        float *o = res_out + (size_t)i * D;
+        for (int d = 0; d < D; d++)
+            o[d] += s * p->up_b[d];
+    }
+    loaa_gemm_bf16(&m->gemm, 0, 1, R, D, r, s, a->ah16[br], r, w->up_w[br], r, 1.0f, res_out, LOAA_F32, D, NULL, NULL);
+}
+
+/* qkv16 (R,3D) = ln1 W_qkv^T + b (+ the LoRA terms on the q and v columns, added in fp32 before rounding) */
+static void qkv_forward16(loaa_model *m, int l, int B)
+{
+    const block_params *p = &m->p.blocks[l];
+    const block16_t *w = &m->p16.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    int R = B * m->N, D = m->D, r = m->r;
+    if (!(l >= m->ad_from && p->lq_a)) {
+        loaa_linear_forward_bf16(&m->gemm, a->qkv16, LOAA_BF16, a->ln1_16, w->qkv_w, p->qkv_b, R, D, 3 * D);
+        return;
+    }
+    float *qkv = m->a.qkvf;
+    loaa_linear_forward_bf16(&m->gemm, qkv, LOAA_F32, a->ln1_16, w->qkv_w, p->qkv_b, R, D, 3 * D);
+    for (int part = 0; part < 2; part++) {
+        loaa_bf16 *t = part ? a->lv16 : a->lq16;
+        loaa_gemm_bf16(&m->gemm, 0, 1, R, r, D, 1.0f, a->ln1_16, D, part ? w->lv_a : w->lq_a, D, 0.0f, t, LOAA_BF16,
+                       r, NULL, NULL);
+        loaa_gemm_bf16(&m->gemm, 0, 1, R, D, r, m->lora_scale, t, r, part ? w->lv_b : w->lq_b, r, 1.0f,
+                       qkv + (part ? 2 * D : 0), LOAA_F32, 3 * D, NULL, NULL);
+    }
+    loaa_to_bf16(a->qkv16, qkv, (size_t)R * 3 * D);
+}
+
+static void block_forward16(loaa_model *m, int l, int B)
+{
+    const block_params *p = &m->p.blocks[l];
+    const block16_t *w = &m->p16.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    int R = B * m->N, D = m->D, Hm = m->Hm;
+    const float *x = m->a.res[l];
+    float *y = m->a.res[l + 1];
+    int has = l >= m->ad_from;
+
+    loaa_layernorm_forward_bf16(a->ln1_16, a->ln1_mean, a->ln1_rstd, x, p->ln1_w, p->ln1_b, R, D);
+    qkv_forward16(m, l, B);
+    loaa_attention_forward_bf16(&m->gemm, a->atty16, a->att16, m->a.scores, a->qkv16, B, m->N, D, m->H);
+    memcpy(a->mid, x, (size_t)R * D * sizeof(float));
+    loaa_gemm_bf16(&m->gemm, 0, 1, R, D, D, 1.0f, a->atty16, D, w->proj_w, D, 1.0f, a->mid, LOAA_F32, D, p->proj_b,
+                   NULL);
+    if (has && m->ad_branch[0] && !p->lq_a)
+        adapter_forward16(m, l, 0, a->mid, a->ln1_16, B);
+
+    loaa_layernorm_forward_bf16(a->ln2_16, a->ln2_mean, a->ln2_rstd, a->mid, p->ln2_w, p->ln2_b, R, D);
+    loaa_linear_forward_bf16(&m->gemm, m->a.fc1f, LOAA_F32, a->ln2_16, w->fc1_w, p->fc1_b, R, D, Hm);
+    /* fcd16 keeps GELU' for backward after a training forward */
+    loaa_gelu_forward_bf16(a->fcg16, NULL, m->training ? a->fcd16 : NULL, m->a.fc1f, (size_t)R * Hm);
+    memcpy(y, a->mid, (size_t)R * D * sizeof(float));
+    loaa_gemm_bf16(&m->gemm, 0, 1, R, D, Hm, 1.0f, a->fcg16, Hm, w->fc2_w, Hm, 1.0f, y, LOAA_F32, D, p->fc2_b, NULL);
+    if (has && m->ad_branch[1])
+        adapter_forward16(m, l, 1, y, a->ln2_16, B);
+}
+
+/* Adapter branch backward; dres (R,D) and its bf16 copy A->dres16 are the residual's gradient; dln (R,D) +=. */
+static void adapter_backward16(loaa_model *m, int l, int br, const float *dres, const loaa_bf16 *u, float *dln, int B)
+{
+    const block16_t *w = &m->p16.blocks[l];
+    const adapter_params *g = &m->g.blocks[l].ad[br];
+    block_acts *a = &m->a.blk[l];
+    model_acts *A = &m->a;
+    const loaa_taps *taps = &m->taps[br];
+    int R = B * m->N, D = m->D, r = m->r, k = taps->k;
+    float s = m->scale;
+    /* up: dW_up (D,r) += s dres^T h; db_up += s colsum(dres); dh (R,r) = s dres W_up, times GELU' (in ahp) */
+    loaa_gemm_bf16(&m->gemm, 1, 0, D, r, R, s, A->dres16, D, a->ah16[br], r, 1.0f, g->up_w, LOAA_F32, r, NULL, NULL);
+    for (int i = 0; i < R; i++)
+        for (int d = 0; d < D; d++)
+            g->up_b[d] += s * dres[(size_t)i * D + d];
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, r, D, s, A->dres16, D, w->up_w[br], r, 0.0f, A->dah, LOAA_F32, r, NULL, NULL);
+    loaa_mul(A->dah, A->dah, a->ahp[br], (size_t)R * r);
+    for (int i = 0; i < R; i++)
+        for (int c = 0; c < r; c++)
+            g->down_b[c] += A->dah[(size_t)i * r + c];
+    if (k > 1) {
+        loaa_tapconv_scatter(A->daz, A->dah, taps, B, m->S, m->Fp, m->Tp, r);
+        loaa_to_bf16(A->dz16, A->daz, (size_t)R * k * r);
+    } else {
+        loaa_to_bf16(A->dz16, A->dah, (size_t)R * r);
+    }
+    loaa_gemm_bf16(&m->gemm, 1, 0, k * r, D, R, 1.0f, A->dz16, k * r, u, D, 1.0f, g->down_w, LOAA_F32, D, NULL, NULL);
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, D, k * r, 1.0f, A->dz16, k * r, w->down_w[br], D, 1.0f, dln, LOAA_F32, D, NULL,
+                   NULL);
+}
+
+/* LoRA's backward from dqkv16: dB += sc dq^T t; dt = sc dq B; dA += dt^T ln1; dln += dt A (q and v parts). */
+static void lora_backward16(loaa_model *m, int l, int B)
+{
+    const block16_t *w = &m->p16.blocks[l];
+    const block_params *g = &m->g.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    model_acts *A = &m->a;
+    int R = B * m->N, D = m->D, r = m->r;
+    float sc = m->lora_scale;
+    for (int part = 0; part < 2; part++) {
+        const loaa_bf16 *dq = A->dqkv16 + (part ? 2 * D : 0), *t = part ? a->lv16 : a->lq16;
+        loaa_gemm_bf16(&m->gemm, 1, 0, D, r, R, sc, dq, 3 * D, t, r, 1.0f, part ? g->lv_b : g->lq_b, LOAA_F32, r,
+                       NULL, NULL);
+        loaa_gemm_bf16(&m->gemm, 0, 0, R, r, D, sc, dq, 3 * D, part ? w->lv_b : w->lq_b, r, 0.0f, A->dlr16, LOAA_BF16,
+                       r, NULL, NULL);
+        loaa_gemm_bf16(&m->gemm, 1, 0, r, D, R, 1.0f, A->dlr16, r, a->ln1_16, D, 1.0f, part ? g->lv_a : g->lq_a,
+                       LOAA_F32, D, NULL, NULL);
+        loaa_gemm_bf16(&m->gemm, 0, 0, R, D, r, 1.0f, A->dlr16, r, part ? w->lv_a : w->lq_a, D, 1.0f, A->dln,
+                       LOAA_F32, D, NULL, NULL);
+    }
+}
+
+/* dres (R,D): in, the gradient of block l's output; out, the gradient of its input. */
+static void block_backward16(loaa_model *m, int l, int B, int need_dinput)
+{
+    const block_params *p = &m->p.blocks[l];
+    const block16_t *w = &m->p16.blocks[l];
+    const block_params *g = &m->g.blocks[l];
+    block_acts *a = &m->a.blk[l];
+    model_acts *A = &m->a;
+    int R = B * m->N, D = m->D, Hm = m->Hm;
+    int has = l >= m->ad_from;
+    float *dres = A->dres;
+
+    /* MLP branch: y = mid + fc2(gelu(fc1(ln2))) + s A2(ln2) */
+    loaa_to_bf16(A->dres16, dres, (size_t)R * D);
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, Hm, D, 1.0f, A->dres16, D, w->fc2_w, Hm, 0.0f, A->dfc, LOAA_F32, Hm, NULL, NULL);
+    loaa_linear_backward_bf16(&m->gemm, NULL, g->fc2_w, g->fc2_b, A->dres16, dres, a->fcg16, w->fc2_w, R, Hm, D);
+    loaa_mul_bf16(A->dfc16, A->dfc, A->dfc, a->fcd16, (size_t)R * Hm);
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, D, Hm, 1.0f, A->dfc16, Hm, w->fc1_w, D, 0.0f, A->dln, LOAA_F32, D, NULL, NULL);
+    loaa_linear_backward_bf16(&m->gemm, NULL, g->fc1_w, g->fc1_b, A->dfc16, A->dfc, a->ln2_16, w->fc1_w, R, D, Hm);
+    if (has && m->ad_branch[1])
+        adapter_backward16(m, l, 1, dres, a->ln2_16, A->dln, B);
+    if (!need_dinput && !(has && m->ad_branch[0]))
+        return;
+    loaa_layernorm_backward(dres, g->ln2_w, g->ln2_b, A->dln, a->mid, p->ln2_w, a->ln2_mean, a->ln2_rstd, R, D);
+
+    /* MHSA branch: mid = x + proj(attn(qkv(ln1))) + s A1(ln1) */
+    loaa_to_bf16(A->dres16, dres, (size_t)R * D);
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, D, D, 1.0f, A->dres16, D, w->proj_w, D, 0.0f, A->datty16, LOAA_BF16, D, NULL,
+                   NULL);
+    loaa_linear_backward_bf16(&m->gemm, NULL, g->proj_w, g->proj_b, A->dres16, dres, a->atty16, w->proj_w, R, D, D);
+    loaa_attention_backward_bf16(&m->gemm, A->dqkv16, A->scores, A->ds16, A->datty16, a->qkv16, a->att16, B, m->N, D,
+                                 m->H);
+    loaa_gemm_bf16(&m->gemm, 0, 0, R, D, 3 * D, 1.0f, A->dqkv16, 3 * D, w->qkv_w, D, 0.0f, A->dln, LOAA_F32, D, NULL,
+                   NULL);
+    if (g->qkv_w) {
+        loaa_gemm_bf16(&m->gemm, 1, 0, 3 * D, D, R, 1.0f, A->dqkv16, 3 * D, a->ln1_16, D, 1.0f, g->qkv_w, LOAA_F32, D,
+                       NULL, NULL);
+        loaa_colsum_bf16(g->qkv_b, A->dqkv16, R, 3 * D);
+    }
+    if (has && p->lq_a)
+        lora_backward16(m, l, B);
+    if (has && m->ad_branch[0] && !p->lq_a)
+        adapter_backward16(m, l, 0, dres, a->ln1_16, A->dln, B);
+    loaa_layernorm_backward(need_dinput ? dres : NULL, g->ln1_w, g->ln1_b, A->dln, m->a.res[l], p->ln1_w, a->ln1_mean,
+                            a->ln1_rstd, R, D);
+}
+
+/* ---- the bf16 weight copies ---- */
+
+/* One copy of src (numel), if src exists; with m->w16 NULL only counts (into *off, in bf16 elements). */
+static void w16_add(loaa_model *m, const float *src, const float *grad, loaa_bf16 **dst, size_t numel, size_t *off)
+{
+    if (!src)
+        return;
+    if (m->w16) {
+        w16_entry *e = &m->w16[m->w16_count];
+        e->src = src;
+        e->dst = *dst = m->w16_mem + *off;
+        e->numel = numel;
+        e->trainable = grad != NULL;
+    }
+    m->w16_count++;
+    *off += (numel + 31) & ~(size_t)31; /* 64-byte steps */
+}
+
+/* Visits every matmul weight; returns the bf16 elements they need. */
+static size_t w16_table(loaa_model *m)
+{
+    size_t off = 0;
+    int D = m->D, Hm = m->Hm, r = m->r;
+    m->w16_count = 0;
+    w16_add(m, m->p.patch_w, m->g.patch_w, &m->p16.patch_w, (size_t)D * 256, &off);
+    w16_add(m, m->p.head_w, m->g.head_w, &m->p16.head_w, (size_t)m->C * D, &off);
+    for (int l = 0; l < m->depth; l++) {
+        const block_params *p = &m->p.blocks[l], *g = &m->g.blocks[l];
+        block16_t *w = &m->p16.blocks[l];
+        w16_add(m, p->qkv_w, g->qkv_w, &w->qkv_w, (size_t)3 * D * D, &off);
+        w16_add(m, p->proj_w, g->proj_w, &w->proj_w, (size_t)D * D, &off);
+        w16_add(m, p->fc1_w, g->fc1_w, &w->fc1_w, (size_t)Hm * D, &off);
+        w16_add(m, p->fc2_w, g->fc2_w, &w->fc2_w, (size_t)D * Hm, &off);
+        w16_add(m, p->lq_a, g->lq_a, &w->lq_a, (size_t)r * D, &off);
+        w16_add(m, p->lq_b, g->lq_b, &w->lq_b, (size_t)D * r, &off);
+        w16_add(m, p->lv_a, g->lv_a, &w->lv_a, (size_t)r * D, &off);
+        w16_add(m, p->lv_b, g->lv_b, &w->lv_b, (size_t)D * r, &off);
+        for (int br = 0; br < 2; br++) {
+            w16_add(m, p->ad[br].down_w, g->ad[br].down_w, &w->down_w[br], (size_t)m->taps[br].k * r * D, &off);
+            w16_add(m, p->ad[br].up_w, g->ad[br].up_w, &w->up_w[br], (size_t)D * r, &off);
+        }
+    }
+    return off;
+}
+
+/* The bf16 copies of a bf16 model's weights, made from the fp32 tensors at the first forward. */
+static loaa_status w16_create(loaa_model *m)
+{
+    if (!(m->p16.blocks = calloc(m->depth, sizeof(block16_t))))
+        return loaa_fail(LOAA_ERR_NOMEM, "bf16 weight table");
+    size_t n = w16_table(m), count = m->w16_count;
+    m->w16 = calloc(count ? count : 1, sizeof(w16_entry));
+    if (!m->w16 || posix_memalign((void **)&m->w16_mem, 64, (n ? n : 1) * sizeof(loaa_bf16)))
+        return loaa_fail(LOAA_ERR_NOMEM, "bf16 weight copies (%zu MiB)", (n * sizeof(loaa_bf16)) >> 20);
+    w16_table(m);
+    m->w16_stale = 1;
+    return LOAA_OK;
+}
+
+static void w16_refresh(loaa_model *m, int trainable_only)
+{
+    for (size_t i = 0; i < m->w16_count; i++)
+        if (!trainable_only || m->w16[i].trainable)
+            loaa_to_bf16(m->w16[i].dst, m->w16[i].src, m->w16[i].numel);
+    m->w16_stale = 0;
+}
+
+void loaa_model_weights_changed(loaa_model *m)
+{
+    m->w16_stale = 1;
 }
 
 /* ---- public steps ---- */
@@ -959,7 +1391,9 @@ loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int 
     float *acts = NULL;
     m->act_batch = (m->Bmax + size - 1) / size;
     size_t nacts = carve_acts(m, NULL);
-    if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
+    if (nacts == SIZE_MAX)
+        st = act_overflow(m);
+    else if (m->ntrain > INT_MAX || (size_t)m->Bmax * m->C > INT_MAX)
         st = loaa_fail(LOAA_ERR_LIMIT, "model too large for one MPI_Allreduce of its gradients");
     else if (!(m->group_counts = malloc(2 * (size_t)size * sizeof(int))) || !(acts = alloc_floats(nacts)))
         st = loaa_fail(LOAA_ERR_NOMEM, "group of %d ranks", size);
@@ -1065,5 +1499,7 @@ loaa_status loaa_model_train_step(loaa_model *m, const float *x, const float *y,
         loaa_adamw(*tm->slot, m->grad_mem + tm->goffset, m->m_mem + tm->goffset, m->v_mem + tm->goffset, tm->numel,
                    (float)lr, 0.9f, 0.999f, 1e-8f, tm->decay ? (float)m->spec.weight_decay : 0.0f, t, gscale);
     }
+    if (m->bf16)
+        w16_refresh(m, 1);
     return LOAA_OK;
 }

@@ -56,7 +56,7 @@ typedef struct loaa_model_spec {
     double weight_decay;       /* AdamW decoupled decay of the matrices */
     double clip;               /* gradient clipping by global L2 norm; <= 0 disables (the trial uses 1.0) */
     int threads;               /* BLAS threads, 0 = leave the process's setting */
-    loaa_precision precision;  /* matmul precision: LOAA_PRECISION_FP32 (bf16: issue 13) */
+    loaa_precision precision;  /* matmul precision: fp32, or bf16 operands with fp32 accumulation (layers.h) */
 } loaa_model_spec;
 
 typedef struct loaa_model_shape {
@@ -172,6 +172,16 @@ size_t loaa_model_activation_bytes(const loaa_model *m);
  * not fit the group; LOAA_ERR_USAGE when the model already has a group.
  */
 loaa_status loaa_model_set_group(loaa_model *m, MPI_Comm group, int grid_p, int grid_q);
+
+/*
+ * precision bf16: the model keeps bf16 copies of its matmul weights, made
+ * from the fp32 tensors at the first forward after create or init and
+ * refreshed (the trainable ones) after each optimiser step. Whoever writes
+ * into loaa_model_tensors()[i].data later (a checkpoint or backbone load
+ * after a forward) calls this so that the next forward refreshes them all.
+ * A no-op in fp32.
+ */
+void loaa_model_weights_changed(loaa_model *m);
 
 /*
  * The one rule that splits a batch among a group's ranks: rank r of g

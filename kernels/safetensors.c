@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
+
 /* More tensors than any ViT has by far; bounds the work a hostile header can ask for. */
 #define MAX_TENSORS 1000000
 #define META_KEY "__metadata__"
@@ -650,42 +652,24 @@ loaa_status loaa_safetensors_writer_save(loaa_safetensors_writer *w, const char 
     char *header = build_header(w, &hlen);
     if (!header)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: header", path);
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
+    loaa_fs_atomic a; /* a fresh O_EXCL temporary beside path; fsync, rename, fsync of the folder */
+    loaa_status st = loaa_fs_atomic_open(&a, path);
+    if (st) {
         free(header);
-        return loaa_fail(LOAA_ERR_NOMEM, "%s", path);
-    }
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    loaa_status st = LOAA_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = loaa_fail(LOAA_ERR_IO, "%s: %s", tmp, strerror(errno));
-        goto out;
+        return st;
     }
     uint8_t lenb[8];
     for (int i = 0; i < 8; i++)
         lenb[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    int bad = write_all(fd, lenb, 8) || write_all(fd, header, hlen);
+    int bad = write_all(a.fd, lenb, 8) || write_all(a.fd, header, hlen);
     for (size_t i = 0; i < w->n && !bad; i++)
-        bad = write_tensor(fd, &w->e[i]);
-    if (!bad)
-        bad = fsync(fd) != 0;
-    int e = errno;
-    if (close(fd) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
+        bad = write_tensor(a.fd, &w->e[i]);
     if (bad) {
-        unlink(tmp);
-        st = loaa_fail(LOAA_ERR_IO, "%s: write: %s", path, strerror(e));
+        st = loaa_fail(LOAA_ERR_IO, "%s: write: %s", path, strerror(errno));
+        loaa_fs_atomic_abort(&a);
+    } else {
+        st = loaa_fs_atomic_commit(&a);
     }
-out:
-    free(tmp);
     free(header);
     return st;
 }

@@ -427,6 +427,7 @@ loaa_status loaa_weights_load_backbone_file(loaa_model *m, const loaa_safetensor
     for (size_t i = 0; i < np && !st; i++)
         st = copy_source(f, &bi, &plan[i], Fp, Tp, S);
     free(plan);
+    loaa_model_weights_changed(m); /* bf16 weight copies: remade from the fp32 tensors at the next forward */
     return st;
 }
 

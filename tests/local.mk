@@ -1,5 +1,5 @@
 # tests/: TAP unit tests per module, MPI integration tests, fuzz harnesses.
-EXTRA_DIST += tests/lib.sh tests/configure_deps.sh tests/lsan.supp tests/tap.h tests/mpi_smoke.sh tests/style.sh tests/cli.sh \
+EXTRA_DIST += tests/lib.sh tests/configure_deps.sh tests/check_tally.sh tests/werror.sh tests/lsan.supp tests/tap.h tests/plant.h tests/mpi_smoke.sh tests/style.sh tests/cli.sh \
 	tests/fuzz/run.sh tests/fuzz/corpus
 
 TESTS_LDADD = $(LOAA_LIBS) $(DEPS_LIBS)
@@ -12,7 +12,7 @@ tests_test_config_LDADD = $(TESTS_LDADD)
 tests_test_mpi_smoke_SOURCES = tests/test_mpi_smoke.c
 tests_test_mpi_smoke_LDADD = $(TESTS_LDADD)
 
-TESTS += tests/style.sh tests/test_common tests/test_config tests/cli.sh tests/mpi_smoke.sh tests/configure_deps.sh
+TESTS += tests/style.sh tests/test_common tests/test_config tests/cli.sh tests/mpi_smoke.sh tests/configure_deps.sh tests/check_tally.sh tests/werror.sh
 
 # Fuzz harnesses: built with clang's libFuzzer + ASan + UBSan from the sources
 # they exercise, and run for a fixed number of executions by tests/fuzz/run.sh.

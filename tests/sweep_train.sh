@@ -126,7 +126,11 @@ result $? "stage 2 trials record the stage-1 export and its SHA-256"
 "$LOAA" report --db c.db --sweep audio-from-vision --cross > rep.txt 2>&1
 grep -q "best of vision-pretrain" rep.txt && grep -q "none" rep.txt
 result $? "the report shows which backbone each trial used" rep.txt
+# issue 18 #6: a link planted at the copy's old temporary name (OUT.tmp) is not followed
+echo "the victim's file" > victim.txt && ln -s "$tmp/victim.txt" best.safetensors.tmp
 "$LOAA" export --db c.db --best --dataset audio --sweep audio-from-vision --out best.safetensors > outx 2>&1; rc=$?
+[ -L best.safetensors.tmp ] && [ "$(cat victim.txt)" = "the victim's file" ] && [ -z "$(find . -maxdepth 1 -type f -name 'best.safetensors.tmp*')" ]
+result $? "loaa export copies beside a link planted at its old temporary name, which is not followed"
 card="select json_extract(c, '\$.kind') || ' ' || (json_extract(c, '\$.results.test_acc') is not null) || ' ' || length(json_extract(c, '\$.sha256')) from (select readfile('best.safetensors.json') as c)"
 [ $rc -eq 0 ] && [ -s best.safetensors ] && [ "$(sq c.db "$card")" = "adapter 1 64" ]
 result $? "loaa export --best copies the adapter with its card" outx

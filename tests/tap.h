@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static int tap_count, tap_failed;
@@ -42,6 +43,17 @@ tap_check(int ok, const char *file, int line, const char *fmt, ...)
             printf("#   got %.9g, want %.9g (tolerance %g)\n", tap_g_, tap_w_, (double)(tol)); \
     } while (0)
 #define TAP_DIAG(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
+
+/* ||a - b|| / ||b|| of two float arrays (n), in double: normwise relative error; ||a - b|| when b is zero */
+static inline double tap_rel_norm_err(const float *a, const float *b, size_t n)
+{
+    double e = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        s += (double)b[i] * b[i];
+    }
+    return s > 0 ? sqrt(e / s) : sqrt(e);
+}
 
 static inline int tap_done(void)
 {

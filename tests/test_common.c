@@ -1,4 +1,4 @@
-/* test_common.c - status codes, RNG, SHA-256, timers, logging, dynamic buffers, mkdir -p and file reads, integer parsing. */
+/* test_common.c - status codes, RNG, SHA-256, timers, logging, dynamic buffers, mkdir -p, file reads, atomic writes, integer parsing. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "common/dynbuf.h"
 #include "common/fs.h"
+#include "common/jsontext.h"
 #include "common/parse.h"
 
 #include "common/log.h"
@@ -16,6 +17,7 @@
 #include "common/sha256.h"
 #include "common/status.h"
 #include "common/timer.h"
+#include "tests/plant.h"
 #include "tests/tap.h"
 
 static void test_status(void)
@@ -219,6 +221,55 @@ static void test_fs(void)
     TAP_OK(system(deep) == 0, "cleaned up");
 }
 
+/* Issue 18 #6: atomic writes make a fresh temporary (never a planted link), fsync, rename; nothing is left behind. */
+static void test_fs_atomic(void)
+{
+    char dir[] = "/tmp/loaa-test-atomic-XXXXXX";
+    TAP_OK(mkdtemp(dir) != NULL, "temporary folder");
+    char path[256], link_pid[300], link_plain[300], victim[300];
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    snprintf(link_pid, sizeof link_pid, "%s.tmp.%ld", path, (long)getpid());
+    snprintf(link_plain, sizeof link_plain, "%s.tmp", path);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    plant_link(link_pid, victim);
+    symlink(victim, link_plain);
+    char *text = NULL;
+    size_t len;
+    loaa_error_clear();
+    loaa_status st = loaa_fs_write_atomic(path, "new\n", 4);
+    TAP_OK(!st && !loaa_fs_read_file(path, 100, "x", &text, &len) && !strcmp(text, "new\n"), "write_atomic writes the file: %s",
+           loaa_error_detail());
+    free(text);
+    TAP_OK(plant_intact(link_pid, victim) && plant_intact(link_plain, victim), "links planted at PATH.tmp.PID and PATH.tmp not followed");
+    TAP_OK(plant_leftovers(dir, "out.json.tmp") == 0, "no temporary left behind");
+
+    loaa_fs_atomic a;
+    TAP_OK(!loaa_fs_atomic_open(&a, path) && loaa_fs_atomic_stream(&a) && fprintf(a.stream, "streamed\n") > 0 &&
+               !loaa_fs_atomic_commit(&a) && !loaa_fs_read_file(path, 100, "x", &text, &len) && !strcmp(text, "streamed\n"),
+           "a stream over the temporary commits: %s", loaa_error_detail());
+    free(text);
+    TAP_OK(!loaa_fs_atomic_open(&a, path) && write(a.fd, "half", 4) == 4, "a second writer starts");
+    loaa_fs_atomic_abort(&a);
+    TAP_OK(!loaa_fs_read_file(path, 100, "x", &text, &len) && !strcmp(text, "streamed\n") && plant_leftovers(dir, "out.json.tmp") == 0,
+           "abort leaves the final file as it was and removes the temporary");
+    free(text);
+    char *longp = malloc(PATH_MAX + 1);
+    memset(longp, 'd', PATH_MAX - 20);
+    longp[0] = '/';
+    longp[PATH_MAX - 20] = '\0';
+    st = loaa_fs_atomic_open(&a, longp);
+    TAP_OK(st == LOAA_ERR_LIMIT && strstr(loaa_error_detail(), "/ddd"), "a path whose temporary would not fit: LOAA_ERR_LIMIT: %s",
+           loaa_error_detail());
+    free(longp);
+    snprintf(path, sizeof path, "%s/no/such/folder/f", dir);
+    st = loaa_fs_write_atomic(path, "x", 1);
+    TAP_OK(st == LOAA_ERR_IO && strstr(loaa_error_detail(), "cannot create") && strstr(loaa_error_detail(), "/no/such/folder/f.tmp."),
+           "a missing folder: LOAA_ERR_IO naming the temporary: %s", loaa_error_detail());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    TAP_OK(system(cmd) == 0, "cleaned up");
+}
+
 static void test_parse(void)
 {
     long v = 99;
@@ -242,15 +293,36 @@ static void test_parse(void)
     json_decref(s);
 }
 
+/* Issue 18 #11: bytes that are not UTF-8 become an escaped JSON string instead of no value. */
+static void test_json_bytes(void)
+{
+    static const struct { const char *in, *out; int escaped; } cases[] = {
+        {"plain/\\name.wav", "plain/\\name.wav", 0}, /* valid UTF-8, backslash kept as is */
+        {"caf\xc3\xa9", "caf\xc3\xa9", 0},
+        {"a\xff" "b\\c", "a\\xffb\\\\c", 1},
+        {"\xc0\xaf\xed\xa0\x80", "\\xc0\\xaf\\xed\\xa0\\x80", 1}, /* overlong '/', a surrogate */
+        {"x\xe2\x82", "x\\xe2\\x82", 1},                             /* truncated sequence */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int escaped = -1;
+        json_t *v = loaa_json_bytes(cases[i].in, &escaped);
+        TAP_OK(v && !strcmp(json_string_value(v), cases[i].out) && escaped == cases[i].escaped, "JSON string for bytes %zu: %s",
+               i, v ? json_string_value(v) : "(null)");
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     test_status();
+    test_json_bytes();
     test_sha256();
     test_rng();
     test_timer();
     test_log();
     test_dynbuf();
     test_fs();
+    test_fs_atomic();
     test_parse();
     return tap_done();
 }

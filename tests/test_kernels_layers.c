@@ -2,7 +2,8 @@
  * test_kernels_layers.c - finite-difference gradient checks of every layer
  * in kernels/layers.h (linear, LayerNorm, GELU, MLP, attention, the tap
  * convolution of LoAA time/freq k=1,3,5 and convpass with special tokens,
- * both losses), plus exact checks of im2col, the convolution and AdamW.
+ * both losses), plus exact checks of im2col, the convolution and AdamW;
+ * then every bf16 layer against its fp32 form (bounds stated there).
  *
  * The checks are directional: for a random direction d, the central
  * difference (L(x+eps d) - L(x-eps d)) / 2eps of a scalar L = <out, w_out>
@@ -23,9 +24,27 @@
 static loaa_rng rng;
 static loaa_gemm_ctx G;
 
+/* Every buffer of the tests is tracked here and released at the end (the checks' early returns leak nothing). */
+static void *tracked[8192];
+static size_t n_tracked;
+
+static void *track(void *p)
+{
+    if (n_tracked < sizeof tracked / sizeof *tracked)
+        tracked[n_tracked++] = p;
+    return p;
+}
+
+static void release_all(void)
+{
+    for (size_t i = 0; i < n_tracked; i++)
+        free(tracked[i]);
+    n_tracked = 0;
+}
+
 static float *randn(size_t n, double sd)
 {
-    float *p = malloc(n * sizeof(float));
+    float *p = track(malloc(n * sizeof(float)));
     for (size_t i = 0; i < n; i++)
         p[i] = (float)(sd * loaa_rng_normal(&rng));
     return p;
@@ -33,7 +52,7 @@ static float *randn(size_t n, double sd)
 
 static float *zeros(size_t n)
 {
-    return calloc(n, sizeof(float));
+    return track(calloc(n, sizeof(float)));
 }
 
 static double dot(const float *a, const float *b, size_t n)
@@ -66,7 +85,6 @@ static void check_dir(const char *what, float *x, const float *grad, size_t n, e
     double floor = 0.1 * sqrt(dot(grad, grad, n)) + 1e-6;
     double err = fabs(num - ana) / fmax(floor, fmax(fabs(num), fabs(ana)));
     TAP_OK(err < tol, "%s: analytic %.6g vs numeric %.6g (rel err %.2g)", what, ana, num, err);
-    free(d);
     free(x0);
 }
 
@@ -123,7 +141,7 @@ static void test_layernorm(void)
     check_dir("layernorm d bias", t.b, db, 16, ln_eval, &t, 1e-2, 1e-3);
     /* the mean and variance of a normalised row are 0 and 1 */
     double s = 0, s2 = 0;
-    float *one = malloc(16 * sizeof(float)), *zero = zeros(16), mu, rs;
+    float *one = track(malloc(16 * sizeof(float))), *zero = zeros(16), mu, rs;
     for (int i = 0; i < 16; i++)
         one[i] = 1;
     float row[16];
@@ -392,6 +410,130 @@ static void test_adamw(void)
     TAP_NEAR(m2, 0.05, 1e-7, "adamw reads the gradient times the clipping scale");
 }
 
+/*
+ * ---- bf16: every bf16 layer against its fp32 form on the same data ----
+ *
+ * Bounds. bf16 keeps 8 significant bits (7 stored): rounding to nearest has
+ * relative error at most u = 2^-8 = 3.9e-3. A product whose two operands are
+ * rounded is off by at most (1+u)^2 - 1 ~ 2u relatively, and the fp32
+ * accumulation adds nothing at this scale; a bf16 output adds one more u.
+ * The errors are compared normwise, ||y16 - y32|| / ||y32||, which for the
+ * random data here stays well below the elementwise worst case, so each
+ * bound below is the count of roundings on the path times u:
+ *   - LayerNorm, GELU, product: output rounding only: u.
+ *   - linear: two rounded operands (2u), +u for a bf16 output: 3u.
+ *   - attention: q, k rounded (scores 2u, which softmax turns into an
+ *     absolute error of 2u|s| <= 2u*max|s| on log P), P and v rounded (2u),
+ *     output rounded (u); with scores of size ~3 here: 2u*3 + 3u = 9u, and
+ *     backward passes through as many roundings again: 18u.
+ */
+
+#define U (1.0 / 256) /* bf16's unit roundoff 2^-8 */
+
+static loaa_bf16 *to16(const float *x, size_t n)
+{
+    loaa_bf16 *p = track(malloc(n * sizeof(loaa_bf16)));
+    loaa_to_bf16(p, x, n);
+    return p;
+}
+
+static float *from16(const loaa_bf16 *x, size_t n)
+{
+    float *p = track(malloc(n * sizeof(float)));
+    loaa_bf16_to_f32(p, x, n);
+    return p;
+}
+
+static void check16(const char *what, const float *got, const float *want, size_t n, double bound)
+{
+    double e = tap_rel_norm_err(got, want, n);
+    TAP_OK(e <= bound && e > 0, "%s: bf16 vs fp32 rel err %.2g <= %.2g (%.1fu)", what, e, bound, bound / U);
+}
+
+static void test_bf16_linear(void)
+{
+    int R = 37, I = 48, O = 40;
+    float *x = randn((size_t)R * I, 1), *w = randn((size_t)O * I, 0.2), *b = randn(O, 0.5), *dy = randn((size_t)R * O, 1);
+    loaa_bf16 *x16 = to16(x, (size_t)R * I), *w16 = to16(w, (size_t)O * I), *dy16 = to16(dy, (size_t)R * O);
+    float *y = zeros((size_t)R * O), *y16 = zeros((size_t)R * O);
+    loaa_linear_forward(&G, y, x, w, b, R, I, O);
+    loaa_linear_forward_bf16(&G, y16, LOAA_F32, x16, w16, b, R, I, O);
+    check16("linear forward, fp32 out", y16, y, (size_t)R * O, 2 * U);
+    loaa_bf16 *yb = track(malloc((size_t)R * O * sizeof(loaa_bf16)));
+    loaa_linear_forward_bf16(&G, yb, LOAA_BF16, x16, w16, b, R, I, O);
+    float *yw = from16(yb, (size_t)R * O);
+    check16("linear forward, bf16 out", yw, y, (size_t)R * O, 3 * U);
+    float *dx = zeros((size_t)R * I), *dw = zeros((size_t)O * I), *db = zeros(O);
+    float *dx16 = zeros((size_t)R * I), *dw16 = zeros((size_t)O * I), *db16 = zeros(O);
+    loaa_linear_backward(&G, dx, dw, db, dy, x, w, R, I, O);
+    loaa_linear_backward_bf16(&G, dx16, dw16, db16, dy16, dy, x16, w16, R, I, O);
+    check16("linear d input", dx16, dx, (size_t)R * I, 2 * U);
+    check16("linear d weight", dw16, dw, (size_t)O * I, 2 * U);
+    TAP_OK(tap_rel_norm_err(db16, db, O) < 1e-6, "linear d bias sums the fp32 gradient (rel err %.2g)", tap_rel_norm_err(db16, db, O));
+}
+
+static void test_bf16_elementwise(void)
+{
+    int R = 19, D = 300; /* D above the 256-wide blocks of the bf16 forms */
+    size_t n = (size_t)R * D;
+    float *x = randn(n, 2), *w = randn(D, 1), *b = randn(D, 1);
+    float *y = zeros(n), *mu = zeros(R), *rs = zeros(R), *mu16 = zeros(R), *rs16 = zeros(R);
+    loaa_bf16 *y16 = track(malloc(n * sizeof(loaa_bf16)));
+    loaa_layernorm_forward(y, mu, rs, x, w, b, R, D);
+    loaa_layernorm_forward_bf16(y16, mu16, rs16, x, w, b, R, D);
+    float *yw = from16(y16, n);
+    check16("layernorm forward", yw, y, n, U);
+    TAP_OK(!memcmp(mu, mu16, R * sizeof(float)) && !memcmp(rs, rs16, R * sizeof(float)),
+           "layernorm statistics stay fp32 (identical)");
+    float *g = zeros(n), *d = zeros(n), *d16 = zeros(n);
+    loaa_bf16 *dd16 = track(malloc(n * sizeof(loaa_bf16)));
+    loaa_gelu_forward_deriv(g, d, x, n);
+    loaa_gelu_forward_bf16(y16, d16, dd16, x, n);
+    yw = from16(y16, n);
+    check16("gelu forward", yw, g, n, U);
+    TAP_OK(!memcmp(d, d16, n * sizeof(float)), "gelu derivative in fp32 is the fp32 form's (identical)");
+    float *ddw = from16(dd16, n);
+    check16("gelu derivative in bf16", ddw, d, n, U);
+    /* the product with a bf16 factor: that factor rounded (u), the bf16 output rounded again (u) */
+    float *p = zeros(n), *p32 = zeros(n);
+    loaa_mul(p, x, d, n);
+    loaa_mul_bf16(y16, p32, x, dd16, n);
+    yw = from16(y16, n);
+    check16("product, bf16 out", yw, p, n, 2 * U);
+    check16("product, fp32 out", p32, p, n, U);
+}
+
+static void test_bf16_attention(void)
+{
+    int B = 3, N = 21, D = 48, H = 3;
+    size_t nq = (size_t)B * N * 3 * D, no = (size_t)B * N * D, na = (size_t)B * H * N * N;
+    float *qkv = randn(nq, 1), *dy = randn(no, 1), *out = zeros(no), *att = zeros(na), *scr = zeros(na);
+    float *dqkv = zeros(nq);
+    loaa_attention_forward(&G, out, att, qkv, B, N, D, H);
+    loaa_attention_backward(&G, dqkv, scr, dy, qkv, att, B, N, D, H);
+    loaa_bf16 *q16 = to16(qkv, nq), *dy16 = to16(dy, no), *o16 = track(malloc(no * 2)), *a16 = track(malloc(na * 2));
+    loaa_bf16 *dq16 = track(malloc(nq * 2)), *ds16 = track(malloc(na * 2));
+    loaa_attention_forward_bf16(&G, o16, a16, scr, q16, B, N, D, H);
+    float *ow = from16(o16, no), *aw = from16(a16, na);
+    check16("attention probabilities", aw, att, na, 9 * U);
+    check16("attention forward", ow, out, no, 9 * U);
+    loaa_attention_backward_bf16(&G, dq16, scr, ds16, dy16, q16, a16, B, N, D, H);
+    float *dqw = from16(dq16, nq);
+    check16("attention d qkv", dqw, dqkv, nq, 18 * U);
+}
+
+static void test_bf16_im2col(void)
+{
+    int B = 2, M = 40, T = 50, fs = 10, ts = 12, Fp = (M - 16) / fs + 1, Tp = (T - 16) / ts + 1;
+    size_t n = (size_t)B * Fp * Tp * 256;
+    float *x = randn((size_t)B * M * T, 1), *col = zeros(n);
+    loaa_bf16 *c16 = track(malloc(n * 2)), *want = track(malloc(n * 2));
+    loaa_patch_im2col(col, x, B, M, T, fs, ts, Fp, Tp);
+    loaa_patch_im2col_bf16(c16, x, B, M, T, fs, ts, Fp, Tp);
+    loaa_to_bf16(want, col, n);
+    TAP_OK(!memcmp(c16, want, n * 2), "im2col in bf16 is the rounded fp32 im2col");
+}
+
 int main(void)
 {
     loaa_rng_seed(&rng, 42);
@@ -409,5 +551,10 @@ int main(void)
     test_losses();
     test_im2col();
     test_adamw();
+    test_bf16_linear();
+    test_bf16_elementwise();
+    test_bf16_attention();
+    test_bf16_im2col();
+    release_all();
     return tap_done();
 }

@@ -253,6 +253,31 @@ int main(void)
     rc = run(args, &out);
     TAP_OK(rc == 1 && strstr(read_stderr(), "absent.wav"), "missing input named: %s", read_stderr());
     free(out);
+    /* Issue 18 #13: /dev/zero (endless) and a large non-audio file are refused from their first bytes, not after 2 GiB. */
+    char zero_path[256], zero_npy[256];
+    snprintf(zero_path, sizeof zero_path, "%s", path_of("zero.wav"));
+    snprintf(zero_npy, sizeof zero_npy, "%s", path_of("zero.npy"));
+    int linked = symlink("/dev/zero", zero_path) == 0 && symlink("/dev/zero", zero_npy) == 0;
+    snprintf(args, sizeof args, "--adapter '%s' '%s'", full_path, zero_path);
+    out = NULL;
+    rc = linked ? run(args, &out) : -1;
+    TAP_OK(rc == 1 && strstr(read_stderr(), "zero.wav: not a readable audio file"), "/dev/zero as audio refused unread: %s",
+           read_stderr());
+    free(out);
+    snprintf(args, sizeof args, "--adapter '%s' '%s'", full_path, zero_npy);
+    out = NULL;
+    rc = linked ? run(args, &out) : -1;
+    TAP_OK(rc == 1 && strstr(read_stderr(), "zero.npy: not a .npy file"), "/dev/zero as .npy refused unread: %s", read_stderr());
+    free(out);
+    /* Issue 18 #11: a file name that is not UTF-8 keeps its result in --json, escaped (it was dropped). */
+    char odd_path[256];
+    snprintf(odd_path, sizeof odd_path, "%s", path_of("odd\xff\\.wav"));
+    snprintf(args, sizeof args, "--adapter '%s' --json '%s'", full_path, odd_path);
+    out = NULL;
+    rc = symlink(wav_path, odd_path) == 0 ? run(args, &out) : -1;
+    TAP_OK(rc == 0 && out && strstr(out, "odd\\\\xff\\\\\\\\.wav\"") && strstr(out, "\"file_escaped\": true") && strstr(out, "\"logits\""),
+           "--json keeps the result of a non-UTF-8 file name, escaped as odd\\xff\\\\.wav: %s", rc ? read_stderr() : out);
+    free(out);
     loaa_model_free(m);
     loaa_model_free(bm);
     loaa_model_free(am);

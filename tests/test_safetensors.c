@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "kernels/safetensors.h"
+#include "tests/plant.h"
 #include "tests/tap.h"
 
 static char dir[256];
@@ -77,7 +78,27 @@ static void test_round_trip(void)
     loaa_safetensors_writer_free(w);
     char tmpname[64];
     snprintf(tmpname, sizeof tmpname, "rt.safetensors.tmp.%ld", (long)getpid());
-    TAP_OK(access(tmp_path(tmpname), F_OK) != 0, "no temporary left behind");
+    TAP_OK(access(tmp_path(tmpname), F_OK) != 0 && plant_leftovers(dir, "rt.safetensors.tmp") == 0, "no temporary left behind");
+
+    /* issue 18 #6: a link planted at the old temporary name PATH.tmp.PID is not followed */
+    char victim[512], link[600];
+    snprintf(victim, sizeof victim, "%s", tmp_path("victim"));
+    snprintf(link, sizeof link, "%s.tmp.%ld", tmp_path("planted.safetensors"), (long)getpid());
+    plant_link(link, victim);
+    loaa_safetensors_writer *pw = NULL;
+    int64_t one[1] = {1};
+    loaa_status pst = loaa_safetensors_writer_new(&pw);
+    if (!pst)
+        pst = loaa_safetensors_writer_add(pw, "x", a, 1, one);
+    if (!pst)
+        pst = loaa_safetensors_writer_save(pw, tmp_path("planted.safetensors"));
+    loaa_safetensors_writer_free(pw);
+    TAP_OK(!pst && access(tmp_path("planted.safetensors"), R_OK) == 0 && plant_intact(link, victim) &&
+               plant_leftovers(dir, "planted.safetensors.tmp") == 0,
+           "saved beside a link planted at its old temporary name, which is not followed: %s", pst ? loaa_error_detail() : "ok");
+    unlink(link);
+    unlink(victim);
+    unlink(tmp_path("planted.safetensors"));
 
     loaa_safetensors_file *f;
     loaa_status st = loaa_safetensors_open(p, &f);

@@ -12,6 +12,7 @@
 #include "coordinator/store.h"
 #include "schema/schema.h"
 #include "tests/sqlpeek.h"
+#include "tests/plant.h"
 #include "tests/tap.h"
 
 static char dir[256], db_path[512];
@@ -198,7 +199,15 @@ static void test_store(void)
     char html[600];
     snprintf(html, sizeof html, "%s/r.html", dir);
     o.n_where = 0;
+    char victim[600], link[700]; /* issue 18 #6: a link planted at the old temporary name r.html.tmp is not followed */
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(link, sizeof link, "%s.tmp", html);
+    plant_link(link, victim);
     st = loaa_report_html(r, &o, html);
+    TAP_OK(!st && plant_intact(link, victim) && plant_leftovers(dir, "r.html.tmp") == 0,
+           "html written beside a link planted at its old temporary name, which is not followed: %s", st ? loaa_error_detail() : "ok");
+    unlink(link);
+    unlink(victim);
     FILE *hf = fopen(html, "r");
     char page[65536] = "";
     if (hf) {

@@ -419,7 +419,7 @@ static void test_expansion(void)
 
 static void test_prune(void)
 {
-    loaa_early_terminate med = {LOAA_EARLY_MEDIAN, 2, 3};
+    loaa_early_terminate med = {.type = LOAA_EARLY_MEDIAN, .min_epochs = 2, .eta = 3};
     loaa_pruner *p = loaa_pruner_new(&med, 1);
     /* Trials 1..3 reach two epochs with best-so-far 0.5, 0.6, 0.7. */
     for (int t = 1; t <= 3; t++) {
@@ -432,7 +432,7 @@ static void test_prune(void)
     TAP_OK(loaa_pruner_report(p, 6, 1, NAN) == 1, "a NaN metric stops");
     loaa_pruner_free(p);
 
-    loaa_early_terminate asha = {LOAA_EARLY_ASHA, 1, 2};
+    loaa_early_terminate asha = {.type = LOAA_EARLY_ASHA, .min_epochs = 1, .eta = 2};
     p = loaa_pruner_new(&asha, 0); /* minimize a loss */
     TAP_OK(loaa_pruner_report(p, 1, 0, 1.0) == 0, "asha: the first trial at a rung continues");
     TAP_OK(loaa_pruner_report(p, 2, 0, 2.0) == 1, "asha: a worse second trial stops (keep 1 of 2)");
@@ -476,7 +476,7 @@ static void test_prune_groups(void)
 {
     /* A slow method on a hard dataset is not pruned because an easy dataset scores high (ASHA, keep 1 of 2). */
     loaa_early_terminate asha = {LOAA_EARLY_ASHA, 1, 2, 4, {"dataset", "fold", "method", "backbone"}};
-    loaa_early_terminate whole = {LOAA_EARLY_ASHA, 1, 2};
+    loaa_early_terminate whole = {.type = LOAA_EARLY_ASHA, .min_epochs = 1, .eta = 2};
     for (int grouped = 1; grouped >= 0; grouped--) {
         loaa_pruner *p = loaa_pruner_new(grouped ? &asha : &whole, 1);
         assign(p, 1, "easy", "lora", 1e-3, 0);

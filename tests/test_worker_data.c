@@ -15,8 +15,10 @@
 
 #include "common/config.h"
 #include "common/dataset.h"
+#include "plant.h"
 #include "tap.h"
 #include "worker/audio.h"
+#include <sndfile.h>
 #include "worker/dswrite.h"
 #include "worker/features.h"
 #include "worker/loader.h"
@@ -48,7 +50,7 @@ static void tone_wav(void **data, size_t *size, int rate, double seconds, double
 /* A dataset folder DIR with classes a,b,c, 16 kHz, 32 mel, T 40, and one split list per argument. */
 static void write_manifest(const char *dir, const char *train, const char *val, const char *test)
 {
-    char path[1024], text[2048];
+    char path[1100], text[2048];
     snprintf(path, sizeof path, "%s/dataset.json", dir);
     snprintf(text, sizeof text,
              "{\"format\": \"loaa-dataset\", \"version\": 1, \"name\": \"t\", \"classes\": [\"a\", \"b\", \"c\"],\n"
@@ -554,6 +556,7 @@ static void test_images(void)
     so.clips = 48;
     so.size = 32;
     so.folds = 0;
+    so.split_frac[0] = 0.5, so.split_frac[1] = 0.25, so.split_frac[2] = 0.25; /* 0.8,0.1,0.1 leaves 48 clips no test split */
     so.shard.compress = LOAA_COMPRESS_ZST;
     loaa_status st = loaa_synth(dir, &so);
     loaa_dataset *ds = NULL;
@@ -618,6 +621,109 @@ static void test_labels(void)
     loaa_dataset_free(sl);
 }
 
+/* Issue 18 #17: the NaN/Inf scan covers every float decoder (Vorbis and Opus skipped it before). */
+static void test_nonfinite_scan(void)
+{
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_OGG | SF_FORMAT_VORBIS), "Ogg/Vorbis decodes are scanned for NaN/Inf");
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_OGG | SF_FORMAT_OPUS), "Ogg/Opus decodes are scanned for NaN/Inf");
+    TAP_OK(loaa_audio_format_may_be_nonfinite(SF_FORMAT_WAV | SF_FORMAT_FLOAT), "float WAV decodes are scanned");
+    TAP_OK(!loaa_audio_format_may_be_nonfinite(SF_FORMAT_WAV | SF_FORMAT_PCM_16), "16-bit PCM needs no scan");
+}
+
+/* A version-1 .npy image of header HDR (padded to 64 bytes as numpy does) over 16 bytes of data, into buf. */
+static size_t npy_with_header(unsigned char *buf, size_t cap, const char *hdr)
+{
+    size_t hl = strlen(hdr) + 1, padded = (10 + hl + 63) / 64 * 64;
+    if (padded + 16 > cap)
+        return 0;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((padded - 10) & 0xff);
+    buf[9] = (unsigned char)((padded - 10) >> 8);
+    memset(buf + 10, ' ', padded - 10);
+    memcpy(buf + 10, hdr, hl - 1);
+    buf[padded - 1] = '\n';
+    memset(buf + padded, 0, 16);
+    return padded + 16;
+}
+
+/* Issue 18 #15: the header dict is parsed as its Python literal, not searched for substrings. */
+/* Issue 18 #6: dataset.json and shards are written through a fresh temporary, never a link planted at PATH.tmp.PID. */
+static void test_planted_temporaries(void)
+{
+    char dir[600], path[700], link[800], victim[700];
+    snprintf(dir, sizeof dir, "%s/plant", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    plant_link(link, victim);
+    loaa_status st = loaa_write_file_atomic(path, "{}\n");
+    struct stat sb;
+    TAP_OK(!st && stat(path, &sb) == 0 && sb.st_size == 3 && plant_intact(link, victim) && plant_leftovers(dir, "dataset.json.tmp") == 0,
+           "dataset.json written beside a link planted at its old temporary name, which is not followed: %s", st ? loaa_error_detail() : "ok");
+    snprintf(path, sizeof path, "%s/train-000000.tar", dir);
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    plant_link(link, victim);
+    loaa_shard_writer *w;
+    st = loaa_shard_writer_open(path, LOAA_COMPRESS_NONE, &w);
+    if (!st)
+        st = loaa_shard_writer_add(w, "k.cls", "1", 1);
+    if (!st)
+        st = loaa_shard_writer_finish(w);
+    TAP_OK(!st && stat(path, &sb) == 0 && sb.st_size >= 1024 && plant_intact(link, victim) &&
+               plant_leftovers(dir, "train-000000.tar.tmp") == 0,
+           "a shard written beside a link planted at its old temporary name, which is not followed: %s", st ? loaa_error_detail() : "ok");
+    st = loaa_shard_writer_open(path, LOAA_COMPRESS_NONE, &w);
+    if (!st) {
+        loaa_shard_writer_add(w, "k.cls", "2", 1);
+        loaa_shard_writer_abort(w);
+    }
+    TAP_OK(!st && plant_leftovers(dir, "train-000000.tar.tmp") == 0, "an aborted shard leaves no temporary");
+}
+
+static void test_npy_header(void)
+{
+    static const struct { const char *hdr; int rows, cols; } good[] = {
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 2, 2},
+        {"{\"shape\": (1,4), \"descr\": \"<f4\", \"fortran_order\": False}", 1, 4},
+        {"{ 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 4 , 1 , ) , }", 4, 1},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0, 3},
+    };
+    static const struct { const char *hdr, *why; } bad[] = {
+        {"{'note': \"'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)\", 'descr': '>f8', 'fortran_order': True, "
+         "'shape': (1, 2), }", "unknown key"},
+        {"{'descr': '<f4', 'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }", "repeated key"},
+        {"{'descr': '<f4', 'fortran_order': Falsehood, 'shape': (2, 2), }", "',' or '}' expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2,, ), }", "non-negative integer expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), } trailing", "bytes after the dict"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", "',' or '}' expected"},
+        {"{'descr': '<f4', 'fortran_order': False, }", "no 'shape' key"},
+        {"{'descr': '<f4\\x', 'fortran_order': False, 'shape': (2, 2), }", "escaped"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 2), }", "non-negative integer expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 1), }", "must be 2-D"},
+        {"{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "dtype must be '<f4'"},
+        {"('descr', '<f4')", "'{' expected"},
+    };
+    unsigned char buf[512];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        size_t n = npy_with_header(buf, sizeof buf, good[i].hdr);
+        const unsigned char *d = NULL;
+        int r = -1, c = -1;
+        loaa_status st = loaa_npy_parse(buf, n, "s.tar: key 'k'", &d, &r, &c);
+        TAP_OK(st == LOAA_OK && r == good[i].rows && c == good[i].cols, ".npy header %s accepted as (%d, %d): %s", good[i].hdr, r,
+               c, st ? loaa_error_detail() : "ok");
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = npy_with_header(buf, sizeof buf, bad[i].hdr);
+        const unsigned char *d = NULL;
+        int r = -1, c = -1;
+        loaa_error_clear();
+        loaa_status st = loaa_npy_parse(buf, n, "s.tar: key 'k'", &d, &r, &c);
+        TAP_OK(st == LOAA_ERR_FORMAT && strstr(loaa_error_detail(), "s.tar: key 'k'") && strstr(loaa_error_detail(), bad[i].why),
+               ".npy header %s refused (%s): %s", bad[i].hdr, bad[i].why, st ? loaa_error_detail() : "accepted");
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-worker-XXXXXX");
@@ -629,6 +735,9 @@ int main(void)
     test_bad_inputs();
     test_loader();
     test_images();
+    test_nonfinite_scan();
+    test_npy_header();
+    test_planted_temporaries();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

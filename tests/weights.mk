@@ -20,7 +20,7 @@ EXTRA_DIST += tests/fixtures/make_weights_fixtures.py tests/fixtures/vit_tiny_ti
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz_safetensors
-tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c kernels/safetensors.c common/status.c
+tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c kernels/safetensors.c common/status.c $(FUZZ_COMMON_HELPERS)
 tests_fuzz_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_safetensors_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_safetensors_LDADD = $(FUZZ_LDADD)

@@ -68,6 +68,22 @@ static sf_count_t vio_write(const void *ptr, sf_count_t count, void *u)
 
 static sf_count_t vio_tell(void *u) { return ((membuf *)u)->pos; }
 
+int loaa_audio_format_may_be_nonfinite(int sf_format)
+{
+    switch (sf_format & SF_FORMAT_SUBMASK) {
+    case SF_FORMAT_PCM_S8:
+    case SF_FORMAT_PCM_U8:
+    case SF_FORMAT_PCM_16:
+    case SF_FORMAT_PCM_24:
+    case SF_FORMAT_PCM_32:
+    case SF_FORMAT_ULAW:
+    case SF_FORMAT_ALAW:
+        return 0; /* integer PCM is finite and bounded by construction */
+    default:
+        return 1; /* float, double and the float decoders (Vorbis, Opus, ...) */
+    }
+}
+
 /* Reads all frames, down-mixed, into *buf (grown as needed; *cap in samples). */
 static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *name, float **buf, size_t *cap, size_t *n,
                                   int *rate)
@@ -124,10 +140,8 @@ static loaa_status decode_sndfile(SNDFILE *sf, const SF_INFO *info, const char *
         return loaa_fail(LOAA_ERR_FORMAT, "%s: %s", name, sf_error_number(err));
     if (len == 0)
         return loaa_fail(LOAA_ERR_FORMAT, "%s: empty audio (no samples)", name);
-    /* only floating-point encodings can hold NaN or Inf; integer PCM is finite by construction */
-    int sub = info->format & SF_FORMAT_SUBMASK;
     const float *x = *buf;
-    if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE)
+    if (loaa_audio_format_may_be_nonfinite(info->format))
         for (size_t i = 0; i < len; i++)
             if (!(x[i] == x[i]) || x[i] > 1e6f || x[i] < -1e6f)
                 return loaa_fail(LOAA_ERR_NUMERIC, "%s: sample %zu is not a finite number", name, i);
@@ -167,22 +181,35 @@ loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, f
     return st;
 }
 
+/* Opens path for libsndfile (header read and checked; *f and *sf both open on success, both NULL after a failure). */
+static loaa_status open_audio_file(const char *path, FILE **f, SF_INFO *info, SNDFILE **sf)
+{
+    *sf = NULL;
+    memset(info, 0, sizeof *info);
+    *f = fopen(path, "rb");
+    if (!*f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    *sf = sf_open_fd(fileno(*f), SFM_READ, info, 0);
+    if (!*sf) {
+        fclose(*f);
+        *f = NULL;
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
+    }
+    return LOAA_OK;
+}
+
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate)
 {
     *out = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f;
     SF_INFO info;
-    memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
-    if (!sf) {
-        fclose(f);
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
-    }
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (st)
+        return st;
     size_t cap = 0;
-    loaa_status st = decode_sndfile(sf, &info, path, out, &cap, n, rate);
+    st = decode_sndfile(sf, &info, path, out, &cap, n, rate);
     sf_close(sf);
     fclose(f);
     if (st) {
@@ -192,21 +219,29 @@ loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *
     return st;
 }
 
+loaa_status loaa_audio_probe_file(const char *path)
+{
+    FILE *f;
+    SF_INFO info;
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (!st) {
+        sf_close(sf); /* only the header was wanted */
+        fclose(f);
+    }
+    return st;
+}
+
 loaa_status loaa_audio_read_segment(const char *path, long start, long end, float **out, size_t *n, int *rate)
 {
     *out = NULL;
     *n = 0;
+    FILE *f;
     SF_INFO info;
-    memset(&info, 0, sizeof info);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-    SNDFILE *sf = sf_open_fd(fileno(f), SFM_READ, &info, 0);
-    if (!sf) {
-        fclose(f);
-        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a readable audio file (%s)", path, sf_strerror(NULL));
-    }
-    loaa_status st = LOAA_OK;
+    SNDFILE *sf;
+    loaa_status st = open_audio_file(path, &f, &info, &sf);
+    if (st)
+        return st;
     if (start < 0)
         start = 0;
     if (end < 0)

@@ -31,8 +31,22 @@ loaa_status loaa_audio_decode(const void *data, size_t size, const char *name, f
 loaa_status loaa_audio_decode_into(const void *data, size_t size, const char *name, float **buf, size_t *cap, size_t *n,
                                    int *rate);
 
+/*
+ * Whether samples decoded from a libsndfile format (SF_INFO.format) can be
+ * NaN, Inf or out of range, so decoders scan them: 0 only for integer PCM
+ * (and u-law/A-law); 1 for float, double, Vorbis, Opus and anything unknown.
+ */
+int loaa_audio_format_may_be_nonfinite(int sf_format);
+
 /* As loaa_audio_decode for a file on disk. LOAA_ERR_NOTFOUND / LOAA_ERR_IO name the path. */
 loaa_status loaa_audio_read_file(const char *path, float **out, size_t *n, int *rate);
+
+/*
+ * Whether libsndfile recognises the file at path as audio, from its header
+ * alone (a few KiB are read, whatever the file's size: /dev/zero is fine).
+ * LOAA_ERR_FORMAT "not a readable audio file"; NOTFOUND / IO name the path.
+ */
+loaa_status loaa_audio_probe_file(const char *path);
 
 /*
  * Samples [start, end) (per channel, at the file's own rate) of a file on

@@ -3,6 +3,7 @@
  */
 #include "worker/dswrite.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +32,7 @@ struct loaa_dsw {
 static const char *const split_names[3] = {"train", "val", "test"};
 static const char *const ext_names[3] = {".tar", ".tar.gz", ".tar.zst"};
 
-loaa_status loaa_write_file_atomic(const char *path, const char *text)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return loaa_fail(LOAA_ERR_IO, "%s: %s", tmp, strerror(errno));
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return LOAA_OK;
-}
+loaa_status loaa_write_file_atomic(const char *path, const char *text) { return loaa_fs_write_atomic(path, text, strlen(text)); }
 
 loaa_status loaa_dsw_open(const char *outdir, int n_groups, int folds, const loaa_dsw_opts *opts, loaa_dsw **out)
 {
@@ -163,11 +148,43 @@ void loaa_dsw_abort(loaa_dsw *w)
         free_writer(w);
 }
 
+loaa_status loaa_dsw_check_groups(const long *counts, int n_groups, int folds, int test_is_val, const char *what)
+{
+    assert(counts && what && n_groups >= 1 && (folds > 0 || n_groups == 3));
+    int empty = -1;
+    for (int i = 0; i < n_groups && empty < 0; i++)
+        if (counts[i] == 0 && !(folds <= 0 && i == 2 && test_is_val))
+            empty = i;
+    if (empty < 0)
+        return LOAA_OK;
+    char list[256] = "";
+    size_t len = 0;
+    for (int i = 0; i < n_groups && len < sizeof list - 40; i++) {
+        int n = folds > 0 ? snprintf(list + len, sizeof list - len, "%sfold%d %ld", i ? ", " : "", i + 1, counts[i])
+                          : snprintf(list + len, sizeof list - len, "%s%s %ld", i ? ", " : "", split_names[i], counts[i]);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    const char *more = len >= sizeof list - 40 ? ", ..." : "";
+    if (folds > 0)
+        return loaa_fail(LOAA_ERR_USAGE, "%s: fold %d would be empty (%s%s); every fold 1..%d needs samples", what, empty + 1, list, more,
+                         n_groups);
+    return loaa_fail(LOAA_ERR_USAGE, "%s: split '%s' would be empty (%s); train, val and test each need samples", what,
+                     split_names[empty], list);
+}
+
 loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest)
 {
     loaa_status st = LOAA_OK;
     for (int i = 0; i < w->n && !st; i++)
         st = close_shard(w, &w->g[i]);
+    long *counts_of = calloc((size_t)w->n, sizeof *counts_of);
+    if (!st && !counts_of)
+        st = loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");
+    for (int i = 0; i < w->n && !st; i++)
+        counts_of[i] = w->g[i].samples;
+    if (!st && !w->folds) /* empty folds: refused by pack, a warning from synth (see loaa_synth) */
+        st = loaa_dsw_check_groups(counts_of, w->n, 0, w->alias[2] != 2, w->dir);
+    free(counts_of);
     json_t *root = json_deep_copy(manifest), *counts = json_object();
     if (!st && (!root || !counts))
         st = loaa_fail(LOAA_ERR_NOMEM, "dataset writer: out of memory");

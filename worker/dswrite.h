@@ -40,9 +40,21 @@ loaa_status loaa_dsw_add(loaa_dsw *w, int group, const char *key, const char *ex
 void loaa_dsw_alias(loaa_dsw *w, int to, int from);
 
 /*
+ * Refuses a layout with an empty group before anything is written (issue 18
+ * #4): counts[i] samples in group i of n_groups, k folds when folds > 0 (n_groups
+ * = k), else the splits train, val, test (test_is_val: test lists val's shards,
+ * its own count is not checked). LOAA_ERR_USAGE "WHAT: fold 2 would be empty
+ * (fold1 12, fold2 0, ...)" or "WHAT: split 'val' would be empty (train 20,
+ * val 0, test 4)"; what names the command and its input.
+ */
+loaa_status loaa_dsw_check_groups(const long *counts, int n_groups, int folds, int test_is_val, const char *what);
+
+/*
  * Closes the shards and writes outdir/dataset.json: manifest (borrowed; its
- * members are copied) plus "folds" or "splits" and "counts". The writer is
- * freed whatever the outcome.
+ * members are copied) plus "folds" or "splits" and "counts". A split left
+ * without samples is refused as loaa_dsw_check_groups does, and then no
+ * dataset.json is written (empty folds are the callers' to check). The
+ * writer is freed whatever the outcome.
  */
 loaa_status loaa_dsw_finish(loaa_dsw *w, const json_t *manifest);
 
@@ -57,7 +69,10 @@ void loaa_dsw_abort(loaa_dsw *w);
 struct loaa_dataset;
 loaa_status loaa_dsw_probe_dataset(const json_t *manifest, const char *outdir, struct loaa_dataset **out);
 
-/* Writes text to path atomically (path.tmp.PID, then rename). */
+/*
+ * Writes text to path atomically and durably (common/fs's loaa_fs_write_atomic:
+ * a fresh O_EXCL temporary file beside it, fsync, rename, fsync of the folder).
+ */
 loaa_status loaa_write_file_atomic(const char *path, const char *text);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "worker/features.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,15 +341,33 @@ loaa_status loaa_featurizer_run(loaa_featurizer *f, float *out_MT, const void *d
     return LOAA_OK;
 }
 
+/* Refuses a file whose first bytes are not a .npy magic (npy) or an audio header libsndfile knows, before any full read. */
+static loaa_status check_format_first(const char *path, int npy)
+{
+    if (!npy)
+        return loaa_audio_probe_file(path);
+    unsigned char magic[6];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loaa_fail(errno == ENOENT ? LOAA_ERR_NOTFOUND : LOAA_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (got != sizeof magic || memcmp(magic, "\x93NUMPY", sizeof magic))
+        return loaa_fail(LOAA_ERR_FORMAT, "%s: not a .npy file", path);
+    return LOAA_OK;
+}
+
 loaa_status loaa_features_from_file(const char *path, const loaa_dataset *ds, int target_length, float *out_MT)
 {
-    char *buf;
-    size_t len;
-    loaa_status st = loaa_fs_read_file(path, FEATURE_FILE_MAX, "2 GiB", &buf, &len);
-    if (st)
-        return st;
     size_t pl = strlen(path);
     const char *ext = pl > 4 && !strcmp(path + pl - 4, ".npy") ? "npy" : "wav";
+    char *buf;
+    size_t len;
+    loaa_status st = check_format_first(path, ext[0] == 'n'); /* /dev/zero or a huge non-audio file: refused unread */
+    if (!st)
+        st = loaa_fs_read_file(path, FEATURE_FILE_MAX, "2 GiB", &buf, &len);
+    if (st)
+        return st;
     loaa_featurizer *f;
     st = loaa_featurizer_create(ds, target_length, &f);
     if (!st)

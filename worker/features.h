@@ -66,7 +66,10 @@ loaa_status loaa_featurizer_run(loaa_featurizer *f, float *out_MT, const void *d
  * The normalised (M, T) features of an audio file on disk (any format
  * libsndfile reads; a .npy file is taken as a precomputed entry), with ds's
  * settings and statistics; target_length 0 = the dataset's. out_MT must hold
- * loaa_dataset_num_mel(ds) * T floats. Errors name the path.
+ * loaa_dataset_num_mel(ds) * T floats. Errors name the path. The format is
+ * checked on the file's first bytes before it is read whole (LOAA_ERR_FORMAT
+ * "not a readable audio file" / "not a .npy file"), so /dev/zero or a huge
+ * non-audio file is refused at once rather than after 2 GiB.
  */
 loaa_status loaa_features_from_file(const char *path, const loaa_dataset *ds, int target_length, float *out_MT);
 

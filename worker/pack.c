@@ -598,6 +598,21 @@ static const char *audio_ext(const char *path)
     return "wav";
 }
 
+/* Refuses a plan with an empty fold or split before dataset.json is written (issue 18 #4; loaa_dsw_check_groups). */
+static loaa_status check_plan_groups(const plan *p, const char *recipe, const char *outdir)
+{
+    long counts[100] = {0};
+    int groups = p->folds > 0 ? p->folds : 3;
+    assert(groups <= 100);
+    for (int i = 0; i < p->n; i++) {
+        assert(p->items[i].group >= 0 && p->items[i].group < groups);
+        counts[p->items[i].group]++;
+    }
+    char what[600];
+    snprintf(what, sizeof what, "loaa pack %s into %.500s", recipe, outdir);
+    return loaa_dsw_check_groups(counts, groups, p->folds, p->test_is_val, what);
+}
+
 /* Fills p from the recipe's layout under source and checks it: every class named, at least one sample. */
 static loaa_status make_plan(plan *p, const char *recipe, const char *source, const loaa_pack_opts *o)
 {
@@ -791,6 +806,8 @@ static loaa_status write_plan(plan *p, const char *recipe, const char *outdir, c
         if (!st && ((i + 1) % 1000 == 0 || i + 1 == p->n))
             loaa_info("pack %s: %d of %d files", recipe, i + 1, p->n);
     }
+    if (!st) /* after the files: a missing or unreadable one is the error to report first */
+        st = check_plan_groups(p, recipe, outdir);
     if (!st)
         st = set_stats(&r, p, m);
     if (!st) {

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
+
 struct loaa_shard {
     struct archive *a;
     char *path;
@@ -224,7 +226,7 @@ static loaa_status take_field(loaa_shard *s, loaa_raw_sample *out)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: key '%s': more than one audio/npy entry", s->path, out->key);
         slot = &out->audio;
         size = &out->audio_size;
-        snprintf(out->audio_ext, sizeof out->audio_ext, "%s", ext);
+        memcpy(out->audio_ext, ext, strlen(ext) + 1); /* "wav", "flac" or "ogg": fits the 8 bytes */
     } else if (!strcmp(ext, "npy")) {
         if (out->audio || out->npy)
             return loaa_fail(LOAA_ERR_FORMAT, "%s: key '%s': more than one audio/npy entry", s->path, out->key);
@@ -299,7 +301,9 @@ loaa_status loaa_shard_next(loaa_shard *s, loaa_raw_sample *out, int *got)
 
 struct loaa_shard_writer {
     struct archive *a;
-    char *path, *tmp;
+    char *path;
+    loaa_fs_atomic file; /* the shard under its temporary name; file.tmp names it */
+    int file_open;       /* file holds an open temporary */
     size_t bytes;
 };
 
@@ -309,15 +313,12 @@ loaa_status loaa_shard_writer_open(const char *path, loaa_compress compress, loa
     loaa_shard_writer *w = calloc(1, sizeof *w);
     if (!w)
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
-    size_t n = strlen(path) + 32;
     w->path = strdup(path);
-    w->tmp = malloc(n);
     w->a = archive_write_new();
-    if (!w->path || !w->tmp || !w->a) {
+    if (!w->path || !w->a) {
         loaa_shard_writer_abort(w);
         return loaa_fail(LOAA_ERR_NOMEM, "%s: out of memory", path);
     }
-    snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     archive_write_set_format_pax_restricted(w->a);
     int r = ARCHIVE_OK;
     if (compress == LOAA_COMPRESS_GZ)
@@ -329,8 +330,14 @@ loaa_status loaa_shard_writer_open(const char *path, loaa_compress compress, loa
         loaa_shard_writer_abort(w);
         return st;
     }
-    if (archive_write_open_filename(w->a, w->tmp) != ARCHIVE_OK) {
-        loaa_status st = loaa_fail(LOAA_ERR_IO, "%s: %s", w->tmp, archive_error_string(w->a));
+    loaa_status st = loaa_fs_atomic_open(&w->file, path);
+    if (st) {
+        loaa_shard_writer_abort(w);
+        return st;
+    }
+    w->file_open = 1;
+    if (archive_write_open_fd(w->a, w->file.fd) != ARCHIVE_OK) {
+        st = loaa_fail(LOAA_ERR_IO, "%s: %s", w->file.tmp, archive_error_string(w->a));
         loaa_shard_writer_abort(w);
         return st;
     }
@@ -351,9 +358,9 @@ loaa_status loaa_shard_writer_add(loaa_shard_writer *w, const char *name, const 
     int r = archive_write_header(w->a, e);
     archive_entry_free(e);
     if (r != ARCHIVE_OK)
-        return loaa_fail(LOAA_ERR_IO, "%s: entry '%s': %s", w->tmp, name, archive_error_string(w->a));
+        return loaa_fail(LOAA_ERR_IO, "%s: entry '%s': %s", w->file.tmp, name, archive_error_string(w->a));
     if (size && archive_write_data(w->a, data, size) != (la_ssize_t)size)
-        return loaa_fail(LOAA_ERR_IO, "%s: entry '%s': %s", w->tmp, name, archive_error_string(w->a));
+        return loaa_fail(LOAA_ERR_IO, "%s: entry '%s': %s", w->file.tmp, name, archive_error_string(w->a));
     w->bytes += size;
     return LOAA_OK;
 }
@@ -363,18 +370,17 @@ size_t loaa_shard_writer_bytes(const loaa_shard_writer *w) { return w->bytes; }
 loaa_status loaa_shard_writer_finish(loaa_shard_writer *w)
 {
     loaa_status st = LOAA_OK;
-    if (archive_write_close(w->a) != ARCHIVE_OK)
-        st = loaa_fail(LOAA_ERR_IO, "%s: %s", w->tmp, archive_error_string(w->a));
-    else if (rename(w->tmp, w->path) != 0)
-        st = loaa_fail(LOAA_ERR_IO, "rename %s -> %s: %s", w->tmp, w->path, strerror(errno));
-    if (st) {
+    if (archive_write_close(w->a) != ARCHIVE_OK) { /* the archive is done with the descriptor; it does not close it */
+        st = loaa_fail(LOAA_ERR_IO, "%s: %s", w->file.tmp, archive_error_string(w->a));
         loaa_shard_writer_abort(w);
         return st;
     }
+    w->file_open = 0; /* committed or, on failure, removed by the commit */
+    st = loaa_fs_atomic_commit(&w->file);
     archive_write_free(w->a);
     free(w->path);
-    free(w->tmp);
     free(w);
+    return st;
     return LOAA_OK;
 }
 
@@ -384,9 +390,8 @@ void loaa_shard_writer_abort(loaa_shard_writer *w)
         return;
     if (w->a)
         archive_write_free(w->a);
-    if (w->tmp)
-        unlink(w->tmp);
+    if (w->file_open)
+        loaa_fs_atomic_abort(&w->file);
     free(w->path);
-    free(w->tmp);
     free(w);
 }

@@ -63,9 +63,11 @@ typedef enum loaa_compress { LOAA_COMPRESS_NONE, LOAA_COMPRESS_GZ, LOAA_COMPRESS
 typedef struct loaa_shard_writer loaa_shard_writer;
 
 /*
- * Starts PATH as PATH.tmp.PID; loaa_shard_writer_finish renames it into
- * place, so an interrupted writer never leaves a truncated shard under the
- * final name. loaa_shard_writer_abort removes the temporary file.
+ * Starts PATH under a fresh temporary name beside it (common/fs's
+ * loaa_fs_atomic: O_EXCL, never a planted link); loaa_shard_writer_finish
+ * fsyncs it, renames it into place and fsyncs the folder, so an interrupted
+ * writer never leaves a truncated shard under the final name. A failed
+ * finish or loaa_shard_writer_abort removes the temporary file.
  */
 loaa_status loaa_shard_writer_open(const char *path, loaa_compress compress, loaa_shard_writer **out);
 /* Adds one entry NAME (e.g. "KEY.wav") with size bytes of data. */

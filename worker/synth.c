@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/dataset.h"
+#include "common/log.h"
 #include "common/rng.h"
 #include "worker/audio.h"
 #include "worker/features.h"
@@ -325,7 +326,25 @@ static loaa_status check_opts(const loaa_synth_opts *o)
         return loaa_fail(LOAA_ERR_USAGE, "--size must be 16..512 pixels");
     if (!o->images && (o->seconds < 0.1 || o->seconds > 60 || o->mel < 8 || o->mel > 512))
         return loaa_fail(LOAA_ERR_USAGE, "--seconds must be 0.1..60 and --mel 8..512");
-    return LOAA_OK;
+    /* Every split gets clips (issue 18 #4): counted here, before a clip is made. An empty fold is only a
+     * warning (the shipped tests and demo make 48 clips over 5 folds, fold 5 empty); dataset.json's counts
+     * record it, and a trial whose splits it leaves empty is refused before its first epoch. */
+    long counts[100] = {0};
+    int C = loaa_synth_num_classes(o->images), groups = o->folds > 0 ? o->folds : 3;
+    for (long i = 0; i < o->clips; i++)
+        counts[group_of(o, i, C)]++;
+    char what[160];
+    if (o->folds > 0)
+        snprintf(what, sizeof what, "loaa synth: --clips %d over --folds %d (%d classes)", o->clips, o->folds, C);
+    else
+        snprintf(what, sizeof what, "loaa synth: --clips %d with --splits %g,%g,%g (%d classes)", o->clips, o->split_frac[0],
+                 o->split_frac[1], o->split_frac[2], C);
+    loaa_status st = loaa_dsw_check_groups(counts, groups, o->folds > 0 ? o->folds : 0, 0, what);
+    if (st && o->folds > 0) {
+        loaa_warn("%s", loaa_error_detail());
+        st = LOAA_OK;
+    }
+    return st;
 }
 
 /* dataset.json without mean and std (measured while writing). NULL out of memory. */

@@ -25,6 +25,7 @@
 
 #include "common/dataset.h"
 #include "common/fs.h"
+#include "common/jsontext.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/timer.h"
@@ -240,7 +241,7 @@ json_t *loaa_epoch_report_json(const loaa_epoch_report *r)
 static void put_text(json_t *obj, const char *key, const char *text)
 {
     if (text && text[0])
-        json_object_set_new(obj, key, json_string(text));
+        json_object_set_new(obj, key, loaa_json_bytes(text, NULL)); /* a path that is not UTF-8 is escaped, not dropped */
 }
 
 /* The "provenance" member of a result: where and with what the trial ran. */
@@ -705,6 +706,33 @@ static void trial_free(trial *t)
 }
 
 /*
+ * Refuses a trial one of whose splits (training, validation, test; of its fold
+ * on a k-fold dataset) lists no shards or, by the manifest's counts, no
+ * samples, before the first epoch rather than after it (issue 18 #4):
+ * LOAA_ERR_CONFIG naming the dataset and the split; the split's own errors
+ * (key 'fold' missing or out of range).
+ */
+static loaa_status check_splits_nonempty(const loaa_dataset *ds, int fold)
+{
+    static const char *const names[3] = {"training", "validation", "test"};
+    for (int s = 0; s < 3; s++) {
+        const char *const *paths;
+        int count;
+        loaa_status st = loaa_dataset_shards(ds, (loaa_split)s, fold, &paths, &count);
+        if (st)
+            return st;
+        if (count > 0 && loaa_dataset_split_samples(ds, (loaa_split)s, fold) != 0)
+            continue;
+        char of_fold[32] = "";
+        if (loaa_dataset_num_folds(ds) > 0)
+            snprintf(of_fold, sizeof of_fold, " of fold %d", fold);
+        return loaa_fail(LOAA_ERR_CONFIG, "dataset '%s': the %s split%s has no samples (%s); refused before the first epoch",
+                         loaa_dataset_name(ds), names[s], of_fold, count == 0 ? "no shards listed" : "its count in dataset.json is 0");
+    }
+    return LOAA_OK;
+}
+
+/*
  * The trial before its first epoch: dataset, model (backbone applied,
  * group joined, initialised, backbone loaded), schedule, canonical config,
  * batch buffers, file names. Failures name the key, file or buffer.
@@ -728,6 +756,8 @@ static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_tria
     loaa_status st;
     if ((st = loaa_dataset_open(t->cfg.dataset, &t->ds)))
         return loaa_fail_prefix(st, "key 'dataset': ");
+    if ((st = check_splits_nonempty(t->ds, t->cfg.fold)))
+        return st;
     t->shape = (loaa_model_shape){.n_mel = loaa_dataset_num_mel(t->ds),
                                   .n_frames = t->cfg.target_length ? t->cfg.target_length : loaa_dataset_target_length(t->ds),
                                   .n_classes = loaa_dataset_num_classes(t->ds), .max_batch = t->cfg.batch_size};
@@ -825,11 +855,17 @@ static loaa_status train_epoch(trial *t, int e, double *train_loss)
         nb++;
         fault_sleep(t->fault, 0.1);
     }
+    long bad = st ? 0 : loaa_loader_bad_skipped(t->src.loader);
     source_close(&t->src);
     if (st)
         return loaa_fail_prefix(st, "epoch %d: ", e + 1);
     if (nb == 0)
         return loaa_fail(LOAA_ERR_CONFIG, "the training split has no samples");
+    /* Issue 18 #17: the schedule's epoch length came from dataset.json's counts; the shards must agree. */
+    if (t->train_n > 0 && n + bad != t->train_n)
+        return loaa_fail(LOAA_ERR_FORMAT, "dataset '%s': dataset.json's counts give the training split %ld samples, its shards held %ld "
+                         "(%ld skipped as bad) in epoch %d; the learning-rate schedule would follow the wrong epoch length "
+                         "(re-pack the dataset or drop its counts)", loaa_dataset_name(t->ds), t->train_n, n + bad, bad, e + 1);
     if (t->batches_per_epoch <= 0 || t->train_n <= 0)
         t->batches_per_epoch = nb;
     t->samples += n;
