@@ -256,6 +256,16 @@ static const char *kind_words(const ynode *n)
     return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list" : "a scalar";
 }
 
+/* The error for the mapping key at kids[i] of n that repeats an earlier key (value mappings, as check_map does elsewhere). */
+static loaa_status duplicate_in_value(const ctx *c, const ynode *n, size_t i)
+{
+    const ynode *k = n->kids[i];
+    size_t first = 0;
+    while (first < i && (n->kids[first]->kind != Y_SCALAR || strcmp(n->kids[first]->text, k->text)))
+        first += 2;
+    return at(c, k, LOAA_ERR_CONFIG, "duplicate key '%s' in a value (first at line %d)", k->text, n->kids[first]->line);
+}
+
 /* The JSON value of a node: plain scalars by the YAML 1.2 core schema, quoted ones as strings. */
 static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
 {
@@ -265,10 +275,16 @@ static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
     if (depth > LOAA_SWEEP_MAX_DEPTH)
         return at(c, n, LOAA_ERR_LIMIT, "value nested deeper than %d levels", LOAA_SWEEP_MAX_DEPTH);
     if (n->kind == Y_SCALAR) {
-        *out = n->plain && !n->str_tag ? loaa_core_scalar(n->text) : json_string(n->text);
-        if (!*out)
-            return at(c, n, LOAA_ERR_PARSE, "not valid UTF-8 text");
-        return LOAA_OK;
+        int core = n->plain && !n->str_tag;
+        *out = core ? loaa_core_scalar(n->text) : json_string(n->text);
+        if (*out)
+            return LOAA_OK;
+        json_t *as_text = core ? json_string(n->text) : NULL;
+        json_decref(as_text);
+        /* A plain scalar that is valid text but no JSON value is a float the core schema reads as non-finite. */
+        if (as_text)
+            return at(c, n, LOAA_ERR_CONFIG, "value '%s' must be a finite number (.nan, .inf and numbers beyond 1.8e308 are not)", n->text);
+        return at(c, n, LOAA_ERR_PARSE, "not valid UTF-8 text");
     }
     json_t *v = n->kind == Y_SEQ ? json_array() : json_object();
     if (!v)
@@ -287,9 +303,13 @@ static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
                 st = at(c, k, LOAA_ERR_PARSE, "mapping keys must be scalars");
                 break;
             }
+            if (json_object_get(v, k->text)) {
+                st = duplicate_in_value(c, n, i);
+                break;
+            }
             json_t *item;
-            if (!(st = to_json(c, n->kids[i + 1], depth + 1, &item)))
-                json_object_set_new(v, k->text, item);
+            if (!(st = to_json(c, n->kids[i + 1], depth + 1, &item)) && json_object_set_new(v, k->text, item))
+                st = at(c, k, LOAA_ERR_PARSE, "mapping key is not valid UTF-8 text");
         }
     }
     if (st) {
@@ -300,19 +320,66 @@ static loaa_status to_json(ctx *c, const ynode *n, int depth, json_t **out)
     return LOAA_OK;
 }
 
-/* Checks a mapping: scalar keys, no duplicates, every key among `allowed`. */
+/* A mapping key and its index among the mapping's kids. */
+typedef struct key_pos {
+    const char *text;
+    size_t index;
+} key_pos;
+
+/* Orders keys by text, then by position. */
+static int by_key_then_position(const void *a, const void *b)
+{
+    const key_pos *x = a, *y = b;
+    int d = strcmp(x->text, y->text);
+    return d ? d : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * The earliest scalar key of mapping n that repeats an earlier one: its kids
+ * index in *dup and the first occurrence's in *first (n->n when none), in
+ * O(n log n) by sorting the keys (a pairwise scan was quadratic: 34 s for 99k
+ * keys). Fails only for memory.
+ */
+static loaa_status find_duplicate_key(const ynode *n, size_t *dup, size_t *first)
+{
+    size_t count = 0;
+    key_pos *keys = malloc((n->n / 2 + 1) * sizeof *keys);
+    *dup = *first = n->n;
+    if (!keys)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    for (size_t i = 0; i + 1 < n->n; i += 2)
+        if (n->kids[i]->kind == Y_SCALAR)
+            keys[count++] = (key_pos){n->kids[i]->text, i};
+    qsort(keys, count, sizeof *keys, by_key_then_position);
+    for (size_t g = 0; g < count;) {
+        size_t e = g + 1;
+        while (e < count && !strcmp(keys[g].text, keys[e].text))
+            e++;
+        if (e > g + 1 && keys[g + 1].index < *dup) {
+            *dup = keys[g + 1].index;
+            *first = keys[g].index;
+        }
+        g = e;
+    }
+    free(keys);
+    return LOAA_OK;
+}
+
+/* Checks a mapping: scalar keys, no duplicates, every key among `allowed`; the first offence in file order is reported. */
 static loaa_status check_map(const ctx *c, const ynode *n, const char *what, const char *const *allowed)
 {
     if (n->kind != Y_MAP)
         return at(c, n, LOAA_ERR_CONFIG, "%s must be a mapping, got %s", what, kind_words(n));
+    size_t dup, first;
+    loaa_status st = find_duplicate_key(n, &dup, &first);
+    if (st)
+        return st;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const ynode *k = n->kids[i];
         if (k->kind != Y_SCALAR)
             return at(c, k, LOAA_ERR_CONFIG, "%s: keys must be scalars", what);
-        for (size_t j = 0; j < i; j += 2)
-            if (n->kids[j]->kind == Y_SCALAR && !strcmp(n->kids[j]->text, k->text))
-                return at(c, k, LOAA_ERR_CONFIG, "%s: duplicate key '%s' (first at line %d)", what, k->text,
-                          n->kids[j]->line);
+        if (i == dup)
+            return at(c, k, LOAA_ERR_CONFIG, "%s: duplicate key '%s' (first at line %d)", what, k->text, n->kids[first]->line);
         if (allowed) {
             int ok = 0;
             char list[512] = "";
@@ -399,7 +466,8 @@ static loaa_status get_number(ctx *c, const ynode *n, const char *what, double *
 
 /* ---- the sweep ---- */
 
-typedef enum pkind { P_VALUES, P_UNIFORM, P_LOG_UNIFORM, P_INT_UNIFORM } pkind;
+/* How a sample is drawn: from the listed values, or a continuous shape (then optionally quantized by q). */
+typedef enum pkind { P_VALUES, P_UNIFORM, P_LOG_UNIFORM, P_INT_UNIFORM, P_INV_LOG_UNIFORM, P_NORMAL, P_LOG_NORMAL } pkind;
 
 typedef struct param {
     char name[LOAA_NAME_MAX];
@@ -407,8 +475,21 @@ typedef struct param {
     int axis;          /* datasets/folds/seeds: crossed even in random sweeps */
     json_t *values;    /* P_VALUES (also categorical) */
     int *lines, *cols; /* mark of each value */
-    double min, max;
+    double min, max;   /* the sample's range (normal shapes: truncation, default mu -/+ 8 sigma) */
+    double q;          /* > 0: samples are multiples of q within [min, max] (the q_ distributions) */
+    double mu, sigma;  /* normal and log_normal (of log x) */
+    int integer;       /* the key takes integers: samples are emitted as integers */
     int line, col;     /* mark of the parameter */
+    /* Conditional ({by: KEY, cases: {VALUE: SPEC, ...}, default: SPEC}): n_cases > 0, the default (if any) last. */
+    char by_name[LOAA_NAME_MAX];
+    int by;                 /* index of the condition's parameter (resolved after all are read) */
+    int by_line, by_col;
+    struct param *cases;    /* each a whole spec of this key */
+    json_t *labels;         /* the case values (core schema); null for the default */
+    int *label_lines, *label_cols;
+    size_t n_cases;
+    int has_default;
+    int *case_of;           /* per value index of the condition: its case, or -1 (the key is left at its default) */
 } param;
 
 typedef struct file_hash {
@@ -437,15 +518,27 @@ struct loaa_sweep {
 static const char *const top_keys[] = {"name", "description", "method", "metric", "run_cap", "parameters", "datasets", "seeds",
                                        "folds", "ranks_per_trial", "max_attempts", "early_terminate", NULL};
 
+/* Frees what a parameter holds (its cases too), not the struct itself. */
+static void param_free(param *p)
+{
+    json_decref(p->values);
+    free(p->lines);
+    free(p->cols);
+    for (size_t i = 0; p->cases && i < p->n_cases; i++)
+        param_free(&p->cases[i]);
+    free(p->cases);
+    json_decref(p->labels);
+    free(p->label_lines);
+    free(p->label_cols);
+    free(p->case_of);
+}
+
 void loaa_sweep_free(loaa_sweep *sw)
 {
     if (!sw)
         return;
-    for (size_t i = 0; i < sw->n_params; i++) {
-        json_decref(sw->params[i].values);
-        free(sw->params[i].lines);
-        free(sw->params[i].cols);
-    }
+    for (size_t i = 0; i < sw->n_params; i++)
+        param_free(&sw->params[i]);
     free(sw->params);
     for (size_t i = 0; i < sw->n_datasets; i++)
         free(sw->datasets[i].path);
@@ -472,6 +565,7 @@ static param *new_param(loaa_sweep *sw, const char *name, const ynode *mark)
     snprintf(p->name, sizeof p->name, "%s", name);
     p->line = mark->line;
     p->col = mark->col;
+    p->by = -1;
     p->values = json_array();
     return p->values ? p : NULL;
 }
@@ -523,11 +617,254 @@ static loaa_status add_values_from_list(ctx *c, param *p, const ynode *list, con
     return LOAA_OK;
 }
 
-static const char *const param_keys[] = {"value", "values", "distribution", "min", "max", NULL};
+static const char *const param_keys[] = {"value", "values", "distribution", "min", "max", "q", "mu", "sigma", NULL};
+
+/* The W&B distributions (docs.wandb.ai, sweep configuration keys) and how each is drawn here. */
+typedef struct dist_info {
+    const char *name;
+    pkind kind;
+    int quantized;   /* q_ form: q (default 1) */
+    int exp_bounds;  /* log_uniform, inv_log_uniform: min and max are natural logs of the range */
+} dist_info;
+
+static const dist_info dists[] = {
+    {"uniform", P_UNIFORM, 0, 0},
+    {"q_uniform", P_UNIFORM, 1, 0},
+    {"int_uniform", P_INT_UNIFORM, 0, 0},
+    {"log_uniform", P_LOG_UNIFORM, 0, 1},
+    {"log_uniform_values", P_LOG_UNIFORM, 0, 0},
+    {"q_log_uniform", P_LOG_UNIFORM, 1, 1},
+    {"q_log_uniform_values", P_LOG_UNIFORM, 1, 0},
+    {"inv_log_uniform", P_INV_LOG_UNIFORM, 0, 1},
+    {"inv_log_uniform_values", P_INV_LOG_UNIFORM, 0, 0},
+    {"normal", P_NORMAL, 0, 0},
+    {"q_normal", P_NORMAL, 1, 0},
+    {"log_normal", P_LOG_NORMAL, 0, 0},
+    {"q_log_normal", P_LOG_NORMAL, 1, 0},
+};
+
+#define DIST_NAMES                                                                                                              \
+    "categorical (with values), constant (with value), uniform, q_uniform, int_uniform, log_uniform, log_uniform_values, "    \
+    "q_log_uniform, q_log_uniform_values, inv_log_uniform, inv_log_uniform_values, normal, q_normal, log_normal, q_log_normal"
+
+/* x moved onto the grid of multiples of q inside [lo, hi] (round, then one step inward if rounding left the range). */
+static double quantize(double x, double q, double lo, double hi)
+{
+    double k = round(x / q);
+    if (k * q < lo)
+        k += 1;
+    if (k * q > hi)
+        k -= 1;
+    return k * q;
+}
+
+/* The value of the key for a number x (an integer for integer keys). */
+static json_t *number_value(const param *p, double x)
+{
+    return p->integer ? json_integer((json_int_t)llround(x)) : json_real(x);
+}
+
+/* Checks that the key accepts x, citing n's position. */
+static loaa_status key_accepts(ctx *c, const param *p, const ynode *n, double x)
+{
+    json_t *v = number_value(p, x);
+    loaa_config scratch;
+    loaa_config_defaults(&scratch);
+    loaa_status st = v ? loaa_config_set_json(&scratch, p->name, v) : loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    json_decref(v);
+    return st ? loaa_fail_prefix(st, "%s:%d:%d: ", c->file, n->line, n->col) : LOAA_OK;
+}
+
+/* An optional number of a distribution into *out (left as it is when absent). */
+static loaa_status optional_number(ctx *c, const ynode *spec, const char *key, double *out)
+{
+    const ynode *n = map_get(spec, key, NULL);
+    return n ? get_number(c, n, key, out) : LOAA_OK;
+}
+
+/* The range [min, max] of a distribution from its keys: given, or from mu/sigma for the normal shapes. */
+static loaa_status dist_range(ctx *c, param *p, const dist_info *d, const ynode *spec)
+{
+    loaa_status st;
+    const ynode *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
+    const char *name = p->name;
+    if (p->kind == P_NORMAL || p->kind == P_LOG_NORMAL) {
+        p->mu = 0;
+        p->sigma = 1;
+        if ((st = optional_number(c, spec, "mu", &p->mu)) || (st = optional_number(c, spec, "sigma", &p->sigma)))
+            return st;
+        if (!(p->sigma > 0))
+            return at(c, map_get(spec, "sigma", NULL), LOAA_ERR_CONFIG, "parameter '%s': sigma must be > 0", name);
+        p->min = p->mu - 8 * p->sigma;
+        p->max = p->mu + 8 * p->sigma;
+        if (p->kind == P_LOG_NORMAL) {
+            p->min = exp(p->min);
+            p->max = exp(p->max);
+        }
+        if ((st = optional_number(c, spec, "min", &p->min)) || (st = optional_number(c, spec, "max", &p->max)))
+            return st;
+        if (!isfinite(p->max))
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': %s reaches infinity: give max", name, d->name);
+    } else {
+        if (map_get(spec, "mu", NULL) || map_get(spec, "sigma", NULL))
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': mu and sigma belong to normal, q_normal, log_normal, q_log_normal", name);
+        if (!mn || !mx)
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': distribution %s needs min and max", name, d->name);
+        if ((st = get_number(c, mn, "min", &p->min)) || (st = get_number(c, mx, "max", &p->max)))
+            return st;
+        if (d->exp_bounds) {
+            p->min = exp(p->min);
+            p->max = exp(p->max);
+            if (!isfinite(p->max) || p->min <= 0)
+                return at(c, mx, LOAA_ERR_CONFIG, "parameter '%s': %s takes natural logs as min and max; exp() of them is out of range",
+                          name, d->name);
+        }
+    }
+    if (!(p->min <= p->max))
+        return at(c, mx ? mx : spec, LOAA_ERR_CONFIG, "parameter '%s': max %g is below min %g", name, p->max, p->min);
+    if ((p->kind == P_LOG_UNIFORM || p->kind == P_INV_LOG_UNIFORM) && p->min <= 0)
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': %s needs min > 0", name, d->name);
+    if (p->kind == P_LOG_NORMAL && p->min < 0)
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': log_normal samples are positive; min must be >= 0", name);
+    if (p->kind == P_INT_UNIFORM && (p->min != floor(p->min) || p->max != floor(p->max)))
+        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': int_uniform needs integer min and max", name);
+    return LOAA_OK;
+}
+
+/* {distribution: D, ...} other than categorical/constant: the shape, its range, q, and the key's acceptance of both ends. */
+static loaa_status parse_distribution(ctx *c, loaa_sweep *sw, param *p, const ynode *spec, const ynode *dist, const char *dname)
+{
+    loaa_status st;
+    const dist_info *d = NULL;
+    for (size_t i = 0; i < sizeof dists / sizeof dists[0]; i++)
+        if (!strcmp(dists[i].name, dname))
+            d = &dists[i];
+    if (!d)
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': unknown distribution '%s' (supported: " DIST_NAMES ")", p->name, dname);
+    if (!sw->random)
+        return at(c, dist, LOAA_ERR_CONFIG,
+                  "parameter '%s': a distribution needs 'method: random' (grid sweeps take value/values)", p->name);
+    p->kind = d->kind;
+    const loaa_key_info *key = loaa_config_key(p->name);
+    p->integer = d->kind == P_INT_UNIFORM || (key && key->type == LOAA_KEY_INT);
+    if ((st = dist_range(c, p, d, spec)))
+        return st;
+    const ynode *qn = map_get(spec, "q", NULL);
+    if (qn && !d->quantized)
+        return at(c, qn, LOAA_ERR_CONFIG, "parameter '%s': q belongs to the q_ distributions, not %s", p->name, d->name);
+    if (d->quantized) {
+        p->q = 1;
+        if (qn && (st = get_number(c, qn, "q", &p->q)))
+            return st;
+        if (!(p->q > 0) || (p->integer && p->q != floor(p->q)))
+            return at(c, qn ? qn : spec, LOAA_ERR_CONFIG, "parameter '%s': q must be %s", p->name,
+                      p->integer ? "a positive integer (the key takes integers)" : "> 0");
+        double lo = ceil(p->min / p->q) * p->q, hi = floor(p->max / p->q) * p->q;
+        if (lo > hi)
+            return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': no multiple of q %g lies in [%g, %g]", p->name, p->q, p->min, p->max);
+        p->min = lo;
+        p->max = hi;
+    } else if (p->integer && d->kind != P_INT_UNIFORM) {
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s' takes integers: use int_uniform or a q_ distribution with an integer q",
+                  p->name);
+    }
+    /* Both ends must be acceptable values of the key, so no sample can fail later. */
+    const ynode *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
+    if (!(st = key_accepts(c, p, mn ? mn : spec, p->min)))
+        st = key_accepts(c, p, mx ? mx : spec, p->max);
+    if (!st || (mn && mx))
+        return st;
+    return loaa_fail_prefix(st, "(the range of %s, mu -/+ 8 sigma unless min/max bound it) ", d->name);
+}
+
+static loaa_status parse_spec(ctx *c, loaa_sweep *sw, param *p, const ynode *spec);
+
+/* One case of a conditional parameter: a spec, or the shorthands [V, ...] (values) and V (value). */
+static loaa_status parse_case(ctx *c, loaa_sweep *sw, param *p, const ynode *spec)
+{
+    json_t *v;
+    loaa_status st;
+    if (spec->kind == Y_SEQ)
+        return add_values_from_list(c, p, spec, "a case's values");
+    if (spec->kind == Y_SCALAR)
+        return (st = to_json(c, spec, 0, &v)) ? st : add_value(c, p, spec, v);
+    if (map_get(spec, "by", NULL))
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': a case cannot itself be conditional (one 'by' per parameter)", p->name);
+    return parse_spec(c, sw, p, spec);
+}
+
+/* A new case of p (its spec still to read), marked at n. */
+static param *new_case(param *p, const ynode *n)
+{
+    param *k = &p->cases[p->n_cases++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", p->name);
+    k->by = -1;
+    k->line = n->line;
+    k->col = n->col;
+    k->values = json_array();
+    return k->values ? k : NULL;
+}
+
+/*
+ * {by: KEY, cases: {VALUE: SPEC, ...}, default: SPEC}: p's spec depends on
+ * the value KEY takes in the trial. KEY and the case values are checked
+ * once every parameter is read (resolve_conditions).
+ */
+static loaa_status parse_conditional(ctx *c, loaa_sweep *sw, param *p, const ynode *spec)
+{
+    static const char *const keys[] = {"by", "cases", "default", NULL};
+    loaa_status st;
+    const ynode *by = map_get(spec, "by", NULL), *cases = map_get(spec, "cases", NULL), *dflt = map_get(spec, "default", NULL);
+    if ((st = check_map(c, spec, p->name, keys)) || (st = get_string(c, by, "by", p->by_name, sizeof p->by_name)))
+        return st;
+    p->by_line = by->line;
+    p->by_col = by->col;
+    if (!cases)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': by needs cases: {VALUE: [...], ...}", p->name);
+    if ((st = check_map(c, cases, "cases", NULL)))
+        return st;
+    if (cases->n == 0)
+        return at(c, cases, LOAA_ERR_CONFIG, "parameter '%s': cases is empty", p->name);
+    /* Cases are matched to the condition's values pairwise (resolve_condition): bounded so that stays fast. */
+    if (cases->n / 2 > LOAA_SWEEP_MAX_CASES)
+        return at(c, cases, LOAA_ERR_LIMIT, "parameter '%s': more than %d cases", p->name, LOAA_SWEEP_MAX_CASES);
+    size_t n = cases->n / 2 + !!dflt;
+    p->cases = calloc(n, sizeof *p->cases);
+    p->label_lines = calloc(n, sizeof *p->label_lines);
+    p->label_cols = calloc(n, sizeof *p->label_cols);
+    p->labels = json_array();
+    if (!p->cases || !p->label_lines || !p->label_cols || !p->labels)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    for (size_t i = 0; i + 1 < cases->n; i += 2) {
+        const ynode *label = cases->kids[i];
+        json_t *v;
+        param *k = new_case(p, cases->kids[i + 1]);
+        if (!k)
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        p->label_lines[p->n_cases - 1] = label->line;
+        p->label_cols[p->n_cases - 1] = label->col;
+        if ((st = to_json(c, label, 0, &v)))
+            return st;
+        if (json_array_append_new(p->labels, v))
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        if ((st = parse_case(c, sw, k, cases->kids[i + 1])))
+            return st;
+    }
+    if (dflt) {
+        param *k = new_case(p, dflt);
+        if (!k || json_array_append_new(p->labels, json_null()))
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        p->label_lines[p->n_cases - 1] = dflt->line;
+        p->label_cols[p->n_cases - 1] = dflt->col;
+        p->has_default = 1;
+        return parse_case(c, sw, k, dflt);
+    }
+    return LOAA_OK;
+}
 
 static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *spec)
 {
-    loaa_status st;
     const char *name = key->text;
     if (!loaa_config_key(name))
         return at(c, key, LOAA_ERR_CONFIG, "parameters: unknown key '%s' (see 'loaa help keys')", name);
@@ -536,68 +873,47 @@ static loaa_status parse_parameter(ctx *c, loaa_sweep *sw, const ynode *key, con
     if (!strcmp(name, "dataset"))
         return at(c, key, LOAA_ERR_CONFIG, "datasets are an axis: write 'datasets: [PATH, ...]' at the top level");
     if (spec->kind != Y_MAP)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': expected {value: X}, {values: [...]} or {distribution, min, max}, got %s",
+        return at(c, spec, LOAA_ERR_CONFIG,
+                  "parameter '%s': expected {value: X}, {values: [...]}, {distribution, min, max} or {by, cases, default}, got %s",
                   name, kind_words(spec));
-    if ((st = check_map(c, spec, name, param_keys)))
-        return st;
     param *p = new_param(sw, name, key);
     if (!p)
         return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    p->by = -1;
+    return map_get(spec, "by", NULL) ? parse_conditional(c, sw, p, spec) : parse_spec(c, sw, p, spec);
+}
+
+/* One spec of p (a map): value, values, or a distribution with its keys. */
+static loaa_status parse_spec(ctx *c, loaa_sweep *sw, param *p, const ynode *spec)
+{
+    loaa_status st;
+    const char *name = p->name;
+    if ((st = check_map(c, spec, name, param_keys)))
+        return st;
     const ynode *value = map_get(spec, "value", NULL), *values = map_get(spec, "values", NULL);
-    const ynode *dist = map_get(spec, "distribution", NULL), *mn = map_get(spec, "min", NULL), *mx = map_get(spec, "max", NULL);
-    int forms = !!value + !!values + (dist || mn || mx);
-    if (forms != 1)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': give exactly one of value, values, or distribution/min/max", name);
+    const ynode *dist = map_get(spec, "distribution", NULL);
+    char dname[32] = "";
+    if (dist && (st = get_string(c, dist, "distribution", dname, sizeof dname)))
+        return st;
+    int listed = !strcmp(dname, "categorical") || !strcmp(dname, "constant");
+    int ranged = map_get(spec, "min", NULL) || map_get(spec, "max", NULL) || map_get(spec, "q", NULL) || map_get(spec, "mu", NULL) ||
+                 map_get(spec, "sigma", NULL);
+    if (!!value + !!values + ((dist && !listed) || ranged) != 1)
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': give exactly one of value, values, or a distribution with its keys", name);
+    if (dist && listed && !(values && !strcmp(dname, "categorical")) && !(value && !strcmp(dname, "constant")))
+        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': distribution %s takes %s", name, dname,
+                  strcmp(dname, "categorical") ? "value: X" : "values: [...]");
     if (value) {
         json_t *v;
         if ((st = to_json(c, value, 0, &v)))
             return st;
         return add_value(c, p, value, v);
     }
-    char dname[32] = "categorical";
-    if (dist && (st = get_string(c, dist, "distribution", dname, sizeof dname)))
-        return st;
-    if (values && (!dist || !strcmp(dname, "categorical")))
+    if (values)
         return add_values_from_list(c, p, values, "values");
     if (!dist)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': min/max need a distribution", name);
-    if (!strcmp(dname, "categorical"))
-        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': distribution categorical needs values: [...]", name);
-    if (!strcmp(dname, "uniform"))
-        p->kind = P_UNIFORM;
-    else if (!strcmp(dname, "log_uniform_values"))
-        p->kind = P_LOG_UNIFORM;
-    else if (!strcmp(dname, "int_uniform"))
-        p->kind = P_INT_UNIFORM;
-    else
-        return at(c, dist, LOAA_ERR_CONFIG,
-                  "parameter '%s': unknown distribution '%s' (expected uniform, log_uniform_values, int_uniform, categorical)",
-                  name, dname);
-    if (!sw->random)
-        return at(c, dist, LOAA_ERR_CONFIG, "parameter '%s': a distribution needs 'method: random' (grid sweeps take value/values)",
-                  name);
-    if (!mn || !mx)
-        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': distribution %s needs min and max", name, dname);
-    if ((st = get_number(c, mn, "min", &p->min)) || (st = get_number(c, mx, "max", &p->max)))
-        return st;
-    if (!(p->min <= p->max))
-        return at(c, mx, LOAA_ERR_CONFIG, "parameter '%s': max %g is below min %g", name, p->max, p->min);
-    if (p->kind == P_LOG_UNIFORM && p->min <= 0)
-        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': log_uniform_values needs min > 0", name);
-    if (p->kind == P_INT_UNIFORM && (p->min != floor(p->min) || p->max != floor(p->max)))
-        return at(c, mn, LOAA_ERR_CONFIG, "parameter '%s': int_uniform needs integer min and max", name);
-    /* Both ends must be acceptable values of the key, so no sample can fail later. */
-    for (int end = 0; end < 2; end++) {
-        double x = end ? p->max : p->min;
-        json_t *v = p->kind == P_INT_UNIFORM ? json_integer((json_int_t)x) : json_real(x);
-        loaa_config scratch;
-        loaa_config_defaults(&scratch);
-        st = loaa_config_set_json(&scratch, name, v);
-        json_decref(v);
-        if (st)
-            return loaa_fail_prefix(st, "%s:%d:%d: ", c->file, end ? mx->line : mn->line, end ? mx->col : mn->col);
-    }
-    return LOAA_OK;
+        return at(c, spec, LOAA_ERR_CONFIG, "parameter '%s': min/max need a distribution (supported: " DIST_NAMES ")", name);
+    return parse_distribution(c, sw, p, spec, dist, dname);
 }
 
 static loaa_status parse_axis(ctx *c, loaa_sweep *sw, const ynode *key, const ynode *list, const char *pname)
@@ -770,6 +1086,10 @@ static loaa_status parse_method(ctx *c, loaa_sweep *sw, const ynode *root)
             return at(c, n, LOAA_ERR_CONFIG, "unknown method '%s' (expected grid or random)", n->text);
     }
     if ((n = map_get(root, "run_cap", NULL))) {
+        if (!sw->random)
+            return at(c, n, LOAA_ERR_CONFIG,
+                      "run_cap belongs to method random (how many points to sample); a grid runs every point: remove run_cap, "
+                      "or use method: random (a grid cut at N trials would leave configurations with some of their seeds)");
         if ((st = get_int(c, n, "run_cap", 1, 100000000, &x)))
             return st;
         sw->run_cap = x;
@@ -874,8 +1194,82 @@ static loaa_status identify_files(ctx *c, loaa_sweep *sw)
         if ((st = hash_dataset(c, sw, json_string_value(json_array_get(ds->values, i)), ds->lines[i], ds->cols[i])))
             return st;
     param *bb = find_param(sw, "backbone");
-    for (size_t i = 0; bb && i < json_array_size(bb->values); i++)
-        if ((st = note_backbone(c, sw, json_array_get(bb->values, i), bb->lines[i], bb->cols[i])))
+    for (size_t k = 0; bb && k < (bb->n_cases ? bb->n_cases : 1); k++) {
+        const param *spec = bb->n_cases ? &bb->cases[k] : bb;
+        for (size_t i = 0; i < json_array_size(spec->values); i++)
+            if ((st = note_backbone(c, sw, json_array_get(spec->values, i), spec->lines[i], spec->cols[i])))
+                return st;
+    }
+    return LOAA_OK;
+}
+
+/* A case's value equals a value of the condition: the same JSON, numbers by value (1 and 1.0, 1e-3 and 0.001). */
+static int same_value(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal(a, b);
+}
+
+/* The condition's values as text for a message (bounded). */
+static void values_text(const param *cond, char *out, size_t cap)
+{
+    char *text = json_dumps(cond->values, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(out, cap, "%s", text ? text : "");
+    free(text);
+}
+
+/* One conditional parameter: its condition is a listed, unconditional parameter, and every case names one of its values. */
+static loaa_status resolve_condition(ctx *c, loaa_sweep *sw, size_t index)
+{
+    param *p = &sw->params[index];
+    const param *cond = find_param(sw, p->by_name);
+    char list[256];
+    if (!loaa_config_key(p->by_name))
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': by '%s' is no trial key (see 'loaa help keys')", c->file, p->by_line,
+                         p->by_col, p->name, p->by_name);
+    if (!cond)
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': by '%s': the sweep does not set '%s' (a condition names a parameter "
+                         "with value/values, or datasets, folds, seeds)", c->file, p->by_line, p->by_col, p->name, p->by_name, p->by_name);
+    if (cond == p)
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s' cannot depend on itself", c->file, p->by_line, p->by_col, p->name);
+    if (cond->n_cases || cond->kind != P_VALUES)
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': by '%s': a condition must be listed (value/values or an axis), not %s",
+                         c->file, p->by_line, p->by_col, p->name, p->by_name, cond->n_cases ? "conditional itself" : "a distribution");
+    p->by = (int)(cond - sw->params);
+    size_t nv = json_array_size(cond->values), labelled = p->n_cases - (size_t)p->has_default;
+    p->case_of = malloc((nv + 1) * sizeof *p->case_of);
+    if (!p->case_of)
+        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    for (size_t v = 0; v < nv; v++) {
+        p->case_of[v] = p->has_default ? (int)labelled : -1;
+        for (size_t k = 0; k < labelled; k++)
+            if (same_value(json_array_get(p->labels, k), json_array_get(cond->values, v))) {
+                p->case_of[v] = (int)k;
+                break;
+            }
+    }
+    values_text(cond, list, sizeof list);
+    for (size_t k = 0; k < labelled; k++) {
+        int used = 0;
+        for (size_t v = 0; v < nv; v++)
+            used |= p->case_of[v] == (int)k;
+        for (size_t j = 0; j < k; j++)
+            if (same_value(json_array_get(p->labels, j), json_array_get(p->labels, k)))
+                return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': case repeats the case at line %d", c->file, p->label_lines[k],
+                                 p->label_cols[k], p->name, p->label_lines[j]);
+        if (!used)
+            return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: parameter '%s': case is not a value of '%s' (its values: %s)", c->file,
+                             p->label_lines[k], p->label_cols[k], p->name, p->by_name, list);
+    }
+    return LOAA_OK;
+}
+
+static loaa_status resolve_conditions(ctx *c, loaa_sweep *sw)
+{
+    loaa_status st;
+    for (size_t i = 0; i < sw->n_params; i++)
+        if (sw->params[i].n_cases && (st = resolve_condition(c, sw, i)))
             return st;
     return LOAA_OK;
 }
@@ -887,6 +1281,9 @@ static loaa_status parse_select_on(ctx *c, loaa_sweep *sw)
     param *sel = find_param(sw, "select_on");
     if (!sel)
         return LOAA_OK;
+    if (sel->n_cases)
+        return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: select_on is one metric per trial's configuration: it cannot be conditional",
+                         c->file, sel->line, sel->col);
     snprintf(sw->select_on, sizeof sw->select_on, "%s", json_string_value(json_array_get(sel->values, 0)));
     if (sw->early.type != LOAA_EARLY_NONE && json_array_size(sel->values) != 1)
         return loaa_fail(LOAA_ERR_CONFIG, "%s:%d:%d: early_terminate compares trials on one select_on metric; give select_on one value",
@@ -915,7 +1312,8 @@ static loaa_status parse_sweep(ctx *c, loaa_sweep *sw, const ynode *root)
         return st;
     if ((n = map_get(root, "early_terminate", NULL)) && (st = parse_early(c, sw, n)))
         return st;
-    if ((st = parse_parameters(c, sw, root)) || (st = parse_axes(c, sw, root)) || (st = identify_files(c, sw)))
+    if ((st = parse_parameters(c, sw, root)) || (st = parse_axes(c, sw, root)) || (st = resolve_conditions(c, sw)) ||
+        (st = identify_files(c, sw)))
         return st;
     return parse_select_on(c, sw);
 }
@@ -1022,18 +1420,50 @@ static loaa_status mul_checked(int64_t *acc, int64_t by, int64_t cap, const loaa
     return LOAA_OK;
 }
 
+/* How many values a grid gives p when its condition takes its value v (1 when the key is left unset). */
+static int64_t case_size(const param *p, size_t v)
+{
+    int k = p->case_of[v];
+    return k < 0 ? 1 : (int64_t)json_array_size(p->cases[k].values);
+}
+
+/*
+ * The factor a listed parameter contributes: its number of values, or, for a
+ * condition, the sum over its values of the product of its dependants' case
+ * sizes (in a random sweep only axes are crossed and a dependant gives one value).
+ */
+static loaa_status factor(const loaa_sweep *sw, size_t index, int64_t max_trials, int64_t *out)
+{
+    loaa_status st;
+    const param *cond = &sw->params[index];
+    size_t nv = json_array_size(cond->values);
+    int64_t sum = 0;
+    for (size_t v = 0; v < nv; v++) {
+        int64_t prod = 1;
+        for (size_t j = 0; !sw->random && j < sw->n_params; j++)
+            if (sw->params[j].n_cases && sw->params[j].by == (int)index && (st = mul_checked(&prod, case_size(&sw->params[j], v), max_trials, sw)))
+                return st;
+        if (prod > max_trials - sum)
+            return loaa_fail(LOAA_ERR_LIMIT, "%s: the sweep expands to more than %lld trials (raise --max-trials to allow it)", sw->file,
+                             (long long)max_trials);
+        sum += prod;
+    }
+    *out = sum;
+    return LOAA_OK;
+}
+
 loaa_status loaa_sweep_count(const loaa_sweep *sw, int64_t max_trials, int64_t *count)
 {
     loaa_status st;
-    int64_t n = sw->random ? sw->run_cap : 1;
+    int64_t n = sw->random ? sw->run_cap : 1, f = 0;
     if (n > max_trials)
         return loaa_fail(LOAA_ERR_LIMIT, "%s: run_cap %lld is above the trial cap %lld (--max-trials)", sw->file,
                          (long long)n, (long long)max_trials);
     for (size_t i = 0; i < sw->n_params; i++) {
         const param *p = &sw->params[i];
-        if (sw->random && !p->axis)
+        if ((sw->random && !p->axis) || p->n_cases)
             continue;
-        if ((st = mul_checked(&n, (int64_t)json_array_size(p->values), max_trials, sw)))
+        if ((st = factor(sw, i, max_trials, &f)) || (st = mul_checked(&n, f, max_trials, sw)))
             return st;
     }
     *count = n;
@@ -1080,19 +1510,59 @@ static int set_insert(hash_set *s, const char *hex)
     }
 }
 
+/* A continuous sample clamped to [min, max] (exp(log(x)) may land an ulp outside); an empty range gives its bound exactly. */
+static double in_range(const param *p, double x)
+{
+    if (p->min == p->max)
+        return p->min;
+    return x < p->min ? p->min : x > p->max ? p->max : x;
+}
+
+/* A normal draw truncated to [min, max] by rejection (64 tries, then clamped). */
+static double truncated_normal(const param *p, loaa_rng *rng, int log_scale)
+{
+    double x = 0;
+    for (int tries = 0; tries < 64; tries++) {
+        x = p->mu + p->sigma * loaa_rng_normal(rng);
+        if (log_scale)
+            x = exp(x);
+        if (x >= p->min && x <= p->max)
+            return x;
+    }
+    return in_range(p, x);
+}
+
+/* A continuous draw of p's shape within [min, max]. */
+static double continuous(const param *p, loaa_rng *rng)
+{
+    double u;
+    switch (p->kind) {
+    case P_UNIFORM: return in_range(p, p->min + (p->max - p->min) * loaa_rng_uniform(rng));
+    case P_LOG_UNIFORM: return in_range(p, exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng)));
+    case P_INV_LOG_UNIFORM:
+        u = loaa_rng_uniform(rng);
+        return in_range(p, 1 / exp(log(1 / p->max) + (log(1 / p->min) - log(1 / p->max)) * u));
+    case P_NORMAL: return truncated_normal(p, rng, 0);
+    case P_LOG_NORMAL: return truncated_normal(p, rng, 1);
+    default: break;
+    }
+    assert(!"not a continuous shape");
+    return 0;
+}
+
 static json_t *sample(const param *p, loaa_rng *rng)
 {
     switch (p->kind) {
     case P_VALUES:
         return json_incref(json_array_get(p->values, (size_t)loaa_rng_below(rng, json_array_size(p->values))));
-    case P_UNIFORM:
-        return json_real(p->min + (p->max - p->min) * loaa_rng_uniform(rng));
-    case P_LOG_UNIFORM:
-        return json_real(exp(log(p->min) + (log(p->max) - log(p->min)) * loaa_rng_uniform(rng)));
     case P_INT_UNIFORM:
         return json_integer((json_int_t)p->min + (json_int_t)loaa_rng_below(rng, (uint64_t)(p->max - p->min) + 1));
+    default: break;
     }
-    return NULL;
+    double x = continuous(p, rng);
+    if (p->q > 0)
+        x = p->min == p->max ? p->min : quantize(x, p->q, p->min, p->max);
+    return number_value(p, x);
 }
 
 static const file_hash *lookup(const file_hash *list, size_t n, const char *path, const char *ref)
@@ -1110,6 +1580,8 @@ typedef struct expand_state {
     void *ctx;
     hash_set seen;
     int64_t number, unique, duplicates;
+    size_t *value_index;   /* per parameter: the index of its current value (listed parameters) */
+    json_t **case_draws;   /* random: per conditional parameter, this point's draw of each case */
 } expand_state;
 
 static loaa_status describe_trial(const loaa_sweep *sw, const json_t *params, loaa_status st)
@@ -1212,25 +1684,51 @@ static loaa_status emit(expand_state *es, json_t *params)
     return st;
 }
 
-/* Walks the mixed-radix odometer over the crossed parameters (the last one fastest). */
+/*
+ * Sets crossed digit i's parameter from its index and returns the digit's
+ * radix: its values, or for a conditional parameter the case its
+ * condition's current value selects (random: this point's one draw of it);
+ * with no case the key is removed (left at its default) and the radix is 1.
+ */
+static size_t set_digit(expand_state *es, json_t *params, size_t param_index, size_t idx)
+{
+    const loaa_sweep *sw = es->sw;
+    const param *p = &sw->params[param_index];
+    if (!p->n_cases) {
+        es->value_index[param_index] = idx;
+        json_object_set(params, p->name, json_array_get(p->values, idx));
+        return json_array_size(p->values);
+    }
+    int k = p->case_of[es->value_index[p->by]];
+    if (k < 0) {
+        json_object_del(params, p->name);
+        return 1;
+    }
+    if (sw->random) {
+        json_object_set(params, p->name, json_array_get(es->case_draws[param_index], (size_t)k));
+        return 1;
+    }
+    json_object_set(params, p->name, json_array_get(p->cases[k].values, idx));
+    return json_array_size(p->cases[k].values);
+}
+
+/* Walks the mixed-radix odometer over the crossed parameters (the last one fastest; a radix may depend on earlier digits). */
 static loaa_status cross(expand_state *es, json_t *params, const size_t *crossed, size_t n_crossed)
 {
     loaa_sweep *sw = es->sw;
-    size_t idx[64] = {0};
+    size_t idx[64] = {0}, radix[64];
     loaa_status st;
     if (n_crossed > 64)
         return loaa_fail(LOAA_ERR_LIMIT, "%s: more than 64 swept keys", sw->file);
     for (;;) {
-        for (size_t i = 0; i < n_crossed; i++) {
-            const param *p = &sw->params[crossed[i]];
-            json_object_set(params, p->name, json_array_get(p->values, idx[i]));
-        }
+        for (size_t i = 0; i < n_crossed; i++)
+            radix[i] = set_digit(es, params, crossed[i], idx[i]);
         if ((st = emit(es, params)))
             return st;
         size_t i = n_crossed;
         while (i > 0) {
             i--;
-            if (++idx[i] < json_array_size(sw->params[crossed[i]].values))
+            if (++idx[i] < radix[i])
                 break;
             idx[i] = 0;
             if (i == 0)
@@ -1241,6 +1739,61 @@ static loaa_status cross(expand_state *es, json_t *params, const size_t *crossed
     }
 }
 
+/*
+ * The crossed parameters in odometer order: file order (then datasets,
+ * folds, seeds), except that a conditional parameter comes right after its
+ * condition when the condition comes later. Random sweeps sample the other
+ * parameters, so only axes and conditional parameters are crossed.
+ */
+static size_t crossing_order(const loaa_sweep *sw, size_t *crossed)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sw->n_params && n < 64; i++) {
+        const param *p = &sw->params[i];
+        if (p->n_cases ? p->by < (int)i : (!sw->random || p->axis))
+            crossed[n++] = i;
+        for (size_t j = 0; j < sw->n_params && n < 64; j++)
+            if (sw->params[j].n_cases && sw->params[j].by == (int)i && (int)j < sw->params[j].by)
+                crossed[n++] = j;
+    }
+    return n;
+}
+
+/* Random: one point's draws, the listed parameters' value indices noted for conditions; each case drawn from its own stream. */
+static loaa_status draw_point(expand_state *es, json_t *params, const loaa_rng *root, int64_t point)
+{
+    loaa_sweep *sw = es->sw;
+    loaa_rng rng = loaa_rng_split(root, "sample", (uint64_t)point);
+    for (size_t j = 0; j < sw->n_params; j++) {
+        const param *p = &sw->params[j];
+        if (p->axis || p->n_cases)
+            continue;
+        json_t *v;
+        if (p->kind == P_VALUES) {
+            es->value_index[j] = (size_t)loaa_rng_below(&rng, json_array_size(p->values));
+            v = json_incref(json_array_get(p->values, es->value_index[j]));
+        } else {
+            v = sample(p, &rng);
+        }
+        if (!v || json_object_set_new(params, p->name, v))
+            return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    }
+    for (size_t j = 0; j < sw->n_params; j++) {
+        const param *p = &sw->params[j];
+        if (!p->n_cases)
+            continue;
+        loaa_rng case_rng = loaa_rng_split(root, p->name, (uint64_t)point);
+        json_decref(es->case_draws[j]);
+        es->case_draws[j] = json_array();
+        for (size_t k = 0; k < p->n_cases; k++) {
+            json_t *v = sample(&p->cases[k], &case_rng);
+            if (!v || !es->case_draws[j] || json_array_append_new(es->case_draws[j], v))
+                return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+        }
+    }
+    return LOAA_OK;
+}
+
 loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unresolved, loaa_sweep_fn fn, void *fn_ctx,
                               int64_t *unique, int64_t *duplicates)
 {
@@ -1249,14 +1802,13 @@ loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unre
     if (st)
         return st;
     expand_state es = {.sw = sw, .allow_unresolved = allow_unresolved, .fn = fn, .ctx = fn_ctx};
-    size_t crossed[64], n_crossed = 0;
-    for (size_t i = 0; i < sw->n_params && n_crossed < 64; i++)
-        if (!sw->random || sw->params[i].axis)
-            crossed[n_crossed++] = i;
+    size_t crossed[64], n_crossed = crossing_order(sw, crossed);
     json_t *params = json_object();
-    if (!params)
-        return loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
-    if (!sw->random) {
+    es.value_index = calloc(sw->n_params + 1, sizeof *es.value_index);
+    es.case_draws = calloc(sw->n_params + 1, sizeof *es.case_draws);
+    if (!params || !es.value_index || !es.case_draws) {
+        st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
+    } else if (!sw->random) {
         st = cross(&es, params, crossed, n_crossed);
     } else {
         /* Samples depend on the sweep's name and their index only: a larger run_cap extends, never reshuffles. */
@@ -1266,20 +1818,15 @@ loaa_status loaa_sweep_expand(loaa_sweep *sw, int64_t max_trials, int allow_unre
         loaa_rng_seed(&root, strtoull((char[17]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], hex[8], hex[9],
                                                  hex[10], hex[11], hex[12], hex[13], hex[14], hex[15], 0},
                                       NULL, 16));
-        for (int64_t i = 0; i < sw->run_cap && !st; i++) {
-            loaa_rng rng = loaa_rng_split(&root, "sample", (uint64_t)i);
-            for (size_t j = 0; j < sw->n_params && !st; j++) {
-                if (sw->params[j].axis)
-                    continue;
-                json_t *v = sample(&sw->params[j], &rng);
-                if (!v || json_object_set_new(params, sw->params[j].name, v))
-                    st = loaa_fail(LOAA_ERR_NOMEM, "sweep: out of memory");
-            }
-            if (!st)
+        for (int64_t i = 0; i < sw->run_cap && !st; i++)
+            if (!(st = draw_point(&es, params, &root, i)))
                 st = cross(&es, params, crossed, n_crossed);
-        }
     }
     json_decref(params);
+    for (size_t j = 0; es.case_draws && j < sw->n_params; j++)
+        json_decref(es.case_draws[j]);
+    free(es.case_draws);
+    free(es.value_index);
     free(es.seen.keys);
     if (unique)
         *unique = es.unique;

@@ -16,8 +16,9 @@
  *                                     # group_by: [dataset, fold, method, backbone] (the default; [] = whole sweep)
  *     parameters:
  *       method: {values: [loaa-tf, adapter, lora]}
- *       lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}   # random only
+ *       lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}   # random only (every W&B distribution)
  *       backbone: {value: {sweep: vision-pretrain, best: true}}
+ *       warmup_epochs: {by: method, cases: {full: [2]}, default: [1]}  # conditional on another key's value
  *
  * Parameter names are the trial keys (loaa help keys); every value goes
  * through loaa_config_set_json, so the key table is the only contract.
@@ -42,6 +43,7 @@ typedef struct loaa_sweep loaa_sweep;
 #define LOAA_SWEEP_MAX_DEPTH 32
 #define LOAA_SWEEP_MAX_NODES 200000
 #define LOAA_SWEEP_DEFAULT_MAX_TRIALS 1000000
+#define LOAA_SWEEP_MAX_CASES 1024 /* cases of one conditional parameter */
 
 typedef enum loaa_early_type { LOAA_EARLY_NONE, LOAA_EARLY_MEDIAN, LOAA_EARLY_ASHA } loaa_early_type;
 

@@ -284,5 +284,10 @@ for f in "$top_srcdir"/experiments/*.yaml; do
     (cd exp && "$LOAA" sweep --dry-run "$f") > exp.out 2>&1 && grep -q "^[1-9][0-9]* trials" exp.out || { ok=1; cat exp.out >> exp.all; }
 done
 result $ok "every sweep file under experiments/ parses and expands" exp.all
+(cd exp && "$LOAA" sweep --dry-run "$top_srcdir/experiments/conditional.yaml") > cond.out 2>&1
+grep -q "^15 trials" cond.out && [ "$(grep -c '"lr":5.0000000000000002e-5,"method":"full"' cond.out)" -eq 3 ] &&
+    [ "$(grep -c '"method":"full"' cond.out)" -eq 6 ] && ! grep '"method":"full"' cond.out | grep -q bottleneck &&
+    [ "$(grep -c '"bottleneck":8,.*"method":"lora"' cond.out)" -eq 3 ]
+result $? "--dry-run expands conditional parameters: lr by method (full 2 x 3 seeds, loaa-tf 2 x 3, lora 1 x 3), bottleneck unset for full" cond.out
 
 test_end

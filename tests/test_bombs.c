@@ -159,6 +159,43 @@ static void test_yaml(void)
            LOAA_SWEEP_MAX_BYTES, loaa_error_detail());
     free(huge);
 
+    /*
+     * a parameters: map of ~99k distinct keys (about 900 KB, under the 1 MiB cap; issue 18 #14): the duplicate check was
+     * pairwise (34 s before "unknown key"); now sorted. A guard against hanging, not a speed target (about 0.1 s).
+     */
+    size_t wide_cap = LOAA_SWEEP_MAX_BYTES;
+    char *wide = malloc(wide_cap), *w = wide, *we = wide + wide_cap;
+    w = put(w, we, "name: x\ndatasets: [d]\nparameters:\n");
+    for (int i = 0; i < 99000; i++)
+        w = put(w, we, " k%05d:\n", i);
+    t0 = now();
+    st = sweep(wide, NULL);
+    TAP_OK(refused(st, LOAA_ERR_CONFIG, "bomb.yaml:4:2: parameters: unknown key 'k00000'") && now() - t0 < 10,
+           "a parameters: map of 99k keys (%zu bytes) refused in %.2f s: %s", strlen(wide), now() - t0, loaa_error_detail());
+    /* the same keys with one repeated at the end: the duplicate is found (and named) in the same bounded time */
+    put(w, we, " k00007: 1\n");
+    t0 = now();
+    st = sweep(wide, NULL);
+    TAP_OK(refused(st, LOAA_ERR_CONFIG, "parameters: duplicate key 'k00007' (first at line 11)") && now() - t0 < 10,
+           "a repeated key among 99k refused in %.2f s: %s", now() - t0, loaa_error_detail());
+    free(wide);
+
+    /* a conditional parameter with 50 000 cases over 50 000 seeds: cases are matched pairwise, so their number is capped */
+    wide = malloc(wide_cap);
+    w = wide;
+    w = put(w, we = wide + wide_cap, "name: x\ndatasets: [d]\nseeds: [");
+    for (int i = 0; i < 50000; i++)
+        w = put(w, we, "%s%d", i ? "," : "", i);
+    w = put(w, we, "]\nparameters:\n  epochs: {by: seed, cases: {");
+    for (int i = 0; i < 50000; i++)
+        w = put(w, we, "%s%d: 1", i ? ", " : "", i);
+    put(w, we, "}}\n");
+    t0 = now();
+    st = sweep(wide, NULL);
+    TAP_OK(refused(st, LOAA_ERR_LIMIT, "more than 1024 cases") && now() - t0 < 10, "50 000 cases of a conditional parameter refused in %.2f s: %s",
+           now() - t0, loaa_error_detail());
+    free(wide);
+
     /* a grid of 10^9 trials against the trial cap: counted, never expanded */
     const char *grid = "name: g\ndatasets: [d]\nseeds: [0,1,2,3,4,5,6,7,8,9]\nparameters:\n"
                        "  lr: {values: [1,2,3,4,5,6,7,8,9,10]}\n  bottleneck: {values: [1,2,3,4,5,6,7,8,9,10]}\n"

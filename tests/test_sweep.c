@@ -34,7 +34,7 @@ static void fails(const char *text, loaa_status want, const char *needle, const 
 typedef struct collected {
     int n;
     char hashes[64][65];
-    char params[64][256];
+    char params[64][512];
     double lr[64];
 } collected;
 
@@ -44,7 +44,7 @@ static loaa_status collect(void *p, const loaa_sweep_trial *t)
     if (c->n < 64) {
         snprintf(c->hashes[c->n], 65, "%s", t->hash);
         char *text = json_dumps(t->params, JSON_COMPACT | JSON_SORT_KEYS);
-        snprintf(c->params[c->n], 256, "%s", text ? text : "");
+        snprintf(c->params[c->n], 512, "%s", text ? text : "");
         free(text);
         c->lr[c->n] = t->cfg->lr;
     }
@@ -114,6 +114,57 @@ static void test_errors(void)
           "group_by names a key twice");
     fails("name: x\ndatasets: [d]\nearly_terminate: {type: asha, group_by: dataset}\n", LOAA_ERR_CONFIG, "expected a list of trial keys",
           "group_by is a list");
+
+    /* Non-finite numbers (issue 18 #7): named as such at the value, not as bad UTF-8. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {values: [1e-3, .nan]}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:23: value '.nan' must be a finite number", ".nan is refused as a non-finite number");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {value: -.inf}\n", LOAA_ERR_CONFIG, "t.yaml:4:15: value '-.inf' must be a finite number",
+          "-.inf is refused as a non-finite number");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0, max: 1e999}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:44: value '1e999' must be a finite number", "1e999 (overflows to inf) is refused as non-finite");
+
+    /* Duplicate keys inside a value (issue 18 #8) are refused like duplicate keys elsewhere, not last-wins. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  backbone: {value: {sweep: a, sweep: b, best: true}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:32: duplicate key 'sweep' in a value (first at line 4)", "a duplicate key inside a parameter's value is refused");
+    fails("name: x\ndatasets: [d]\nparameters:\n  backbone:\n    values:\n      - {sweep: a, best: true}\n      - sweep: b\n"
+          "        best: true\n        sweep: c\n",
+          LOAA_ERR_CONFIG, "t.yaml:9:9: duplicate key 'sweep' in a value (first at line 7)", "a duplicate key in a block mapping value");
+
+    /* The W&B forms users paste (issue 14). */
+    fails("name: x\ndatasets: [d]\nrun_cap: 4\n", LOAA_ERR_CONFIG, "t.yaml:3:10: run_cap belongs to method random",
+          "run_cap on a grid is an error, not silently ignored");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: beta, min: 0, max: 1}\n", LOAA_ERR_CONFIG,
+          "t.yaml:6:22: parameter 'lr': unknown distribution 'beta' (supported: categorical (with values), constant",
+          "unknown distribution names the supported ones");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: normal, mu: 0.001, sigma: 0.001}\n",
+          LOAA_ERR_CONFIG, "(the range of normal, mu -/+ 8 sigma unless min/max bound it) t.yaml:6:7: key 'lr'",
+          "a normal whose range reaches values the key refuses asks for min/max");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.2, q: 0.01}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:54: parameter 'lr': q belongs to the q_ distributions", "q on a non-q distribution");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: q_uniform, min: 3, max: 5, q: 8}\n",
+          LOAA_ERR_CONFIG, "no multiple of q 8 lies in [3, 5]", "a q grid with no point in the range");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: uniform, min: 3, max: 5}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:30: parameter 'bottleneck' takes integers: use int_uniform", "a continuous distribution on an integer key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {distribution: categorical, value: lora}\n", LOAA_ERR_CONFIG,
+          "distribution categorical takes values: [...]", "categorical with value");
+
+    /* Conditional parameters: errors at the condition or the case. */
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {by: methd, cases: {full: [5e-5]}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:12: parameter 'lr': by 'methd' is no trial key", "a condition on an unknown key");
+    fails("name: x\ndatasets: [d]\nparameters:\n  lr: {by: method, cases: {full: [5e-5]}}\n", LOAA_ERR_CONFIG,
+          "t.yaml:4:12: parameter 'lr': by 'method': the sweep does not set 'method'", "a condition on a key the sweep does not set");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: [5e-5], ful: [1]}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:42: parameter 'lr': case is not a value of 'method' (its values: [\"full\",\"lora\"])",
+          "a case on an unknown value of the condition");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: [-1]}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:35: key 'lr'", "a case's value is checked against the key at its own position");
+    fails("name: x\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n  bottleneck: {distribution: int_uniform, min: 4, max: 8}\n"
+          "  lr: {by: bottleneck, cases: {4: [1e-3]}}\n", LOAA_ERR_CONFIG, "t.yaml:7:12: parameter 'lr': by 'bottleneck': a condition must be listed",
+          "a condition on a distribution");
+    fails("name: x\ndatasets: [d]\nseeds: [1]\nparameters:\n  method: {values: [full, lora]}\n  lr: {by: method, cases: {full: {by: seed, cases: {1: 1}}}}\n",
+          LOAA_ERR_CONFIG, "t.yaml:6:34: parameter 'lr': a case cannot itself be conditional", "nested conditions");
+    fails("name: x\ndatasets: [d]\nparameters:\n  method: {values: [full]}\n  lr: {by: method, cases: {full: [1e-3]}, min: 1}\n",
+          LOAA_ERR_CONFIG, "t.yaml:5:43: lr: unknown key 'min' (expected by, cases, default)", "a conditional takes by, cases, default");
 
     /* Resource bombs. */
     char deep[4096] = "name: x\ndatasets: [d]\nparameters:\n  lr: {value: ";
@@ -201,6 +252,139 @@ static void test_expansion(void)
     TAP_OK(!st && more.n == 14 && !memcmp(more.hashes, c.hashes, 10 * sizeof c.hashes[0]),
            "a larger run_cap keeps the earlier samples (only new trials run)");
     loaa_sweep_free(sw);
+
+    /* log_uniform_values over an empty or ulp-wide range (issue 18 #9): the bound exactly, so the key accepts it and a grid's
+       0.001 is the same identity. */
+    st = parse("name: r\nmethod: random\nrun_cap: 3\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 10, max: 10}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    TAP_OK(!st && c.n == 1 && c.lr[0] == 10.0, "log_uniform_values min = max = 10 (lr's upper bound) samples 10 exactly: %s",
+           st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    st = parse("name: r\nmethod: random\nrun_cap: 4\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 9.999999999999998, max: 10}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    in_range = c.n > 0;
+    for (int i = 0; i < c.n; i++)
+        in_range &= c.lr[i] >= 9.999999999999998 && c.lr[i] <= 10.0;
+    TAP_OK(!st && in_range, "log_uniform_values over an ulp-wide range stays within [min, max]: %s", st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    collected grid = {0};
+    st = parse("name: r\nmethod: random\nrun_cap: 2\ndatasets: [d]\nparameters:\n"
+               "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.001}\n", &sw);
+    memset(&c, 0, sizeof c);
+    if (!st)
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+    loaa_sweep_free(sw);
+    if (!st && !(st = parse("name: r\ndatasets: [d]\nparameters:\n  lr: {value: 0.001}\n", &sw)))
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &grid, NULL, NULL);
+    TAP_OK(!st && c.n == 1 && grid.n == 1 && c.lr[0] == 0.001 && !strcmp(c.hashes[0], grid.hashes[0]),
+           "log_uniform_values min = max = 0.001 samples 0.001 exactly: the grid's identity (%.17g)", c.lr[0]);
+    loaa_sweep_free(sw);
+
+    /* Every W&B distribution samples within its range, on its q grid, as the key's type (issue 14). */
+    st = parse("name: w\nmethod: random\nrun_cap: 40\ndatasets: [d]\nparameters:\n"
+               "  method: {distribution: categorical, values: [lora, adapter]}\n"
+               "  model: {distribution: constant, value: vit-micro}\n"
+               "  lr: {distribution: q_log_uniform_values, min: 1e-4, max: 1e-2, q: 1e-4}\n"
+               "  bottleneck: {distribution: q_uniform, min: 4, max: 64, q: 8}\n"
+               "  weight_decay: {distribution: inv_log_uniform_values, min: 0.01, max: 0.1}\n"
+               "  scale: {distribution: normal, mu: 0.1, sigma: 0.05}\n"
+               "  mixup: {distribution: log_normal, mu: -2, sigma: 0.5, max: 1}\n"
+               "  noise: {distribution: q_normal, mu: 1, sigma: 0.5, min: 0, max: 3, q: 0.5}\n"
+               "  warmup_epochs: {distribution: log_uniform, min: 0, max: 1.5}\n", &sw);
+    TAP_OK(st == LOAA_OK, "categorical with values, constant, q_uniform, q_log_uniform_values, inv_log_uniform_values, normal, "
+           "log_normal, q_normal and log_uniform parse: %s", loaa_error_detail());
+    int all_in = 1, lora = 0, adapter = 0;
+    if (!st) {
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        for (int i = 0; i < c.n && i < 64; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            double lr = json_number_value(json_object_get(pj, "lr")), wd = json_number_value(json_object_get(pj, "weight_decay"));
+            double mix = json_number_value(json_object_get(pj, "mixup")), noise = json_number_value(json_object_get(pj, "noise"));
+            double warm = json_number_value(json_object_get(pj, "warmup_epochs"));
+            json_t *b = json_object_get(pj, "bottleneck");
+            all_in &= lr >= 1e-4 - 1e-12 && lr <= 1e-2 + 1e-12 && fabs(lr / 1e-4 - round(lr / 1e-4)) < 1e-6;
+            all_in &= json_is_integer(b) && json_integer_value(b) % 8 == 0 && json_integer_value(b) >= 8 && json_integer_value(b) <= 64;
+            all_in &= wd >= 0.01 && wd <= 0.1 && mix > 0 && mix <= 1 && noise >= 0 && noise <= 3 && fmod(noise, 0.5) == 0;
+            all_in &= warm >= 1 && warm <= exp(1.5);
+            lora += !strcmp(json_string_value(json_object_get(pj, "method")), "lora");
+            adapter += !strcmp(json_string_value(json_object_get(pj, "method")), "adapter");
+            json_decref(pj);
+        }
+    }
+    TAP_OK(!st && c.n == 40 && all_in && lora > 0 && adapter > 0 && lora + adapter == 40,
+           "40 samples: each within its range and q grid, bottleneck an integer multiple of 8, both methods drawn (%d lora, %d adapter): %s",
+           lora, adapter, st ? loaa_error_detail() : "ok");
+    loaa_sweep_free(sw);
+    st = parse("name: x\ndatasets: [d]\nparameters:\n  method: {distribution: categorical, values: [lora, adapter]}\n", &sw);
+    TAP_OK(st == LOAA_OK, "{distribution: categorical, values: [...]} is a grid's values list too (it was refused): %s",
+           loaa_error_detail());
+    loaa_sweep_free(sw);
+
+    /* Conditional parameters (issue 14): lr by method in a grid; a value of the condition without a case and no default leaves
+       the key at its default. */
+    st = parse("name: cond\ndatasets: [d]\nseeds: [0, 1]\nparameters:\n"
+               "  lr:\n    by: method\n    cases: {full: [5e-5], loaa-tf: [5e-3, 1e-2]}\n    default: {value: 1e-3}\n"
+               "  method: {values: [full, loaa-tf, lora]}\n"
+               "  bottleneck: {by: method, cases: {loaa-tf: 16}}\n", &sw);
+    TAP_OK(st == LOAA_OK, "lr: {by: method, cases: {...}, default} parses (the condition named after it): %s", loaa_error_detail());
+    if (!st) {
+        int64_t n = 0;
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_count(sw, 1000, &n);
+        TAP_OK(!st && n == (1 + 2 + 1) * 2, "count: (full 1 + loaa-tf 2 + lora default 1) lr values x 2 seeds = %lld", (long long)n);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        int by_method = c.n == 8;
+        for (int i = 0; by_method && i < c.n; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            const char *m = json_string_value(json_object_get(pj, "method"));
+            double lr = json_number_value(json_object_get(pj, "lr"));
+            json_t *b = json_object_get(pj, "bottleneck");
+            if (!strcmp(m, "full"))
+                by_method &= lr == 5e-5 && !b;
+            else if (!strcmp(m, "loaa-tf"))
+                by_method &= (lr == 5e-3 || lr == 1e-2) && json_integer_value(b) == 16;
+            else
+                by_method &= lr == 1e-3 && !b;
+            json_decref(pj);
+        }
+        TAP_OK(!st && by_method && strstr(c.params[0], "\"method\":\"full\",\"seed\":0}") && c.lr[0] == 5e-5,
+               "grid: full at 5e-5, loaa-tf at 5e-3 and 1e-2 with bottleneck 16, lora at the default 1e-3, bottleneck unset outside "
+               "loaa-tf (%d trials; first %s)", c.n, c.params[0]);
+        loaa_sweep_free(sw);
+    }
+    st = parse("name: crnd\nmethod: random\nrun_cap: 30\ndatasets: [d1, d2]\nparameters:\n"
+               "  method: {values: [full, lora]}\n"
+               "  lr: {by: method, cases: {full: {distribution: log_uniform_values, min: 1e-5, max: 1e-4}}, "
+               "default: {distribution: log_uniform_values, min: 1e-3, max: 1e-2}}\n"
+               "  epochs: {by: dataset, cases: {d1: 3, d2: [5]}}\n", &sw);
+    TAP_OK(st == LOAA_OK, "a random sweep with conditional distributions (and a condition on the datasets axis) parses: %s",
+           loaa_error_detail());
+    if (!st) {
+        memset(&c, 0, sizeof c);
+        st = loaa_sweep_expand(sw, 1000, 0, collect, &c, &unique, &dups);
+        int ok = c.n == 60, full = 0;
+        for (int i = 0; ok && i < 64 && i < c.n; i++) {
+            json_t *pj = json_loads(c.params[i], 0, NULL);
+            int is_full = !strcmp(json_string_value(json_object_get(pj, "method")), "full");
+            double lr = json_number_value(json_object_get(pj, "lr"));
+            int epochs = (int)json_integer_value(json_object_get(pj, "epochs"));
+            const char *d = json_string_value(json_object_get(pj, "dataset"));
+            full += is_full;
+            ok &= is_full ? lr >= 1e-5 && lr <= 1e-4 : lr >= 1e-3 && lr <= 1e-2;
+            ok &= epochs == (!strcmp(d, "d1") ? 3 : 5);
+            json_decref(pj);
+        }
+        TAP_OK(!st && ok && full > 0 && full < 60, "random: lr drawn from the method's case, epochs by dataset (%d trials, %d full): %s",
+               c.n, full, st ? loaa_error_detail() : "ok");
+        loaa_sweep_free(sw);
+    }
 
     /* Files: a missing dataset is refused with the position of its name. */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/loaa-test-sweep-%ld", (long)getpid());
