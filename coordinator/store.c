@@ -230,6 +230,9 @@ static loaa_status migrate(loaa_store *s)
     if (version == latest)
         return LOAA_OK;
     int initial = version;
+    if (!s->writer && version == 0) /* a 0-byte file or a database without tables: nothing to read or migrate */
+        return loaa_fail(LOAA_ERR_DB, "%s: empty, not a loaa results database yet; `loaa sweep SWEEP.yaml --db %s` creates one",
+                         s->path, s->path);
     if (!s->writer)
         return loaa_fail(LOAA_ERR_DB, "%s: schema version %d is older than %d; any `loaa sweep` on it migrates it", s->path,
                          version, latest);

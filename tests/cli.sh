@@ -48,5 +48,9 @@ check "an unknown trial key exits 1 naming it" '[ $rc -eq 1 ] && grep -q "unknow
 check "flags after the config file win; --no-hash" '[ $rc -eq 0 ] && grep -q "\"method\":\"full\"" "$tmp/out" && ! grep -q "^identity" "$tmp/out"'
 "$LOAA" -q --version > "$tmp/out" 2>&1; rc=$?
 check "global options before the command" '[ $rc -eq 0 ] && grep -q "^loaa [0-9]" "$tmp/out"'
+: > "$tmp/empty.db"
+"$LOAA" report --db "$tmp/empty.db" > "$tmp/out" 2>&1; rc=$?
+check "a 0-byte --db says it is empty and which command creates one (issue 18 #12)" \
+    '[ $rc -ne 0 ] && grep -q "empty, not a loaa results database yet" "$tmp/out" && grep -q "loaa sweep" "$tmp/out" && [ ! -s "$tmp/empty.db" ]'
 echo "1..$n"
 exit $failed

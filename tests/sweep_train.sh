@@ -152,6 +152,13 @@ result $? "loaa export --backbone copies the stage-1 backbone" outx2
 "$LOAA" train --dataset audio --fold 1 --method loaa-tf --model vit-micro --epochs 2 --batch_size 8 --fstride 16 --tstride 16 --out tr > tr.txt 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "^epoch 2/2" tr.txt && grep -q "^test_acc" tr.txt && [ -f tr/adapter.safetensors ]
 result $? "loaa train trains one trial through the same runner" tr.txt
+# issue 18 #2: the same --out with another config is refused naming the key; the earlier results stay as they were
+sum_before=$(cat tr/last.ckpt tr/best.ckpt tr/adapter.safetensors | cksum)
+"$LOAA" train --dataset audio --fold 1 --method loaa-tf --model vit-micro --epochs 2 --batch_size 8 --fstride 16 --tstride 16 \
+    --lr 0.005 --out tr > tr2.txt 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "holds another trial" tr2.txt && grep -q "key 'lr'" tr2.txt && ! ls tr/*.bad > /dev/null 2>&1 &&
+    [ "$(cat tr/last.ckpt tr/best.ckpt tr/adapter.safetensors | cksum)" = "$sum_before" ]
+result $? "loaa train --out with another config is refused naming the key, nothing moved or replaced" tr2.txt
 # issue 18 #1: a ~1,100-byte --out is refused naming it, not truncated (best and last checkpoints would collide)
 long=$tmp/$(printf 'd%.0s' $(seq 1 100))/$(printf 'e%.0s' $(seq 1 1000))
 "$LOAA" train --dataset audio --fold 1 --method linear --model vit-micro --epochs 1 --batch_size 8 --fstride 16 --tstride 16 \

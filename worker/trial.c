@@ -775,13 +775,6 @@ static loaa_status trial_setup(trial *t, const loaa_config *cfg, const loaa_tria
     return LOAA_OK;
 }
 
-/*
- * Continues from last.ckpt when asked and present: parameters, AdamW
- * moments and step come back (the data order depends on (seed, epoch)
- * only), and the epochs done are replayed to on_epoch. A damaged checkpoint
- * (truncated by a full disk, say) leaves the model as initialised: the
- * trial starts over instead of failing, and the bad file is kept aside.
- */
 static void note_resumed_isa(trial *t, const char *was)
 {
     const char *last = strrchr(was, ',');
@@ -795,11 +788,22 @@ static void note_resumed_isa(trial *t, const char *was)
         snprintf(t->isa, sizeof t->isa, "%s", both);
 }
 
-static void trial_resume(trial *t)
+/*
+ * Continues from last.ckpt when asked and present: parameters, AdamW
+ * moments and step come back (the data order depends on (seed, epoch)
+ * only), and the epochs done are replayed to on_epoch. A damaged checkpoint
+ * (truncated by a full disk, say) leaves the model as initialised: the
+ * trial starts over instead of failing, and the bad file is kept aside.
+ * A checkpoint of another trial config is no damage: LOAA_ERR_CONFIG naming
+ * the first differing key, and nothing in the folder is moved or replaced.
+ */
+static loaa_status trial_resume(trial *t)
 {
     const loaa_trial_opts *opts = t->opts;
     if (opts->dir && opts->resume && access(t->last, R_OK) == 0) {
         loaa_status st = loaa_checkpoint_load(t->last, t->m, t->canon, &t->cs);
+        if (st == LOAA_ERR_CONFIG) /* another trial's folder: its results are not ours to replace */
+            return loaa_fail_prefix(st, "%s holds another trial (nothing changed; use another folder): ", opts->dir);
         if (st) {
             char aside[LOAA_PATH_MAX + 80];
             snprintf(aside, sizeof aside, "%s.bad", t->last);
@@ -825,6 +829,7 @@ static void trial_resume(trial *t)
     }
     if (t->train_n > 0)
         t->batches_per_epoch = (t->train_n + t->cfg.batch_size - 1) / t->cfg.batch_size;
+    return LOAA_OK;
 }
 
 /* One pass over the training split at the schedule's rate; *train_loss = the mean over its samples. */
@@ -976,7 +981,7 @@ static loaa_status run_model(const loaa_config *cfg, const loaa_trial_opts *opts
     trial t;
     loaa_status st = trial_setup(&t, cfg, opts, hooks, fault);
     if (!st) {
-        trial_resume(&t);
+        st = trial_resume(&t);
         int stop = 0;
         for (int e = t.start; e < t.cfg.epochs && !st && !stop; e++)
             if (!(st = trial_epoch(&t, e, &stop)))
