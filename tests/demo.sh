@@ -132,12 +132,12 @@ fake() { printf '#!/bin/sh\necho "loaa 0.1.0"\necho "gemm: oneDNN 2.6.3 on %s (b
          chmod +x "v$2"; }
 ok=0
 for lv in 0:avx2:fp32 1:avx512_core:fp32 2:avx512_core_bf16:bf16 3:avx512_core_amx:bf16; do
-    n=${lv%%:*}; isa=${lv#*:}; isa=${isa%:*}; want=${lv##*:}
-    fake "$isa" "$n"
-    LOAA_DEMO_SWEEPS_ONLY=1 LOAA="$tmp/v$n" LOAA_DEMO_OUT="$tmp/demo-$n" "$top_srcdir/scripts/demo" > "demo-$n.out" 2>&1 &&
-        grep -q "^== precision: $want (gemm: oneDNN 2.6.3 on $isa" "demo-$n.out" &&
-        [ "$(grep -c "^  precision: {value: $want}$" "demo-$n/demo.yaml" "demo-$n/demo-pretrain.yaml" | grep -c ':1$')" = 2 ] ||
-        { ok=1; echo "level $n: want $want" >> demo-lv.all; cat "demo-$n.out" >> demo-lv.all; }
+    lvl=${lv%%:*}; isa=${lv#*:}; isa=${isa%:*}; want=${lv##*:}
+    fake "$isa" "$lvl"
+    LOAA_DEMO_SWEEPS_ONLY=1 LOAA="$tmp/v$lvl" LOAA_DEMO_OUT="$tmp/demo-$lvl" "$top_srcdir/scripts/demo" > "demo-$lvl.out" 2>&1 &&
+        grep -q "^== precision: $want (gemm: oneDNN 2.6.3 on $isa" "demo-$lvl.out" &&
+        [ "$(grep -c "^  precision: {value: $want}$" "demo-$lvl/demo.yaml" "demo-$lvl/demo-pretrain.yaml" | grep -c ':1$')" = 2 ] ||
+        { ok=1; echo "level $lvl: want $want" >> demo-lv.all; cat "demo-$lvl.out" >> demo-lv.all; }
 done
 result $ok "scripts/demo writes precision bf16 into its sweep files at bf16 level >= 2 and fp32 below, and prints which" demo-lv.all
 lv=$("$LOAA" version | sed -n 's/^gemm:.*(bf16 level \([0-9]*\)).*/\1/p')
