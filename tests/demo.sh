@@ -126,4 +126,28 @@ for f in "$top_srcdir/experiments/demo-pretrain.yaml" "$top_srcdir/experiments/d
 done
 result $ok "experiments/demo-pretrain.yaml and experiments/demo.yaml parse and expand" dry.all
 
+# scripts/demo picks the precision from `loaa version`'s bf16 level (>= 2: bf16, else fp32), writes it into its
+# copies of the sweep files and says which; stand-in binaries report each level, the real one its own.
+fake() { printf '#!/bin/sh\necho "loaa 0.1.0"\necho "gemm: oneDNN 2.6.3 on %s (bf16 level %s), OMP_WAIT_POLICY=passive"\n' "$1" "$2" > "v$2"
+         chmod +x "v$2"; }
+ok=0
+for lv in 0:avx2:fp32 1:avx512_core:fp32 2:avx512_core_bf16:bf16 3:avx512_core_amx:bf16; do
+    lvl=${lv%%:*}; isa=${lv#*:}; isa=${isa%:*}; want=${lv##*:}
+    fake "$isa" "$lvl"
+    LOAA_DEMO_SWEEPS_ONLY=1 LOAA="$tmp/v$lvl" LOAA_DEMO_OUT="$tmp/demo-$lvl" "$top_srcdir/scripts/demo" > "demo-$lvl.out" 2>&1 &&
+        grep -q "^== precision: $want (gemm: oneDNN 2.6.3 on $isa" "demo-$lvl.out" &&
+        [ "$(grep -c "^  precision: {value: $want}$" "demo-$lvl/demo.yaml" "demo-$lvl/demo-pretrain.yaml" | grep -c ':1$')" = 2 ] ||
+        { ok=1; echo "level $lvl: want $want" >> demo-lv.all; cat "demo-$lvl.out" >> demo-lv.all; }
+done
+result $ok "scripts/demo writes precision bf16 into its sweep files at bf16 level >= 2 and fp32 below, and prints which" demo-lv.all
+lv=$("$LOAA" version | sed -n 's/^gemm:.*(bf16 level \([0-9]*\)).*/\1/p')
+[ "${lv:-0}" -ge 2 ] && want=bf16 || want=fp32
+LOAA_DEMO_SWEEPS_ONLY=1 LOAA="$LOAA" LOAA_DEMO_OUT="$tmp/demo-real" "$top_srcdir/scripts/demo" > demo-real.out 2>&1 &&
+    grep -q "^== precision: $want " demo-real.out && ok=0 || ok=1
+for f in demo-pretrain demo; do
+    (cd exp && "$LOAA" sweep --dry-run "$tmp/demo-real/$f.yaml") > dry.out 2>&1 && grep -q "^[1-9][0-9]* trials" dry.out ||
+        { ok=1; cat dry.out >> demo-real.out; }
+done
+result $ok "on this CPU (bf16 level ${lv:-?}) scripts/demo picks $want, and its sweep files parse and expand" demo-real.out
+
 test_end

@@ -88,6 +88,35 @@ log=$(sq g.db "select log_path from trials")
     ! grep -q "^epoch" outg
 result $? "the group's output goes to the trial's own log files, not mpirun's (log: $log)" outg
 
+# The same pair in bf16. A bf16 group runs no ScaLAPACK product (doc/distributed.md): each rank's bf16 products
+# run locally on its own samples' rows, and the gradients are summed over the group in fp32. The group therefore
+# differs from one rank only in the fp32 summation order of the weight gradients (and oneDNN's blocking for fewer
+# rows), ~1e-7 relative per step, which reaches the bf16 weight copies only where it flips one rounding (2^-9
+# relative). Tolerance: every test/val/train metric within 0.5 % (|a - b| <= 0.005 max(1, |a|)) and the per-epoch
+# training loss within 0.5 % relative, about two bf16 roundings: far below what a wrong share of the batch, a
+# missing gradient sum or a rank training on the other's samples does (the loss moves by whole percents).
+if "$LOAA" version | grep -q "bf16 level [1-9]"; then
+    { echo "name: pair16"; sed 's/seeds: \[0, 1\]/seeds: [0]/; s/values: \[loaa-tf, lora, linear\]/values: [loaa-tf]/' base.yaml
+      echo "  precision: {value: bf16}"; } > p1.yaml
+    { echo "ranks_per_trial: 2"; cat p1.yaml; } > p2.yaml
+    mpirun -np 2 "$LOAA" sweep "$tmp/p1.yaml" --db "$tmp/p1.db" > outp1 2>&1 &&
+        mpirun -np 3 "$LOAA" sweep "$tmp/p2.yaml" --db "$tmp/p2.db" > outp2 2>&1 &&
+        [ "$(sq p2.db "select count(*) from trials where state = 'done' and ranks = 2 and config_json like '%\"precision\":\"bf16\"%'")" = 1 ]
+    result $? "bf16: a group of two ranks trains one trial" outp2
+    for d in p1 p2; do
+        sq $d.db "select config_hash, 'r', name, value from trials join trial_results using (trial_id)
+                  union all select config_hash, 'e' || epoch, name, value from trials join trial_metrics using (trial_id)
+                  order by 1, 2, 3" > $d.txt
+    done
+    [ -s p1.txt ] && [ "$(wc -l < p1.txt)" = "$(wc -l < p2.txt)" ] &&
+        paste -d'|' p1.txt p2.txt | awk -F'|' '$1 != $5 || $2 != $6 || $3 != $7 { bad = 1 }
+            { d = $4 - $8; if (d < 0) d = -d; a = $4 < 0 ? -$4 : $4; if (d > 0.005 * (a > 1 ? a : 1)) bad = 1 }
+            END { exit bad }'
+    result $? "bf16: the two-rank group matches the one-rank trial within 0.5 % (same config_hash)" p2.txt
+else
+    result 0 "bf16 group check skipped: this CPU's oneDNN has no bf16 ($("$LOAA" version | grep gemm))"
+fi
+
 cat > pre.yaml <<'YAML'
 name: vision-pretrain
 datasets: [images]
