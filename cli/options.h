@@ -64,7 +64,7 @@ typedef struct loaa_option {
     const char *name;               /* long name, without "--" */
     char short_name;                /* -X, or 0 */
     void *dest;
-    const char *arg;                /* the value's placeholder in the help ("N", "FILE"); NULL: takes no value */
+    const char *arg;                /* the value's name in usage and help ("N", "FILE"), as git's argh; NULL: a flag */
     const char *help;               /* one line; NULL hides the option from the help */
     double min, max;                /* INT, INT64, DOUBLE: inclusive range (LOAA_OPT_NO_MAX: none) */
     int value;                      /* SET_INT, BIT */
